@@ -1,0 +1,81 @@
+// createApp(deps): the HTTP surface. Mounts only; no business logic lives here.
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import swaggerUi from 'swagger-ui-express';
+import type { AppDeps } from './deps';
+import { MAX_BODY_BYTES } from './http/body';
+import { buildOpenApiDocument } from './http/openapi';
+import { requestId } from './http/requestId';
+import { sendError, sendJson } from './http/respond';
+import { createRestHandler } from './http/rest';
+import { AppError } from './lib/errors';
+import { appRouter } from './routers/_app';
+import { makeContextFactory } from './trpc/context';
+
+export const API_VERSION = '1.0.0';
+
+export function createApp(deps: AppDeps) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const createContext = makeContextFactory(deps);
+  const openapi = buildOpenApiDocument(appRouter, API_VERSION);
+  const openapiJson = JSON.stringify(openapi);
+
+  app.use(requestId);
+  // The 64 KiB cap on declared sizes, for every mount (REST also counts streamed bytes).
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
+      res.setHeader('Connection', 'close');
+      sendError(res, new AppError('PAYLOAD_TOO_LARGE', `Request body over ${MAX_BODY_BYTES / 1024} KiB`), deps.logger);
+      return;
+    }
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+  app.get('/readyz', (_req, res) => {
+    try {
+      deps.sqlite.prepare('SELECT 1').get();
+      sendJson(res, 200, { status: 'ready' });
+    } catch {
+      sendJson(res, 503, { status: 'unavailable' });
+    }
+  });
+
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(openapiJson);
+  });
+  app.use(createRestHandler({ router: appRouter, createContext, logger: deps.logger }));
+
+  // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
+
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router: appRouter,
+      createContext: ({ req, res }) => createContext({ req, res, transport: 'trpc' }),
+      maxBodySize: MAX_BODY_BYTES,
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure: path }, 'unexpected error');
+      },
+    }),
+  );
+
+  // Anything not matched above, /v1 included: the contract's 404.
+  app.use((req: Request, res: Response) => {
+    sendError(res, new AppError('NOT_FOUND', `No route ${req.method} ${req.path}`), deps.logger);
+  });
+  // Errors thrown by express itself or a mount (malformed URI, …) get the same body.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: unknown }).status;
+    const mapped =
+      typeof status === 'number' && status >= 400 && status < 500
+        ? new AppError(status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', status === 413 ? 'Request body too large' : 'Bad request')
+        : err;
+    sendError(res, mapped, deps.logger);
+  });
+  return app;
+}

@@ -1,0 +1,4 @@
+export * from './clients';
+export * from './leads';
+export * from './stats';
+export * from './system';

@@ -1,0 +1,31 @@
+// Everything a request, the CLI or a worker needs, built once by createDeps and passed down.
+import type Database from 'better-sqlite3';
+import type { Db } from './db/client';
+import { createLimits, type Limits } from './http/ratelimit';
+import type { Logger } from './lib/logger';
+import { systemClock, type Clock } from './lib/time';
+import type { ServiceDeps } from './services/deps';
+
+export interface AppConfig {
+  /** Service token for /trpc; undefined = /trpc refuses every call. */
+  internalToken: string | undefined;
+  rateLimitPerMinute: number;
+}
+
+export interface AppDeps extends ServiceDeps {
+  sqlite: Database.Database;
+  logger: Logger;
+  config: AppConfig;
+  limits: Limits;
+}
+
+export function createDeps(opts: { db: Db; sqlite: Database.Database; logger: Logger; config: AppConfig; clock?: Clock }): AppDeps {
+  return {
+    db: opts.db,
+    sqlite: opts.sqlite,
+    clock: opts.clock ?? systemClock,
+    logger: opts.logger,
+    config: opts.config,
+    limits: createLimits(opts.sqlite, opts.config.rateLimitPerMinute),
+  };
+}

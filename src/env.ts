@@ -1,0 +1,62 @@
+// The only reader of process.env: one zod schema, parsed once at start-up.
+import { z } from 'zod';
+
+const int = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z
+  .object({
+    PORT: int('PORT', 0, 65535).default(3000),
+    HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
+    DATABASE_PATH: z.string().min(1, 'DATABASE_PATH must not be empty').default('./data/ormiar.sqlite'),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    ORMIAR_INTERNAL_TOKEN: z
+      .string()
+      .min(16, 'ORMIAR_INTERNAL_TOKEN must be at least 16 characters')
+      .optional(),
+    TLS_CERT_PATH: z.string().min(1).optional(),
+    TLS_KEY_PATH: z.string().min(1).optional(),
+    ORMIAR_WEBHOOK_ALLOW_PRIVATE: z
+      .enum(['0', '1'], { error: 'ORMIAR_WEBHOOK_ALLOW_PRIVATE must be 0 or 1' })
+      .default('0')
+      .transform((v) => v === '1'),
+    ORMIAR_WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'ORMIAR_WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, e.g. 1,2,4')
+      .transform((s) => s.split(',').map(Number))
+      .optional(),
+    ORMIAR_RATE_LIMIT_PER_MINUTE: int('ORMIAR_RATE_LIMIT_PER_MINUTE', 1, 1_000_000).default(120),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.TLS_CERT_PATH) !== Boolean(env.TLS_KEY_PATH)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.TLS_CERT_PATH ? 'TLS_KEY_PATH' : 'TLS_CERT_PATH'],
+        message: 'TLS_CERT_PATH and TLS_KEY_PATH must be set together',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+/** Parses the environment; the first bad variable becomes one line naming it. */
+export function parseEnv(source: NodeJS.ProcessEnv): Env {
+  // Empty strings count as unset, as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = String(issue?.path[0] ?? 'environment');
+  const message = issue?.message ?? 'invalid value';
+  throw new EnvError(message.includes(name) ? `Invalid environment: ${message}` : `Invalid environment: ${name}: ${message}`);
+}

@@ -1,0 +1,26 @@
+// Writing responses outside tRPC: JSON, and the contract's error body from any layer.
+import type { ServerResponse } from 'node:http';
+import { errorBody, normalizeError, type NormalizedError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { requestIdOf } from '../trpc/context';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
+/** Sends any thrown value as the contract's error; unexpected ones are logged with the request id. */
+export function sendError(res: ServerResponse, err: unknown, logger: Logger, extra: Record<string, unknown> = {}): NormalizedError {
+  const normalized = normalizeError(err);
+  const requestId = requestIdOf(res);
+  if (normalized.unexpected) logger.error({ err, request_id: requestId, ...extra }, 'unexpected error');
+  if (res.headersSent) {
+    res.destroy();
+    return normalized;
+  }
+  sendJson(res, normalized.status, errorBody(normalized, requestId));
+  return normalized;
+}

@@ -1,0 +1,39 @@
+// Time in one place: a clock that tests can move, and the contract's timestamp formats.
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** ISO 8601 UTC with `Z`, as every timestamp leaves the API. */
+export const toIso = (ms: number): string => new Date(ms).toISOString();
+export const toIsoOrNull = (ms: number | null): string | null => (ms === null ? null : toIso(ms));
+
+/** `YYYY-MM-DD` of the UTC day holding `ms`. */
+export const utcDate = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+export const floorTo = (ms: number, unit: number): number => Math.floor(ms / unit) * unit;
+export const ceilTo = (ms: number, unit: number): number => Math.ceil(ms / unit) * unit;
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+// Date and time with an explicit zone (Z or ±HH:MM); a timestamp without a zone is ambiguous and refused.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** Parses the contract's range bounds: an ISO 8601 timestamp with zone, or `YYYY-MM-DD` (00:00Z). */
+export function parseInstant(value: string): number | null {
+  if (DATE_ONLY.test(value)) {
+    const ms = Date.parse(`${value}T00:00:00Z`);
+    return Number.isNaN(ms) || utcDate(ms) !== value ? null : ms;
+  }
+  if (!DATE_TIME.test(value)) return null;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return null;
+  // Date.parse rolls 2026-02-30 over to March; refuse dates that do not exist.
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number);
+  const probe = new Date(Date.UTC(y ?? 0, (m ?? 1) - 1, d ?? 1));
+  if (probe.getUTCDate() !== d) return null;
+  return ms;
+}

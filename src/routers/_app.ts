@@ -1,0 +1,15 @@
+// The one router: /v1 (REST via the OpenAPI bridge), /trpc and the CLI all serve this.
+import { router } from '../trpc/init';
+import { adminRouter } from './admin/_router';
+import { botsRouter } from './bots/_router';
+import { leadsRouter } from './leads/_router';
+import { statsRouter } from './stats/_router';
+
+export const appRouter = router({
+  stats: statsRouter,
+  bots: botsRouter,
+  leads: leadsRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;

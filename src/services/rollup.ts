@@ -1,0 +1,40 @@
+// Keeps stats_daily and stats_hourly in step with lead and appointment changes. Called inside the
+// transaction of the change, so counters and rows commit together or not at all.
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client';
+import { DAY_MS, HOUR_MS, floorTo } from '../lib/time';
+
+export interface CounterDelta {
+  leads?: number;
+  qualified?: number;
+  booked?: number;
+  lost?: number;
+  appointmentsScheduled?: number;
+  appointmentsCancelled?: number;
+  appointmentsCompleted?: number;
+}
+
+type Tx = Pick<DbOrTx, 'run'>;
+
+function upsert(tx: Tx, table: 'stats_daily' | 'stats_hourly', clientId: string, botId: string, bucket: number, d: CounterDelta) {
+  tx.run(sql`
+    INSERT INTO ${sql.identifier(table)}
+      (client_id, bot_id, bucket, leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed)
+    VALUES (${clientId}, ${botId}, ${bucket}, ${d.leads ?? 0}, ${d.qualified ?? 0}, ${d.booked ?? 0}, ${d.lost ?? 0},
+            ${d.appointmentsScheduled ?? 0}, ${d.appointmentsCancelled ?? 0}, ${d.appointmentsCompleted ?? 0})
+    ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET
+      leads = leads + excluded.leads,
+      qualified = qualified + excluded.qualified,
+      booked = booked + excluded.booked,
+      lost = lost + excluded.lost,
+      appointments_scheduled = appointments_scheduled + excluded.appointments_scheduled,
+      appointments_cancelled = appointments_cancelled + excluded.appointments_cancelled,
+      appointments_completed = appointments_completed + excluded.appointments_completed`);
+}
+
+/** Adds `delta` to the day and hour buckets holding `at` (a lead's created_at, an appointment's starts_at). */
+export function bumpCounters(tx: Tx, clientId: string, botId: string, at: number, delta: CounterDelta): void {
+  if (Object.values(delta).every((v) => !v)) return;
+  upsert(tx, 'stats_daily', clientId, botId, floorTo(at, DAY_MS), delta);
+  upsert(tx, 'stats_hourly', clientId, botId, floorTo(at, HOUR_MS), delta);
+}

@@ -1,0 +1,29 @@
+// The one tRPC instance. Base procedures are built from it in procedures.ts.
+import { initTRPC } from '@trpc/server';
+import { errorBody, normalizeError } from '../lib/errors';
+import type { Context } from './context';
+import type { Meta } from './meta';
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    // Never put stack traces in a body, whatever NODE_ENV says.
+    isDev: false,
+    errorFormatter({ shape, error, ctx }) {
+      // /trpc keeps tRPC's own shape (its client depends on it); the message is the contract's
+      // (internals hidden) and data.error carries the contract's error body.
+      const normalized = normalizeError(error);
+      const { error: contract } = errorBody(normalized, ctx?.requestId ?? '');
+      return {
+        ...shape,
+        message: normalized.message,
+        data: { code: shape.data.code, httpStatus: normalized.status, path: shape.data.path, error: contract },
+      };
+    },
+  });
+
+export const router = t.router;
+export const middleware = t.middleware;
+export const publicProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;

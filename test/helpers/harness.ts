@@ -1,0 +1,97 @@
+// The test harness: a real server on an ephemeral 127.0.0.1 port over a real SQLite database,
+// real HTTP with fetch, and helpers to make tenants. No mocks.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Plan } from '../../src/db/schema';
+import { parseEnv } from '../../src/env';
+import { createApiKey, createBot, createClient } from '../../src/services/clients';
+import { startServer, type RunningServer } from '../../src/server';
+
+export const INTERNAL_TOKEN = 'test-internal-token-0123456789';
+
+export interface TestServer extends RunningServer {
+  call(method: string, path: string, opts?: CallOptions): Promise<ApiResponse>;
+  tenant(plan?: Plan): Tenant;
+}
+
+export interface CallOptions {
+  token?: string | null;
+  body?: unknown;
+  /** Sent as is (not JSON-encoded). */
+  rawBody?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  // Tests read bodies loosely; the contract's shape is asserted field by field.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  text: string;
+}
+
+export interface Tenant {
+  clientId: string;
+  botId: string;
+  token: string;
+  keyId: string;
+}
+
+export function tempDbPath(name = 'test.sqlite'): string {
+  return join(mkdtempSync(join(tmpdir(), 'ormiar-test-')), name);
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const running = await startServer(
+    parseEnv({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_PATH: ':memory:',
+      LOG_LEVEL: 'silent',
+      ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
+      ...env,
+    }),
+  );
+  const call = async (method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | Buffer | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${running.url}${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, headers: res.headers, body: parsed, text };
+  };
+  const tenant = (plan: Plan = 'enterprise'): Tenant => {
+    const client = createClient(running.deps, { name: `Client ${plan}`, plan });
+    const bot = createBot(running.deps, { client_id: client.id, name: 'Front desk' });
+    const key = createApiKey(running.deps, { client_id: client.id, name: 'test' });
+    return { clientId: client.id, botId: bot.id, token: key.token, keyId: key.id };
+  };
+  return { ...running, call, tenant };
+}
+
+/** Asserts the contract's error body and that its request_id matches the header. */
+export function expectError(res: ApiResponse, status: number, code: string): void {
+  const problems: string[] = [];
+  if (res.status !== status) problems.push(`status ${res.status} != ${status}`);
+  const err = res.body?.error;
+  if (!err || err.code !== code) problems.push(`code ${String(err?.code)} != ${code}`);
+  if (typeof err?.message !== 'string' || err.message.length === 0) problems.push('no message');
+  if (err?.request_id !== res.headers.get('x-request-id')) problems.push('request_id != X-Request-Id');
+  const extra = err ? Object.keys(err).filter((k) => !['code', 'message', 'request_id', 'issues'].includes(k)) : [];
+  if (extra.length) problems.push(`extra fields ${extra.join(',')}`);
+  if (res.body && Object.keys(res.body).length !== 1) problems.push('body has fields beside "error"');
+  if (problems.length) throw new Error(`${problems.join('; ')}\nbody: ${res.text}`);
+}
