@@ -111,7 +111,7 @@ export function getStats(deps: ServiceDeps, clientId: string, input: StatsInput)
   const daily: Stats['daily'] = [];
   // One row for each UTC date the range touches, zeros included.
   const [from, to] = range;
-  for (let day = floorTo(from, DAY_MS); day < to; day += DAY_MS) {
+  for (let day = floorTo(from, DAY_MS); day < to && from < to; day += DAY_MS) {
     const counts = days.get(day) ?? zero();
     for (const key of Object.keys(total) as (keyof DayCounts)[]) total[key] += counts[key];
     daily.push({ date: utcDate(day), leads: counts.leads, qualified: counts.qualified, booked: counts.booked });
