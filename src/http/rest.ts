@@ -48,7 +48,11 @@ function buildRoutes(router: AnyRouter): { exact: Map<string, Route>; patterns: 
         const m = regexp.exec(p);
         if (!m) return undefined;
         const params: Record<string, string> = {};
-        for (const [k, v] of Object.entries(m.groups ?? {})) params[k] = decodeURIComponent(v);
+        try {
+          for (const [k, v] of Object.entries(m.groups ?? {})) params[k] = decodeURIComponent(v);
+        } catch {
+          return undefined; // malformed percent-encoding: no such resource
+        }
         return params;
       },
     });
