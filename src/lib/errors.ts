@@ -78,6 +78,8 @@ export class AppError extends TRPCError {
 interface ZodLikeIssue {
   path: PropertyKey[];
   message: string;
+  code?: string;
+  keys?: unknown;
 }
 
 function isZodError(e: unknown): e is { issues: ZodLikeIssue[] } {
@@ -89,10 +91,13 @@ function isZodError(e: unknown): e is { issues: ZodLikeIssue[] } {
 }
 
 export function issuesFromZod(issues: ZodLikeIssue[]): Issue[] {
-  return issues.map((i) => ({
-    path: i.path.map(String).join('.'),
-    message: i.message,
-  }));
+  const join = (path: PropertyKey[]) => path.map(String).join('.');
+  return issues.flatMap((i) =>
+    // zod reports unknown fields once, on the parent object; name each field instead.
+    i.code === 'unrecognized_keys' && Array.isArray(i.keys)
+      ? i.keys.map((key) => ({ path: join([...i.path, String(key)]), message: 'Unrecognized field' }))
+      : [{ path: join(i.path), message: i.message }],
+  );
 }
 
 export interface NormalizedError {
