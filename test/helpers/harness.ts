@@ -1,9 +1,11 @@
 // The test harness: a real server on an ephemeral 127.0.0.1 port over a real SQLite database,
 // real HTTP with fetch, and helpers to make tenants. No mocks.
+import { createTRPCClient, createTRPCUntypedClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '../../src/db/schema';
+import type { AppRouter } from '../../src/routers/_app';
 import { parseEnv } from '../../src/env';
 import { createApiKey, createBot, createClient } from '../../src/services/clients';
 import { startServer, type RunningServer } from '../../src/server';
@@ -94,4 +96,40 @@ export function expectError(res: ApiResponse, status: number, code: string): voi
   if (extra.length) problems.push(`extra fields ${extra.join(',')}`);
   if (res.body && Object.keys(res.body).length !== 1) problems.push('body has fields beside "error"');
   if (problems.length) throw new Error(`${problems.join('; ')}\nbody: ${res.text}`);
+}
+
+/** A /trpc client typed from AppRouter, sending `Authorization: Bearer <token>` (an API key or the service token). */
+export function trpcClient(srv: RunningServer, token: string | null, opts: { batch?: boolean; headers?: Record<string, string> } = {}) {
+  return createTRPCClient<AppRouter>({ links: [trpcLink(srv, token, opts)] });
+}
+
+/** The same, untyped: for inputs the types refuse on purpose (wrong types, unknown procedures). */
+export function untypedTrpcClient(srv: RunningServer, token: string | null, opts: { batch?: boolean; headers?: Record<string, string> } = {}) {
+  return createTRPCUntypedClient<AppRouter>({ links: [trpcLink(srv, token, opts)] });
+}
+
+function trpcLink(srv: RunningServer, token: string | null, { batch = false, headers = {} }: { batch?: boolean; headers?: Record<string, string> }) {
+  const all = token ? { authorization: `Bearer ${token}`, ...headers } : headers;
+  return (batch ? httpBatchLink : httpLink)({ url: `${srv.url}/trpc`, headers: () => all });
+}
+
+export interface ContractError {
+  code: string;
+  message: string;
+  request_id: string;
+  issues?: { path: string; message: string }[];
+}
+
+export type TrpcOutcome = { ok: true; data: unknown } | { ok: false; status: number; error: ContractError | undefined };
+
+/** Settles a /trpc call into its data, or its HTTP status and the contract's error body (tRPC's `data.error`). */
+export async function trpcOutcome(call: Promise<unknown>): Promise<TrpcOutcome> {
+  try {
+    return { ok: true, data: await call };
+  } catch (err) {
+    if (!(err instanceof TRPCClientError)) throw err;
+    // Our errorFormatter puts the contract's error body in data.error beside tRPC's own fields.
+    const data = (err as TRPCClientError<AppRouter>).data as { httpStatus?: number; error?: ContractError } | undefined;
+    return { ok: false, status: data?.httpStatus ?? 0, error: data?.error };
+  }
 }

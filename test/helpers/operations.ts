@@ -1,0 +1,179 @@
+// The one table of every /v1 operation. The security, validation and error suites run against each
+// row, so a new operation is covered by adding its row here. The coverage test in
+// test/security.test.ts compares this table with /v1/openapi.json and names any operation missing.
+//
+// A row says how to build a valid request for a tenant (creating whatever resources it needs through
+// the services, so building costs no HTTP request, no rate-limit point and no failed authentication),
+// the plan the operation needs, and which of its inputs name the caller's own resources.
+import { newId, type IdKind } from '../../src/lib/ids';
+import { createLead } from '../../src/services/leads';
+import type { Tenant, TestServer } from './harness';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One valid request: path parameters, query string and JSON body (any may be absent). */
+export interface OperationRequest {
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: Record<string, unknown>;
+}
+
+/** An id in the query or body that must name one of the caller's resources. */
+export interface OwnedRef {
+  in: 'query' | 'body';
+  field: string;
+  kind: IdKind;
+  /** The answer when it names another client's resource (or none): 400 by the contract for `bot_id`. */
+  status?: 400 | 404;
+}
+
+export interface Operation {
+  operationId: string;
+  method: HttpMethod;
+  /** The REST path template exactly as in the OpenAPI document, `/v1/leads/{lead_id}`. */
+  path: string;
+  /** The same procedure on /trpc, `leads.get`. */
+  procedure: string;
+  /** The least plan that may call it. */
+  plan: 'business' | 'enterprise';
+  /** A valid request for this tenant; creates the resources it names. */
+  build(srv: TestServer, tenant: Tenant): OperationRequest;
+  /** Path parameters naming the caller's resources: another client's id answers 404 like a random id. */
+  pathIds?: Record<string, IdKind>;
+  /** Query/body ids naming the caller's resources: another client's id answers like a random id (400). */
+  refs?: OwnedRef[];
+}
+
+/** A lead of this tenant, made through the service (no HTTP). */
+export function seedLead(srv: TestServer, t: Tenant, name = 'Jane Roe'): string {
+  return createLead(srv.deps, t.clientId, { bot_id: t.botId, name, phone: '+14155550123', email: 'jane@example.com' }, 'api').id;
+}
+
+export const OPERATIONS: Operation[] = [
+  // ── stats ──────────────────────────────────────────────────────────────────────────────────────
+  {
+    operationId: 'getStats',
+    method: 'GET',
+    path: '/v1/stats',
+    procedure: 'stats.get',
+    plan: 'business',
+    build: (_srv, t) => ({ query: { from: '2026-01-01', to: '2026-02-01', bot_id: t.botId } }),
+    refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
+  },
+  // ── bots ───────────────────────────────────────────────────────────────────────────────────────
+  {
+    operationId: 'listBots',
+    method: 'GET',
+    path: '/v1/bots',
+    procedure: 'bots.list',
+    plan: 'business',
+    build: () => ({ query: { limit: '10' } }),
+  },
+  // ── leads ──────────────────────────────────────────────────────────────────────────────────────
+  {
+    operationId: 'listLeads',
+    method: 'GET',
+    path: '/v1/leads',
+    procedure: 'leads.list',
+    plan: 'business',
+    build: (srv, t) => {
+      seedLead(srv, t);
+      return { query: { status: 'new', bot_id: t.botId, created_after: '2020-01-01', limit: '10' } };
+    },
+    refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
+  },
+  {
+    operationId: 'createLead',
+    method: 'POST',
+    path: '/v1/leads',
+    procedure: 'leads.create',
+    plan: 'business',
+    build: (_srv, t) => ({
+      body: { bot_id: t.botId, name: 'Jane Roe', phone: '+14155550123', email: 'jane@example.com', interest: 'Demo', status: 'qualified', metadata: { crm_id: 'x1' } },
+    }),
+    refs: [{ in: 'body', field: 'bot_id', kind: 'bot' }],
+  },
+  {
+    operationId: 'getLead',
+    method: 'GET',
+    path: '/v1/leads/{lead_id}',
+    procedure: 'leads.get',
+    plan: 'business',
+    build: (srv, t) => ({ params: { lead_id: seedLead(srv, t) } }),
+    pathIds: { lead_id: 'lead' },
+  },
+  {
+    operationId: 'updateLead',
+    method: 'PATCH',
+    path: '/v1/leads/{lead_id}',
+    procedure: 'leads.update',
+    plan: 'business',
+    build: (srv, t) => ({
+      params: { lead_id: seedLead(srv, t) },
+      body: { name: 'Jane Q. Roe', phone: '+14155550199', email: 'jq@example.com', interest: 'Pricing', status: 'qualified', metadata: { stage: 'hot' } },
+    }),
+    pathIds: { lead_id: 'lead' },
+  },
+  {
+    operationId: 'deleteLead',
+    method: 'DELETE',
+    path: '/v1/leads/{lead_id}',
+    procedure: 'leads.delete',
+    plan: 'business',
+    build: (srv, t) => ({ params: { lead_id: seedLead(srv, t) } }),
+    pathIds: { lead_id: 'lead' },
+  },
+  // ── calendar (/v1/calendar/*): add a row per operation here ──────────────────────────────────────
+  // ── webhooks (/v1/webhooks/*, plan: 'enterprise') and events (/v1/events): add rows here ───────────
+];
+
+/** `METHOD /path/template`, the key the coverage test compares on. */
+export const operationKey = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
+
+/** The URL path and query of a request for this operation. */
+export function urlOf(op: Operation, req: OperationRequest): string {
+  const path = op.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    const value = req.params?.[name];
+    if (value === undefined) throw new Error(`${op.operationId}: no value for path parameter ${name}`);
+    return encodeURIComponent(value);
+  });
+  const query = new URLSearchParams(req.query ?? {}).toString();
+  return query ? `${path}?${query}` : path;
+}
+
+/** The same request as one /trpc input: query, body and path parameters in one object. */
+export function trpcInputOf(req: OperationRequest): Record<string, unknown> {
+  return { ...req.query, ...req.body, ...req.params };
+}
+
+export const isQuery = (op: Operation) => op.method === 'GET';
+
+/** The request with one of its owned ids replaced. */
+export function withRef(req: OperationRequest, ref: OwnedRef, value: string): OperationRequest {
+  return ref.in === 'query' ? { ...req, query: { ...req.query, [ref.field]: value } } : { ...req, body: { ...req.body, [ref.field]: value } };
+}
+
+/** A well-formed id that names nothing. */
+export const randomId = (kind: IdKind) => newId(kind);
+
+// What a refused request may still change: the limiter's counters and the "last used" hint of a key
+// that authenticated. Add a table or column here only when it changes on reads by design.
+const VOLATILE_TABLES = new Set(['rate_limits', '__drizzle_migrations']);
+const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] };
+
+/** Every row of every table (minus the volatile parts), to show that a refused request changed nothing. */
+export function dbSnapshot(srv: TestServer): Record<string, string[]> {
+  const tables = srv.deps.sqlite
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .all() as { name: string }[];
+  const out: Record<string, string[]> = {};
+  for (const { name } of tables) {
+    if (VOLATILE_TABLES.has(name)) continue;
+    const drop = VOLATILE_COLUMNS[name] ?? [];
+    const rows = srv.deps.sqlite.prepare(`SELECT * FROM "${name}"`).all() as Record<string, unknown>[];
+    out[name] = rows
+      .map((row) => JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !drop.includes(k)))))
+      .sort();
+  }
+  return out;
+}
