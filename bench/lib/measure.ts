@@ -1,0 +1,159 @@
+// Measuring servers side by side: each target runs in its own child process (so its CPU time is its
+// own), answers IPC 'stats' with process.cpuUsage() and RSS, and is driven over keep-alive HTTP from
+// this process. Rounds interleave targets so machine noise hits all of them alike; we report medians.
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface ChildStats {
+  cpuMicros: number;
+  rss: number;
+}
+
+export interface Target {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  stats(): Promise<ChildStats>;
+  stop(): Promise<void>;
+}
+
+/** Starts `script` (a bench/servers/*.ts entry) under tsx with `env`; resolves once it prints READY <url>. */
+export async function startTarget(name: string, script: string, env: Record<string, string>): Promise<Target> {
+  const child = fork(resolve(ROOT, script), [], {
+    cwd: ROOT,
+    execArgv: ['--import', 'tsx'],
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\S+)/.exec(out);
+      if (m?.[1]) ok(m[1]);
+    });
+    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  const stats = () =>
+    new Promise<ChildStats>((ok) => {
+      child.once('message', (m) => ok(m as ChildStats));
+      child.send('stats');
+    });
+  const stop = () =>
+    new Promise<void>((ok) => {
+      if (child.exitCode !== null) return ok();
+      child.once('exit', () => ok());
+      child.kill('SIGTERM');
+    });
+  return { name, url, child, stats, stop };
+}
+
+/** For bench/servers entries: report readiness and answer stats requests. */
+export function serveStats(url: string): void {
+  process.on('message', (m) => {
+    if (m === 'stats') {
+      const u = process.cpuUsage();
+      process.send?.({ cpuMicros: u.user + u.system, rss: process.memoryUsage().rss } satisfies ChildStats);
+    }
+  });
+  process.stdout.write(`READY ${url}\n`);
+}
+
+export interface RequestSpec {
+  method?: string;
+  path: string | ((i: number) => string);
+  headers?: Record<string, string>;
+  body?: (i: number) => string;
+  expectStatus?: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  perSecond: number;
+  latencies: number[];
+  errors: number;
+}
+
+const agents = new Map<string, http.Agent>();
+function agentFor(url: URL): http.Agent {
+  const key = url.origin;
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+function once(base: URL, spec: RequestSpec, i: number): Promise<number> {
+  const path = typeof spec.path === 'function' ? spec.path(i) : spec.path;
+  const body = spec.body?.(i);
+  const lib = base.protocol === 'https:' ? https : http;
+  return new Promise((ok, fail) => {
+    const req = lib.request(
+      new URL(path, base),
+      {
+        method: spec.method ?? 'GET',
+        agent: agentFor(base),
+        headers: { ...spec.headers, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => ok(res.statusCode ?? 0));
+      },
+    );
+    req.once('error', fail);
+    req.end(body);
+  });
+}
+
+/** Sends `count` requests with `concurrency` in flight; returns throughput and latencies (ms). */
+export async function load(url: string, spec: RequestSpec, count: number, concurrency: number): Promise<LoadResult> {
+  const base = new URL(url);
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const t0 = process.hrtime.bigint();
+      const status = await once(base, spec, i);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (status !== (spec.expectStatus ?? 200)) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { requests: count, seconds, perSecond: count / seconds, latencies, errors };
+}
+
+/** Server CPU µs per request for `count` requests (measured in the server process). */
+export async function cpuPerRequest(target: Target, spec: RequestSpec, count: number, concurrency: number) {
+  const before = await target.stats();
+  const result = await load(target.url, spec, count, concurrency);
+  const after = await target.stats();
+  if (result.errors > 0) throw new Error(`${target.name}: ${result.errors} of ${count} requests had an unexpected status`);
+  return { cpuMicros: (after.cpuMicros - before.cpuMicros) / count, perSecond: result.perSecond, rss: after.rss, latencies: result.latencies };
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+export const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+
+export function machine(): string {
+  const c = cpus();
+  return `${c.length} cores (${c[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${process.platform}/${process.arch}`;
+}

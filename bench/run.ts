@@ -1,0 +1,226 @@
+// npm run bench — the platform's speed and its growth with data, measured side by side in one run.
+// Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes).
+// Every figure is a median over interleaved rounds; goals are ratios within this run.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrateDatabase, openDatabase } from '../src/db/client';
+import { systemClock } from '../src/lib/time';
+import { createApiKey, createBot, createClient } from '../src/services/clients';
+import { seedLeads } from '../src/services/seed';
+import { encodeCursor } from '../src/services/pagination';
+import { ROOT, cpuPerRequest, load, machine, median, percentile, startTarget, type RequestSpec, type Target } from './lib/measure';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const QUICK = args.includes('--quick');
+const LARGE = flag('leads', QUICK ? 100_000 : 1_000_000);
+const SMALL = 10_000;
+const ROUNDS = flag('rounds', QUICK ? 3 : 5);
+const PER_ROUND = QUICK ? 1000 : 2000;
+const CONCURRENCY = 16;
+
+const dir = mkdtempSync(join(tmpdir(), 'ormiar-bench-'));
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+interface Fixture {
+  path: string;
+  token: string;
+  leadIds: string[];
+  cursorAtDepth: string;
+}
+
+function makeDb(name: string, leads: number): Fixture {
+  const path = join(dir, `${name}.sqlite`);
+  const { db, sqlite, close } = openDatabase(path);
+  migrateDatabase(db);
+  const deps = { db, clock: systemClock };
+  const client = createClient(deps, { name: 'Bench', plan: 'enterprise' });
+  for (const n of ['Front desk', 'After hours', 'Campaign']) createBot(deps, { client_id: client.id, name: n });
+  const key = createApiKey(deps, { client_id: client.id, name: 'bench' });
+  const t0 = Date.now();
+  seedLeads(deps, { client_id: client.id, leads, days: 365 }, { onProgress: (done, total) => process.stderr.write(`\r  seeding ${name}: ${done}/${total}`) });
+  log(`\r  seeded ${name}: ${leads} leads in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const leadIds = (sqlite.prepare('SELECT id FROM leads ORDER BY random() LIMIT 1000').all() as { id: string }[]).map((r) => r.id);
+  // Depth 10,000 pages of 50 (or as deep as the data goes): the cursor a client would hold there.
+  const depth = Math.min(10_000 * 50, leads - 100);
+  const row = sqlite
+    .prepare('SELECT created_at AS at, id FROM leads WHERE client_id = ? AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?')
+    .get(client.id, depth) as { at: number; id: string };
+  sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  close();
+  return { path, token: key.token, leadIds, cursorAtDepth: encodeCursor(row.at, row.id) };
+}
+
+interface Row {
+  group: string;
+  name: string;
+  unit: string;
+  values: number[];
+  baseline?: string;
+  note?: string;
+}
+const rows: Row[] = [];
+const record = (group: string, name: string, unit: string, values: number[], baseline?: string, note?: string) => {
+  const row: Row = { group, name, unit, values, ...(baseline ? { baseline } : {}), ...(note ? { note } : {}) };
+  rows.push(row);
+  return row;
+};
+
+/** Interleaved rounds: each round measures every (target, spec) once, in order. */
+async function interleave(cases: { label: string; target: Target; spec: RequestSpec }[], count = PER_ROUND) {
+  const cpu = new Map<string, number[]>();
+  const rps = new Map<string, number[]>();
+  const rss = new Map<string, number>();
+  for (const c of cases) await cpuPerRequest(c.target, c.spec, Math.min(300, count), CONCURRENCY); // warm-up
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const c of cases) {
+      const m = await cpuPerRequest(c.target, c.spec, count, CONCURRENCY);
+      cpu.set(c.label, [...(cpu.get(c.label) ?? []), m.cpuMicros]);
+      rps.set(c.label, [...(rps.get(c.label) ?? []), m.perSecond]);
+      rss.set(c.label, Math.max(rss.get(c.label) ?? 0, m.rss));
+    }
+    log(`  round ${r + 1}/${ROUNDS}`);
+  }
+  return { cpu, rps, rss };
+}
+
+async function timeToReady(path: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: path, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((ok) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m?.[1]) ok(m[1]);
+    });
+  });
+  for (;;) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.status === 200) break;
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return ms;
+}
+
+async function main() {
+  log(`machine: ${machine()}`);
+  log(`databases in ${dir}`);
+  const small = makeDb('small', SMALL);
+  const large = makeDb('large', LARGE);
+  const env = (f: Fixture) => ({ DATABASE_PATH: f.path, PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' });
+
+  // 1. GET /v1/leads/{id}: the full stack against the two hand-written baselines, same database.
+  log('GET /v1/leads/{id}: app vs express vs raw');
+  const raw = await startTarget('raw', 'bench/servers/raw.ts', env(large));
+  const exp = await startTarget('express', 'bench/servers/express.ts', env(large));
+  const app = await startTarget('app', 'bench/servers/app.ts', env(large));
+  const auth = { authorization: `Bearer ${large.token}` };
+  const getLead: RequestSpec = { path: (i) => `/v1/leads/${large.leadIds[i % large.leadIds.length]}`, headers: auth };
+  const trpcGet: RequestSpec = {
+    path: (i) => `/trpc/leads.get?input=${encodeURIComponent(JSON.stringify({ lead_id: large.leadIds[i % large.leadIds.length] }))}`,
+    headers: auth,
+  };
+  const a = await interleave([
+    { label: 'raw', target: raw, spec: getLead },
+    { label: 'express', target: exp, spec: getLead },
+    { label: 'app', target: app, spec: getLead },
+    { label: 'trpc', target: app, spec: trpcGet },
+  ]);
+  record('GET /v1/leads/{id} (server CPU per request)', 'raw node:http + better-sqlite3', 'µs', a.cpu.get('raw') ?? []);
+  record('GET /v1/leads/{id} (server CPU per request)', 'hand-written express 5 route', 'µs', a.cpu.get('express') ?? [], 'raw node:http + better-sqlite3');
+  record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1 (auth, limiter, validation, db, errors)', 'µs', a.cpu.get('app') ?? [], 'hand-written express 5 route');
+  record('GET /v1/leads/{id} (server CPU per request)', 'same procedure over /trpc (tRPC express adapter)', 'µs', a.cpu.get('trpc') ?? [], 'full stack /v1 (auth, limiter, validation, db, errors)');
+  record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1, throughput', 'req/s', a.rps.get('app') ?? []);
+  const rawApp = median(a.cpu.get('app') ?? []) / median(a.cpu.get('raw') ?? []);
+  rows[rows.length - 3] = { ...(rows[rows.length - 3] as Row), note: `${rawApp.toFixed(1)}× raw` };
+  await Promise.all([raw.stop(), exp.stop()]);
+
+  // 2. Lists: page 1 against page 10,000 (limit 50), same server.
+  log('GET /v1/leads?limit=50: page 1 vs depth 10,000 pages');
+  const pages = await interleave([
+    { label: 'page1', target: app, spec: { path: '/v1/leads?limit=50', headers: auth } },
+    { label: 'deep', target: app, spec: { path: `/v1/leads?limit=50&cursor=${large.cursorAtDepth}`, headers: auth } },
+  ], Math.floor(PER_ROUND / 2));
+  record('GET /v1/leads?limit=50 (server CPU per request)', 'page 1', 'µs', pages.cpu.get('page1') ?? []);
+  record('GET /v1/leads?limit=50 (server CPU per request)', `at depth ${Math.min(10_000, Math.floor((LARGE - 100) / 50))} pages`, 'µs', pages.cpu.get('deep') ?? [], 'page 1');
+
+  // 3. Stats for a year: 10k leads against the large database.
+  log(`GET /v1/stats (a year): ${SMALL} vs ${LARGE} leads`);
+  const appSmall = await startTarget('app-small', 'bench/servers/app.ts', env(small));
+  const yearQuery = `/v1/stats?from=${new Date(Date.now() - 365 * 86_400_000).toISOString()}`;
+  const st = await interleave([
+    { label: 'small', target: appSmall, spec: { path: yearQuery, headers: { authorization: `Bearer ${small.token}` } } },
+    { label: 'large', target: app, spec: { path: yearQuery, headers: auth } },
+  ], Math.floor(PER_ROUND / 2));
+  record('GET /v1/stats for a year (server CPU per request)', `${SMALL.toLocaleString('en')} leads`, 'µs', st.cpu.get('small') ?? []);
+  record('GET /v1/stats for a year (server CPU per request)', `${LARGE.toLocaleString('en')} leads`, 'µs', st.cpu.get('large') ?? [], `${SMALL.toLocaleString('en')} leads`);
+  await appSmall.stop();
+  const rssUnderLoad = Math.max(...a.rss.values(), ...pages.rss.values(), ...st.rss.values());
+
+  // 4. Durable ingest: POST /v1/leads acknowledged per second.
+  log('POST /v1/leads: acknowledged leads per second');
+  const bots = (await (await fetch(`${app.url}/v1/bots?limit=1`, { headers: auth })).json()) as { data: { id: string }[] };
+  const botId = bots.data[0]?.id ?? '';
+  const ingest: number[] = [];
+  const ingestP99: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const res = await load(app.url, { method: 'POST', path: '/v1/leads', headers: auth, expectStatus: 201, body: (i) => JSON.stringify({ bot_id: botId, name: `Bench ${i}`, phone: '+14155550123', status: 'qualified' }) }, PER_ROUND, 32);
+    if (res.errors) throw new Error(`ingest: ${res.errors} errors`);
+    ingest.push(res.perSecond);
+    ingestP99.push(percentile(res.latencies, 99));
+  }
+  record('POST /v1/leads (synchronous=NORMAL, WAL)', 'acknowledged leads per second (32 in flight)', 'leads/s', ingest);
+  record('POST /v1/leads (synchronous=NORMAL, WAL)', 'p99 latency', 'ms', ingestP99);
+  await app.stop();
+
+  // 5. Memory and start-up on the large database.
+  record('Resources (large database)', 'peak RSS of the server under the loads above', 'MB', [rssUnderLoad / 1024 / 1024]);
+  const ready: number[] = [];
+  for (let r = 0; r < 3; r++) ready.push(await timeToReady(large.path));
+  record('Resources (large database)', 'start to /readyz 200 (`npm start` path: tsx + migrations)', 'ms', ready);
+
+  report();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function fmt(n: number, unit: string) {
+  if (unit === 'req/s' || unit === 'leads/s') return Math.round(n).toLocaleString('en');
+  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+}
+
+function report() {
+  const lines = [
+    `Machine: ${machine()}. Rounds: ${ROUNDS} interleaved, ${PER_ROUND} requests each, ${CONCURRENCY} in flight. Large database: ${LARGE.toLocaleString('en')} leads over 365 days.`,
+    '',
+    '| case | measure | median | min–max | ratio |',
+    '| --- | --- | ---: | ---: | ---: |',
+  ];
+  let group = '';
+  for (const r of rows) {
+    const m = median(r.values);
+    const base = r.baseline ? rows.find((x) => x.name === r.baseline && x.group === r.group) : undefined;
+    const ratio = base ? `${(m / median(base.values)).toFixed(2)}× ${r.baseline}` : '';
+    lines.push(
+      `| ${r.group === group ? '' : r.group} | ${r.name} | ${fmt(m, r.unit)} ${r.unit} | ${fmt(Math.min(...r.values), r.unit)}–${fmt(Math.max(...r.values), r.unit)} | ${[ratio, r.note].filter(Boolean).join('; ')} |`,
+    );
+    group = r.group;
+  }
+  const out = `${lines.join('\n')}\n`;
+  process.stdout.write(`\n${out}`);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.md'), `# npm run bench — ${new Date().toISOString()}\n\n${out}`);
+}
+
+await main();
