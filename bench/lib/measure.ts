@@ -23,10 +23,10 @@ export interface Target {
 }
 
 /** Starts `script` (a bench/servers/*.ts entry) under tsx with `env`; resolves once it prints READY <url>. */
-export async function startTarget(name: string, script: string, env: Record<string, string>): Promise<Target> {
+export async function startTarget(name: string, script: string, env: Record<string, string>, execArgv: string[] = []): Promise<Target> {
   const child = fork(resolve(ROOT, script), [], {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...execArgv],
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

@@ -21,10 +21,32 @@ export interface LimitDecision {
   resetSeconds: number;
 }
 
+/**
+ * The store client handed to RateLimiterSQLite: the same connection, but statements are prepared
+ * once (the library calls prepare() on every consume), and its one-statement upsert runs without a
+ * BEGIN/COMMIT wrapper — a single INSERT … ON CONFLICT … RETURNING is atomic on its own in SQLite.
+ */
+function storeClient(sqlite: Database.Database) {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    prepare(source: string): Database.Statement {
+      let statement = statements.get(source);
+      if (!statement) {
+        statement = sqlite.prepare(source);
+        statements.set(source, statement);
+      }
+      return statement;
+    },
+    transaction<T>(fn: () => T): () => T {
+      return fn;
+    },
+  };
+}
+
 export function createLimits(sqlite: Database.Database, perMinute: number): Limits {
   // The table is created by the drizzle migrations (rate_limits), so `tableCreated: true`: no async
   // DDL race where consume() rejects with "Table is not created yet".
-  const common = { storeClient: sqlite, storeType: 'better-sqlite3' as const, tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS };
+  const common = { storeClient: storeClient(sqlite), storeType: 'better-sqlite3' as const, tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS };
   return {
     perMinute,
     perKey: new RateLimiterSQLite({ ...common, keyPrefix: 'key', points: perMinute }),

@@ -1,5 +1,6 @@
 // Tenants, plans, bots and API keys: what the admin CLI, /trpc admin procedures and auth share.
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import { prepared } from '../db/prepared';
 import { apiKeys, bots, clients, type ApiKeyRow, type BotRow, type ClientRow, type Plan } from '../db/schema';
 import { sha256Hex, randomToken } from '../lib/crypto';
 import { AppError, notFound } from '../lib/errors';
@@ -130,12 +131,15 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 export function authenticateToken({ db, clock }: ServiceDeps, token: string): KeyPrincipal | undefined {
   if (!TOKEN_SHAPE.test(token)) return undefined;
   // Looked up by the unique hash index: no token comparison in JS, so no timing oracle on the token.
-  const row = db
-    .select({ key: apiKeys, client: clients })
-    .from(apiKeys)
-    .innerJoin(clients, eq(clients.id, apiKeys.clientId))
-    .where(eq(apiKeys.tokenHash, sha256Hex(token)))
-    .get();
+  const lookup = prepared(db, 'apiKeys.byHash', (d) =>
+    d
+      .select({ key: apiKeys, client: clients })
+      .from(apiKeys)
+      .innerJoin(clients, eq(clients.id, apiKeys.clientId))
+      .where(eq(apiKeys.tokenHash, sql.placeholder('hash')))
+      .prepare(),
+  );
+  const row = lookup.get({ hash: sha256Hex(token) });
   if (!row || row.key.revokedAt !== null) return undefined;
   const now = clock.now();
   if (row.key.lastUsedAt === null || now - row.key.lastUsedAt > LAST_USED_GRANULARITY_MS) {
