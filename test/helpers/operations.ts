@@ -14,7 +14,8 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** One valid request: path parameters, query string and JSON body (any may be absent). */
 export interface OperationRequest {
   params?: Record<string, string>;
-  query?: Record<string, string>;
+  /** A list is sent as the parameter repeated (`?a=1&a=2`). */
+  query?: Record<string, string | string[]>;
   body?: Record<string, unknown>;
 }
 
@@ -137,7 +138,9 @@ export function urlOf(op: Operation, req: OperationRequest): string {
     if (value === undefined) throw new Error(`${op.operationId}: no value for path parameter ${name}`);
     return encodeURIComponent(value);
   });
-  const query = new URLSearchParams(req.query ?? {}).toString();
+  const query = new URLSearchParams(
+    Object.entries(req.query ?? {}).flatMap(([k, v]): [string, string][] => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]])),
+  ).toString();
   return query ? `${path}?${query}` : path;
 }
 
