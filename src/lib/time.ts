@@ -12,8 +12,24 @@ export const DAY_MS = 86_400_000;
 export const toIso = (ms: number): string => new Date(ms).toISOString();
 export const toIsoOrNull = (ms: number | null): string | null => (ms === null ? null : toIso(ms));
 
-/** `YYYY-MM-DD` of the UTC day holding `ms`. */
-export const utcDate = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * `YYYY-MM-DD` of the UTC day holding `ms`. Integer arithmetic (H. Hinnant's civil_from_days) rather
+ * than Date#toISOString: stats format up to 366 of these per call.
+ */
+export function utcDate(ms: number): string {
+  const z = Math.floor(ms / 86_400_000) + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${y < 1000 ? String(y).padStart(4, '0') : y}-${pad2(m)}-${pad2(d)}`;
+}
 
 export const floorTo = (ms: number, unit: number): number => Math.floor(ms / unit) * unit;
 export const ceilTo = (ms: number, unit: number): number => Math.ceil(ms / unit) * unit;
