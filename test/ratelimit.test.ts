@@ -1,0 +1,243 @@
+// Rate limits (API.md §2 "Rate limits", §5 "Rate limiting"): 120 a minute per key, exact under a
+// concurrent burst and across server processes sharing one database; the contract's headers on every
+// authenticated answer; failed authentications limited per address.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { migrateDatabase, openDatabase } from '../src/db/client';
+import { randomToken } from '../src/lib/crypto';
+import { systemClock } from '../src/lib/time';
+import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/services/clients';
+import { expectError, startTestServer, tempDbPath, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
+import { randomId } from './helpers/operations';
+
+const servers: TestServer[] = [];
+async function server(env: Record<string, string> = {}) {
+  const srv = await startTestServer(env);
+  servers.push(srv);
+  return srv;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** Asserts the five headers and returns remaining/reset. */
+function rateHeaders(res: { headers: Headers }, limit: number): { remaining: number; reset: number } {
+  const h = res.headers;
+  expect(h.get('ratelimit-policy')).toBe(`"default";q=${limit};w=60`);
+  const m = /^"default";r=(\d+);t=(\d+)$/.exec(h.get('ratelimit') ?? '');
+  expect(m, `RateLimit: ${String(h.get('ratelimit'))}`).not.toBeNull();
+  const remaining = Number(m?.[1]);
+  const reset = Number(m?.[2]);
+  expect(h.get('x-ratelimit-limit')).toBe(String(limit));
+  expect(h.get('x-ratelimit-remaining')).toBe(String(remaining));
+  expect(h.get('x-ratelimit-reset')).toBe(String(reset));
+  expect(reset).toBeGreaterThanOrEqual(1);
+  expect(reset).toBeLessThanOrEqual(60);
+  return { remaining, reset };
+}
+
+/** 150 concurrent GETs; returns the answers. `urls` are tried round-robin. */
+async function burst(urls: string[], token: string, n = 150) {
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const res = await fetch(`${urls[i % urls.length]}/v1/bots`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text, body: JSON.parse(text) as unknown } as ApiResponse;
+    }),
+  );
+}
+
+/** Exactly `limit` successes whose remaining counts are limit-1 … 0, each once; the rest 429. */
+function expectExactBurst(answers: ApiResponse[], limit: number) {
+  const ok = answers.filter((r) => r.status === 200);
+  const limited = answers.filter((r) => r.status === 429);
+  expect({ ok: ok.length, limited: limited.length }).toEqual({ ok: limit, limited: answers.length - limit });
+  const remaining = ok.map((r) => rateHeaders(r, limit).remaining).sort((a, b) => a - b);
+  expect(remaining).toEqual(Array.from({ length: limit }, (_, i) => i));
+  for (const r of limited) {
+    expectError(r, 429, 'RATE_LIMITED');
+    expect(rateHeaders(r, limit).remaining).toBe(0);
+    const retry = Number(r.headers.get('retry-after'));
+    expect(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After ${String(r.headers.get('retry-after'))}`).toBe(true);
+  }
+}
+
+describe('per key', () => {
+  it('a concurrent burst of 150 on one key gets exactly 120 successes and 30 × 429 with Retry-After', async () => {
+    const srv = await server();
+    const t = srv.tenant('business');
+    expectExactBurst(await burst([srv.url], t.token), 120);
+  });
+
+  it('puts the headers on every authenticated answer: 200, 201, 204, 400, 404 and 429 alike', async () => {
+    const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '7' });
+    const t = srv.tenant('business');
+    const seen: number[] = [];
+    const check = async (res: ApiResponse, status: number) => {
+      expect(res.status, res.text).toBe(status);
+      seen.push(rateHeaders(res, 7).remaining);
+    };
+    await check(await srv.call('GET', '/v1/bots', { token: t.token }), 200);
+    const created = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'A' } });
+    await check(created, 201);
+    await check(await srv.call('DELETE', `/v1/leads/${String(created.body.id)}`, { token: t.token }), 204);
+    await check(await srv.call('GET', '/v1/leads?limit=0', { token: t.token }), 400);
+    await check(await srv.call('GET', `/v1/leads/${randomId('lead')}`, { token: t.token }), 404);
+    await check(await srv.call('POST', '/v1/leads', { token: t.token, rawBody: '{oops', headers: { 'content-type': 'application/json' } }), 400);
+    await check(await srv.call('GET', '/v1/stats', { token: t.token }), 200);
+    expect(seen).toEqual([6, 5, 4, 3, 2, 1, 0]);
+    const over = await srv.call('GET', '/v1/stats', { token: t.token });
+    expectError(over, 429, 'RATE_LIMITED');
+    expect(rateHeaders(over, 7).remaining).toBe(0);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // Nothing was created past the limit.
+    const leads = srv.deps.sqlite.prepare('SELECT count(*) AS n FROM leads WHERE client_id = ?').get(t.clientId) as { n: number };
+    expect(leads.n).toBe(1);
+  });
+
+  it('honours ORMIAR_RATE_LIMIT_PER_MINUTE, and gives each key its own budget', async () => {
+    const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '5' });
+    const t = srv.tenant('business');
+    expectExactBurst(await burst([srv.url], t.token, 8), 5);
+    // A second key of the same client, and a key of another client, start full.
+    const second = createApiKey(srv.deps, { client_id: t.clientId, name: 'second' });
+    const other = srv.tenant('business');
+    for (const token of [second.token, other.token]) {
+      const res = await srv.call('GET', '/v1/bots', { token });
+      expect(res.status).toBe(200);
+      expect(rateHeaders(res, 5).remaining).toBe(4);
+    }
+    expectError(await srv.call('GET', '/v1/bots', { token: t.token }), 429, 'RATE_LIMITED');
+  });
+
+  it('counts /trpc calls with an API key against the same budget', async () => {
+    const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '3' });
+    const t = srv.tenant('business');
+    const client = untypedTrpcClient(srv, t.token);
+    expect(await trpcOutcome(client.query('bots.list', {}))).toMatchObject({ ok: true });
+    expect(await trpcOutcome(client.query('bots.list', {}))).toMatchObject({ ok: true });
+    expect(rateHeaders(await srv.call('GET', '/v1/bots', { token: t.token }), 3).remaining).toBe(0);
+    expect(await trpcOutcome(client.query('bots.list', {}))).toMatchObject({ ok: false, status: 429, error: { code: 'RATE_LIMITED' } });
+  });
+});
+
+/** A GET from a chosen loopback address (the server listens on 127.0.0.1; Linux routes all of 127/8 to lo). */
+function getFrom(localAddress: string, url: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('failed authentications per address', () => {
+  it('more than 20 in a minute → 429 for that address, even with a valid key, until the window ends', async () => {
+    const srv = await server();
+    const t = srv.tenant('business');
+    const unknown = `${TOKEN_PREFIX}${randomToken(32)}`;
+    // Twenty failures of every kind, over REST and /trpc: each is a 401.
+    const attempts: Promise<{ status: number }>[] = [];
+    for (let i = 0; i < 5; i++) {
+      attempts.push(srv.call('GET', '/v1/bots', { token: unknown }));
+      attempts.push(srv.call('GET', '/v1/bots', { headers: { authorization: 'Basic x' } }));
+      attempts.push(srv.call('GET', '/v1/bots'));
+      attempts.push(trpcOutcome(untypedTrpcClient(srv, unknown).query('bots.list', {})).then((o) => ({ status: o.ok ? 200 : o.status })));
+    }
+    expect((await Promise.all(attempts)).map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 401));
+
+    const blocked = await srv.call('GET', '/v1/bots', { token: unknown });
+    expectError(blocked, 429, 'RATE_LIMITED');
+    const retry = Number(blocked.headers.get('retry-after'));
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    expect(blocked.headers.has('ratelimit')).toBe(false);
+
+    // A right guess from a guessing address is refused too, and spends nothing of the key's budget.
+    expectError(await srv.call('GET', '/v1/bots', { token: t.token }), 429, 'RATE_LIMITED');
+    // Another address is not affected.
+    expect(await getFrom('127.0.0.2', `${srv.url}/v1/bots`, t.token)).toBe(200);
+
+    // The window ends: move its end into the past in the real store, as 60 seconds would.
+    srv.deps.sqlite.prepare("UPDATE rate_limits SET expire = ? WHERE key LIKE 'auth%'").run(Date.now() - 1);
+    const after = await srv.call('GET', '/v1/bots', { token: t.token });
+    expect(after.status).toBe(200);
+    // 120 − the one request from 127.0.0.2 − this one.
+    expect(rateHeaders(after, 120).remaining).toBe(118);
+    expect((await srv.call('GET', '/v1/bots', { token: unknown })).status).toBe(401);
+  });
+});
+
+// ── Two server processes on one database file ────────────────────────────────────────────────────
+
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+});
+
+/** Starts `tsx src/main.ts` and resolves with the URL from its `listening` log line. */
+function spawnServer(databasePath: string): Promise<string> {
+  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: databasePath, LOG_LEVEL: 'info', NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${String(code)}\n${stderr}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'listening' && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+  });
+}
+
+describe('two server processes sharing one database file', () => {
+  it('count one budget: a burst of 150 split across both gets exactly 120 successes', async () => {
+    const path = tempDbPath('shared.sqlite');
+    const database = openDatabase(path);
+    migrateDatabase(database.db);
+    const deps = { db: database.db, clock: systemClock };
+    const client = createClient(deps, { name: 'Shared', plan: 'business' });
+    createBot(deps, { client_id: client.id, name: 'Desk' });
+    const { token } = createApiKey(deps, { client_id: client.id });
+    database.close();
+
+    const urls = await Promise.all([spawnServer(path), spawnServer(path)]);
+    expect(new Set(urls).size).toBe(2);
+    const answers = await burst(urls, token);
+    expectExactBurst(answers, 120);
+    // Both processes answered, and both refused some.
+    const byServer = [0, 1].map((s) => answers.filter((_, i) => i % 2 === s));
+    for (const part of byServer) {
+      expect(part.some((r) => r.status === 200)).toBe(true);
+    }
+    console.info(
+      `two processes: ${answers.filter((r) => r.status === 200).length} × 200, ${answers.filter((r) => r.status === 429).length} × 429 ` +
+        `(per process: ${byServer.map((p) => `${p.filter((r) => r.status === 200).length}/${p.length}`).join(', ')})`,
+    );
+  });
+});
