@@ -32,6 +32,9 @@ const envSchema = z
       .transform((s) => s.split(',').map(Number))
       .optional(),
     ORMIAR_RATE_LIMIT_PER_MINUTE: int('ORMIAR_RATE_LIMIT_PER_MINUTE', 1, 1_000_000).default(120),
+    // Server processes sharing the port (node:cluster); 1 = no cluster. Limits and the webhook worker
+    // stay exact across them because both live in the SQLite file.
+    WORKERS: int('WORKERS', 1, 64).default(1),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_PATH) !== Boolean(env.TLS_KEY_PATH)) {

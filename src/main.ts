@@ -1,18 +1,54 @@
 // Start-up only: parse env → open db → migrate → build app → listen → shut down cleanly.
-import { EnvError, parseEnv } from './env';
+// With WORKERS=N > 1 the primary migrates once and forks N workers that share the port (node:cluster).
+import cluster from 'node:cluster';
+import { migrateDatabase, openDatabase } from './db/client';
+import { EnvError, parseEnv, type Env } from './env';
 import { startServer } from './server';
 
-async function main() {
-  const env = parseEnv(process.env);
+const SHUTDOWN_BOUND_MS = 15_000;
+
+async function serve(env: Env) {
   const running = await startServer(env);
   const stop = (signal: string) => {
     running.deps.logger.info({ signal }, 'shutting down');
     // A hung client must not keep the process up forever.
-    setTimeout(() => process.exit(1), 15_000).unref();
+    setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS).unref();
     void running.close().then(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function primary(env: Env) {
+  // Migrate once, before any worker opens the file.
+  const database = openDatabase(env.DATABASE_PATH);
+  migrateDatabase(database.db);
+  database.close();
+  let stopping = false;
+  for (let i = 0; i < env.WORKERS; i++) cluster.fork();
+  cluster.on('exit', (worker, code) => {
+    if (!stopping && code !== 0) {
+      process.stderr.write(`worker ${worker.process.pid} exited with ${code}; starting another\n`);
+      cluster.fork();
+    }
+    if (Object.keys(cluster.workers ?? {}).length === 0 && stopping) process.exit(0);
+  });
+  const stop = () => {
+    stopping = true;
+    setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS + 1_000).unref();
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+async function main() {
+  const env = parseEnv(process.env);
+  if (env.WORKERS > 1 && env.DATABASE_PATH === ':memory:') {
+    throw new EnvError('Invalid environment: WORKERS > 1 needs a DATABASE_PATH file the workers can share');
+  }
+  if (env.WORKERS > 1 && cluster.isPrimary) primary(env);
+  else await serve(env);
 }
 
 main().catch((err: unknown) => {
