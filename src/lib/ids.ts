@@ -44,6 +44,16 @@ export function newId(kind: IdKind): string {
   return `${ID_PREFIX[kind]}_${encode(ms, 10)}${encode(lastRandom, 6)}`;
 }
 
+/**
+ * An id whose time part is `ms` rather than now, for rows that carry past times (the seed). `random`
+ * (0 ≤ random < 32^6) is the caller's; it keeps ids unique within one millisecond by increasing it.
+ */
+export function idAt(kind: IdKind, ms: number, random: number): string {
+  return `${ID_PREFIX[kind]}_${encode(ms, 10)}${encode(random, 6)}`;
+}
+
+export const ID_RANDOM_SPACE = RANDOM_SPACE;
+
 const ID_BODY = /^[0-9A-Za-z_-]{16}$/;
 
 /** True when `value` has the shape of an id of this kind (a cheap check before touching the db). */

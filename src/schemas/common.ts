@@ -35,7 +35,8 @@ export const wholeNumber = (min: number, max: number) =>
   z
     .preprocess(
       (v) => (typeof v === 'string' && /^-?\d{1,15}$/.test(v) ? Number(v) : v),
-      z.number({ error: 'Expected a whole number' }).int('Expected a whole number').min(min).max(max),
+      // The custom text is for a wrong type only; out-of-range values keep zod's message naming the bound.
+      z.number({ error: (iss) => (iss.code === 'invalid_type' ? 'Expected a whole number' : undefined) }).int('Expected a whole number').min(min).max(max),
     )
     .meta({ override: { type: 'integer', minimum: min, maximum: max } });
 
