@@ -2,6 +2,7 @@
 import { router } from '../trpc/init';
 import { adminRouter } from './admin/_router';
 import { botsRouter } from './bots/_router';
+import { calendarRouter } from './calendar/_router';
 import { leadsRouter } from './leads/_router';
 import { statsRouter } from './stats/_router';
 
@@ -9,6 +10,7 @@ export const appRouter = router({
   stats: statsRouter,
   bots: botsRouter,
   leads: leadsRouter,
+  calendar: calendarRouter,
   admin: adminRouter,
 });
 

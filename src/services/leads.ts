@@ -6,6 +6,7 @@ import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { toIso, toIsoOrNull } from '../lib/time';
 import { METADATA_MAX_KEYS, type Lead, type LeadCreateInput, type LeadListInput, type LeadUpdateFields } from '../schemas/leads';
+import { cancelScheduledAppointmentsOfLead, eraseAppointmentsOfLead } from './calendar';
 import { requireOwnBot } from './clients';
 import type { ServiceDeps } from './deps';
 import { decodeCursor, encodeCursor } from './pagination';
@@ -124,7 +125,11 @@ export function updateLead(deps: ServiceDeps, clientId: string, leadId: string, 
           next.qualifiedAt = now;
           delta.qualified = 1;
         }
-        if (patch.status === 'lost') delta.lost = 1;
+        if (patch.status === 'lost') {
+          delta.lost = 1;
+          // A lost lead keeps no appointment: its scheduled ones are cancelled and their slots freed.
+          cancelScheduledAppointmentsOfLead(tx, clientId, current.id, now);
+        }
         if (current.status === 'lost') delta.lost = (delta.lost ?? 0) - 1;
       }
       if ((next.status === 'qualified' || next.status === 'booked') && !next.phone && !next.email) throw contactRequired();
@@ -162,6 +167,7 @@ export function deleteLead(deps: ServiceDeps, clientId: string, leadId: string):
         .set({ name: '', phone: null, email: null, interest: null, metadata: '{}', updatedAt: now, deletedAt: now })
         .where(eq(leads.id, current.id))
         .run();
+      eraseAppointmentsOfLead(tx, clientId, current.id, now);
     },
     { behavior: 'immediate' },
   );

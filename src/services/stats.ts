@@ -1,6 +1,7 @@
 // GET /v1/stats: counts over [from, to) in O(days), never O(leads).
 // A range splits into whole UTC days (stats_daily), whole hours at its edges (stats_hourly, ≤ 46 rows),
-// and at most two partial hours counted from rows through the covering index leads_stats_edge_idx.
+// and at most two partial hours counted from rows through the covering indexes leads_stats_edge_idx
+// and appointments_client_starts_idx. Leads are counted by created_at, appointments by starts_at.
 import { sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
 import { badRequest } from '../lib/errors';
@@ -77,6 +78,17 @@ function leadsFromRows(db: DbOrTx, clientId: string, botFilter: SQL, [a, b]: Spa
     GROUP BY day`);
 }
 
+function appointmentsFromRows(db: DbOrTx, clientId: string, botFilter: SQL, [a, b]: Span) {
+  // Covering index appointments_client_starts_idx (client_id, starts_at, id, bot_id, status); the span
+  // is under an hour long. Erased leads' appointments stay counted, as they are in the rollups.
+  return db.all<{ day: number } & Partial<DayCounts>>(sql`
+    SELECT starts_at - starts_at % ${DAY_MS} AS day, sum(status = 'scheduled') AS appointmentsScheduled,
+      sum(status = 'cancelled') AS appointmentsCancelled, sum(status = 'completed') AS appointmentsCompleted
+    FROM appointments
+    WHERE client_id = ${clientId} AND starts_at >= ${a} AND starts_at < ${b} ${botFilter}
+    GROUP BY day`);
+}
+
 const rate = (part: number, total: number) => (total === 0 ? 0 : Math.round((part / total) * 10_000) / 10_000);
 
 export function resolveRange(now: number, from: number | undefined, to: number | undefined): Span {
@@ -104,6 +116,7 @@ export function getStats(deps: ServiceDeps, clientId: string, input: StatsInput)
     if (byHour.whole) for (const row of fromRollup(db, 'stats_hourly', clientId, botFilter, byHour.whole)) addInto(days, row.day, row);
     for (const partial of byHour.rest) {
       for (const row of leadsFromRows(db, clientId, botFilter, partial)) addInto(days, row.day, row);
+      for (const row of appointmentsFromRows(db, clientId, botFilter, partial)) addInto(days, row.day, row);
     }
   }
 

@@ -2,6 +2,7 @@
 //   publicProcedure   – anyone (health-like reads)
 //   apiKeyProcedure   – acts for one client: an API key (/v1 and /trpc) or the service token naming a client (/trpc)
 //   internalProcedure – the service token only (/trpc): admin and bot-runtime operations
+//   serviceProcedure  – the service token only, acting for the client named in x-ormiar-client-id (bot runtime)
 import type { IncomingMessage } from 'node:http';
 import type { ClientRow } from '../db/schema';
 import { consume, isExhausted, type LimitDecision } from '../http/ratelimit';
@@ -115,3 +116,5 @@ const serviceOnly = middleware(async ({ ctx, next }) => {
 
 export const apiKeyProcedure = publicProcedure.use(actingForClient);
 export const internalProcedure = publicProcedure.use(serviceOnly);
+// Bot-runtime operations that act for a client: the service token naming it; API keys are refused.
+export const serviceProcedure = internalProcedure.use(actingForClient);

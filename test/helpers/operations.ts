@@ -6,6 +6,7 @@
 // the services, so building costs no HTTP request, no rate-limit point and no failed authentication),
 // the plan the operation needs, and which of its inputs name the caller's own resources.
 import { newId, type IdKind } from '../../src/lib/ids';
+import { createAppointment } from '../../src/services/calendar';
 import { createLead } from '../../src/services/leads';
 import type { Tenant, TestServer } from './harness';
 
@@ -48,6 +49,21 @@ export interface Operation {
 /** A lead of this tenant, made through the service (no HTTP). */
 export function seedLead(srv: TestServer, t: Tenant, name = 'Jane Roe'): string {
   return createLead(srv.deps, t.clientId, { bot_id: t.botId, name, phone: '+14155550123', email: 'jane@example.com' }, 'api').id;
+}
+
+// Each appointment row gets its own hour, 60+ days ahead, so builds never overlap (409) on one calendar.
+let nextSlotHour = 0;
+const CALENDAR_BASE = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 60 * 86_400_000;
+/** A free, future one-hour slot: [starts_at, ends_at) as ISO strings. */
+export function freeSlot(): { starts_at: string; ends_at: string } {
+  const start = CALENDAR_BASE + nextSlotHour++ * 3_600_000;
+  return { starts_at: new Date(start).toISOString(), ends_at: new Date(start + 1_800_000).toISOString() };
+}
+
+/** A scheduled appointment for a new lead of this tenant, made through the service (no HTTP). */
+export function seedAppointment(srv: TestServer, t: Tenant): string {
+  const slot = freeSlot();
+  return createAppointment(srv.deps, t.clientId, { lead_id: seedLead(srv, t), starts_at: Date.parse(slot.starts_at), ends_at: Date.parse(slot.ends_at) }).id;
 }
 
 export const OPERATIONS: Operation[] = [
@@ -124,7 +140,79 @@ export const OPERATIONS: Operation[] = [
     build: (srv, t) => ({ params: { lead_id: seedLead(srv, t) } }),
     pathIds: { lead_id: 'lead' },
   },
-  // ── calendar (/v1/calendar/*): add a row per operation here ──────────────────────────────────────
+  // ── calendar ───────────────────────────────────────────────────────────────────────────────────
+  {
+    operationId: 'listAppointments',
+    method: 'GET',
+    path: '/v1/calendar/appointments',
+    procedure: 'calendar.appointments.list',
+    plan: 'business',
+    build: (srv, t) => {
+      seedAppointment(srv, t);
+      return { query: { from: '2020-01-01', to: '2099-01-01', bot_id: t.botId, status: 'scheduled', limit: '10' } };
+    },
+    refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
+  },
+  {
+    operationId: 'getAppointment',
+    method: 'GET',
+    path: '/v1/calendar/appointments/{appointment_id}',
+    procedure: 'calendar.appointments.get',
+    plan: 'business',
+    build: (srv, t) => ({ params: { appointment_id: seedAppointment(srv, t) } }),
+    pathIds: { appointment_id: 'appointment' },
+  },
+  {
+    operationId: 'createAppointment',
+    method: 'POST',
+    path: '/v1/calendar/appointments',
+    procedure: 'calendar.appointments.create',
+    plan: 'business',
+    build: (srv, t) => ({ body: { lead_id: seedLead(srv, t), ...freeSlot(), notes: 'First visit' } }),
+    // Another client's lead looks exactly like a missing one.
+    refs: [{ in: 'body', field: 'lead_id', kind: 'lead', status: 404 }],
+  },
+  {
+    operationId: 'updateAppointment',
+    method: 'PATCH',
+    path: '/v1/calendar/appointments/{appointment_id}',
+    procedure: 'calendar.appointments.update',
+    plan: 'business',
+    build: (srv, t) => ({ params: { appointment_id: seedAppointment(srv, t) }, body: { ...freeSlot(), status: 'scheduled', notes: 'Moved' } }),
+    pathIds: { appointment_id: 'appointment' },
+  },
+  {
+    operationId: 'getAvailability',
+    method: 'GET',
+    path: '/v1/calendar/availability',
+    procedure: 'calendar.availability',
+    plan: 'business',
+    build: (_srv, t) => {
+      const { starts_at } = freeSlot();
+      return { query: { bot_id: t.botId, from: starts_at.slice(0, 10), to: new Date(Date.parse(starts_at) + 7 * 86_400_000).toISOString(), duration_minutes: '60' } };
+    },
+    refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
+  },
+  {
+    operationId: 'getCalendarSettings',
+    method: 'GET',
+    path: '/v1/calendar/settings',
+    procedure: 'calendar.settings.get',
+    plan: 'business',
+    build: (_srv, t) => ({ query: { bot_id: t.botId } }),
+    refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
+  },
+  {
+    operationId: 'putCalendarSettings',
+    method: 'PUT',
+    path: '/v1/calendar/settings',
+    procedure: 'calendar.settings.put',
+    plan: 'business',
+    build: (_srv, t) => ({
+      body: { bot_id: t.botId, timezone: 'Europe/Berlin', working_hours: { mon: [['09:00', '12:00'], ['13:00', '17:00']], sat: [] }, slot_minutes: 30 },
+    }),
+    refs: [{ in: 'body', field: 'bot_id', kind: 'bot' }],
+  },
   // ── webhooks (/v1/webhooks/*, plan: 'enterprise') and events (/v1/events): add rows here ───────────
 ];
 

@@ -1,3 +1,4 @@
+export * from './calendar';
 export * from './clients';
 export * from './leads';
 export * from './stats';
