@@ -8,7 +8,7 @@ import { randomToken } from '../src/lib/crypto';
 import { appRouter } from '../src/routers/_app';
 import { createApiKey, revokeApiKey, TOKEN_PREFIX } from '../src/services/clients';
 import type { Meta } from '../src/trpc/meta';
-import { expectError, startTestServer, trpcOutcome, untypedTrpcClient, type ApiResponse, type Tenant, type TestServer } from './helpers/harness';
+import { expectError, INTERNAL_TOKEN, startTestServer, trpcClient, trpcOutcome, untypedTrpcClient, type ApiResponse, type Tenant, type TestServer } from './helpers/harness';
 import {
   dbSnapshot,
   OPERATIONS,
@@ -66,6 +66,29 @@ describe('the operations table', () => {
   });
 });
 
+describe('keys and plans change on the next request', () => {
+  it('revoking a key through the admin procedures refuses its next request; a plan change applies at once', async () => {
+    const srv = await startTestServer();
+    try {
+      const t = srv.tenant('business');
+      const admin = trpcClient(srv, INTERNAL_TOKEN);
+      const get = () => srv.call('GET', '/v1/bots', { token: t.token });
+      expect((await get()).status).toBe(200);
+      await admin.admin.clients.setPlan.mutate({ client_id: t.clientId, plan: 'starter' });
+      expectError(await get(), 403, 'FORBIDDEN');
+      await admin.admin.clients.setPlan.mutate({ client_id: t.clientId, plan: 'business' });
+      expect((await get()).status).toBe(200);
+      await admin.admin.keys.revoke.mutate({ key_id: t.keyId });
+      expectError(await get(), 401, 'UNAUTHORIZED');
+      // The client's other keys keep working.
+      const fresh = await admin.admin.keys.create.mutate({ client_id: t.clientId });
+      expect((await srv.call('GET', '/v1/bots', { token: fresh.token })).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), op })))('$name', ({ op }: { op: Operation }) => {
   let srv: TestServer;
   let caller: Tenant;
@@ -100,20 +123,35 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
     const res = await refused(op.build(srv, caller), auth, 401, 'UNAUTHORIZED');
     expect(res.headers.get('www-authenticate') ?? '').toMatch(/^Bearer\b/);
     expectNoRateLimitHeaders(res);
+    return res;
   }
 
-  it('401 without an Authorization header', () => unauthorized({}));
+  it('401 without an Authorization header', async () => {
+    await unauthorized({});
+  });
 
-  it.each(['Basic dXNlcjpwYXNz', 'Bearer', 'Token abc'])('401 for the malformed header %j', (authorization) => unauthorized({ authorization }));
+  it.each(['Basic dXNlcjpwYXNz', 'Bearer', 'Token abc'])('401 for the malformed header %j', async (authorization) => {
+    await unauthorized({ authorization });
+  });
 
-  it('401 for two tokens in one header, even when the first is valid', () => unauthorized({ authorization: `Bearer ${caller.token} ${caller.token}` }));
+  it('401 for two tokens in one header, even when the first is valid', async () => {
+    await unauthorized({ authorization: `Bearer ${caller.token} ${caller.token}` });
+  });
 
-  it('401 for an unknown, well-formed key', () => unauthorized({ token: `${TOKEN_PREFIX}${randomToken(32)}` }));
+  it('401 for an unknown, well-formed key', async () => {
+    await unauthorized({ token: `${TOKEN_PREFIX}${randomToken(32)}` });
+  });
 
-  it('401 for a revoked key, from the next request on', async () => {
+  it('401 for a revoked key, answered exactly like an unknown one', async () => {
     const key = createApiKey(srv.deps, { client_id: caller.clientId, name: 'soon revoked' });
     revokeApiKey(srv.deps, { key_id: key.id });
-    await unauthorized({ token: key.token });
+    const revoked = await unauthorized({ token: key.token });
+    const unknown = await unauthorized({ token: `${TOKEN_PREFIX}${randomToken(32)}` });
+    expect(visible(revoked)).toEqual(visible(unknown));
+  });
+
+  it('401 for the service token: it is not an API key on /v1', async () => {
+    await unauthorized({ token: INTERNAL_TOKEN });
   });
 
   it('403 on the starter plan', async () => {
