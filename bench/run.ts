@@ -1,7 +1,7 @@
 // npm run bench — the platform's speed and its growth with data, measured side by side in one run.
 // Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes).
 // Every figure is a median over interleaved rounds; goals are ratios within this run.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,27 +91,61 @@ async function interleave(cases: { label: string; target: Target; spec: RequestS
 
 async function timeToReady(path: string): Promise<number> {
   const t0 = process.hrtime.bigint();
+  const server = await startMain(path, 1);
+  for (;;) {
+    const res = await fetch(`${server.url}/readyz`).catch(() => undefined);
+    if (res?.status === 200) break;
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  await server.stop();
+  return ms;
+}
+
+/** `npm start` (src/main.ts) as a child, with WORKERS=n; resolves when /readyz answers. */
+async function startMain(path: string, workers: number) {
   const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: path, LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: path, LOG_LEVEL: 'info', WORKERS: String(workers), ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Every worker logs `listening` with the shared URL; ready when all have.
   const url = await new Promise<string>((ok) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) ok(m[1]);
+      if (m?.[1] && out.split('"msg":"listening"').length - 1 >= workers) ok(m[1]);
     });
   });
-  for (;;) {
-    const res = await fetch(`${url}/readyz`).catch(() => undefined);
-    if (res?.status === 200) break;
+  child.stdout.resume();
+  const stop = () =>
+    new Promise<void>((ok) => {
+      child.once('exit', () => ok());
+      child.kill('SIGTERM');
+    });
+  return { url, stop };
+}
+
+function hasWrk(): boolean {
+  return spawnSync('wrk', ['--version']).error === undefined;
+}
+
+/** Requests per second for `seconds`, with wrk when installed (a C client leaves the cores to the server). */
+async function throughput(url: string, f: Fixture, seconds: number): Promise<number> {
+  if (!hasWrk()) {
+    const res = await load(url, { path: (i) => `/v1/leads/${f.leadIds[i % f.leadIds.length]}`, headers: { authorization: `Bearer ${f.token}` } }, seconds * 1500, 32);
+    return res.perSecond;
   }
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  return ms;
+  const script = join(dir, 'leads.lua');
+  writeFileSync(
+    script,
+    `local ids = {${f.leadIds.slice(0, 200).map((id) => `"${id}"`).join(',')}}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format("GET", "/v1/leads/" .. ids[(i % #ids) + 1])\nend\n`,
+  );
+  const r = spawnSync('wrk', ['-t2', '-c32', `-d${seconds}s`, '-s', script, '-H', `Authorization: Bearer ${f.token}`, url], { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
+  if (!m?.[1] || non2xx) throw new Error(`wrk failed: ${r.stdout}${r.stderr}`);
+  return Number(m[1]);
 }
 
 async function main() {
@@ -185,7 +219,23 @@ async function main() {
   record('POST /v1/leads (synchronous=NORMAL, WAL)', 'p99 latency', 'ms', ingestP99);
   await app.stop();
 
-  // 5. Memory and start-up on the large database.
+  // 5. Both cores: WORKERS=2 against WORKERS=1, the `npm start` path, same database, same load.
+  log('cluster: WORKERS=2 vs WORKERS=1 (GET /v1/leads/{id})');
+  const one = await startMain(large.path, 1);
+  const two = await startMain(large.path, 2);
+  const rps1: number[] = [];
+  const rps2: number[] = [];
+  const tool = hasWrk() ? 'wrk' : 'node http client';
+  for (let r = 0; r < ROUNDS; r++) {
+    rps1.push(await throughput(one.url, large, QUICK ? 3 : 5));
+    rps2.push(await throughput(two.url, large, QUICK ? 3 : 5));
+    log(`  round ${r + 1}/${ROUNDS}`);
+  }
+  await Promise.all([one.stop(), two.stop()]);
+  record('Cluster (GET /v1/leads/{id}, throughput)', 'WORKERS=1', 'req/s', rps1, undefined, `load: ${tool}`);
+  record('Cluster (GET /v1/leads/{id}, throughput)', 'WORKERS=2', 'req/s', rps2, 'WORKERS=1');
+
+  // 6. Memory and start-up on the large database.
   record('Resources (large database)', 'peak RSS of the server under the loads above', 'MB', [rssUnderLoad / 1024 / 1024]);
   const ready: number[] = [];
   for (let r = 0; r < 3; r++) ready.push(await timeToReady(large.path));

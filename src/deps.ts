@@ -10,6 +10,10 @@ export interface AppConfig {
   /** Service token for /trpc; undefined = /trpc refuses every call. */
   internalToken: string | undefined;
   rateLimitPerMinute: number;
+  /** ORMIAR_WEBHOOK_ALLOW_PRIVATE: webhooks may reach loopback and private addresses (development, tests). Default false. */
+  webhookAllowPrivate?: boolean | undefined;
+  /** ORMIAR_WEBHOOK_RETRY_SCHEDULE in seconds; default the contract's 5 s … 10 h. */
+  webhookRetrySchedule?: number[] | undefined;
 }
 
 export interface AppDeps extends ServiceDeps {

@@ -8,12 +8,14 @@ import { migrateDatabase, openDatabase } from './db/client';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
 import { createLogger } from './lib/logger';
+import { startWebhookWorker, workerOptions, type WebhookWorker, type WorkerOptions } from './webhooks/worker';
 
 export interface RunningServer {
   deps: AppDeps;
   server: http.Server | https.Server;
   url: string;
-  /** Stops accepting, lets in-flight requests finish, closes the database. */
+  webhooks: WebhookWorker;
+  /** Stops accepting, lets in-flight requests and deliveries finish, closes the database. */
   close(): Promise<void>;
 }
 
@@ -29,7 +31,12 @@ function readTls(env: Env): { cert: Buffer; key: Buffer } | undefined {
   return { cert: read('TLS_CERT_PATH', env.TLS_CERT_PATH), key: read('TLS_KEY_PATH', env.TLS_KEY_PATH) };
 }
 
-export async function startServer(env: Env): Promise<RunningServer> {
+/** What tests may set that the environment does not: delivery timings and a CA for their receiver. */
+export interface ServerOverrides {
+  webhooks?: Partial<WorkerOptions>;
+}
+
+export async function startServer(env: Env, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL);
   const tls = readTls(env);
   const database = openDatabase(env.DATABASE_PATH);
@@ -38,8 +45,16 @@ export async function startServer(env: Env): Promise<RunningServer> {
     db: database.db,
     sqlite: database.sqlite,
     logger,
-    config: { internalToken: env.ORMIAR_INTERNAL_TOKEN, rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE },
+    config: {
+      internalToken: env.ORMIAR_INTERNAL_TOKEN,
+      rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE,
+      webhookAllowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE,
+      webhookRetrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE,
+    },
   });
+  if (env.ORMIAR_WEBHOOK_ALLOW_PRIVATE) {
+    logger.warn('ORMIAR_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses (development and tests only)');
+  }
   const app = createApp(deps);
   const server = tls
     ? https.createServer({ ...tls, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }, app)
@@ -56,17 +71,22 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
+  const webhooks = startWebhookWorker(
+    deps,
+    workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
+  );
 
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      server.close(() => {
-        database.close();
-        resolve();
-      });
-      server.closeIdleConnections();
-    });
+    closing ??= Promise.all([
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+      // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
+      webhooks.stop(),
+    ]).then(() => database.close());
     return closing;
   };
-  return { deps, server, url, close };
+  return { deps, server, url, webhooks, close };
 }

@@ -9,6 +9,7 @@ import { METADATA_MAX_KEYS, type Lead, type LeadCreateInput, type LeadListInput,
 import { cancelScheduledAppointmentsOfLead, eraseAppointmentsOfLead } from './calendar';
 import { requireOwnBot } from './clients';
 import type { ServiceDeps } from './deps';
+import { emitLeadQualified, eraseLeadEvents } from './events';
 import { decodeCursor, encodeCursor } from './pagination';
 import { bumpCounters, type CounterDelta } from './rollup';
 
@@ -77,6 +78,7 @@ export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreat
   deps.db.transaction(
     (tx) => {
       tx.insert(leads).values(row).run();
+      if (status === 'qualified') emitLeadQualified(tx, row, now);
       bumpCounters(tx, clientId, bot.id, now, { leads: 1, qualified: status === 'qualified' ? 1 : 0 });
     },
     { behavior: 'immediate' },
@@ -147,6 +149,8 @@ export function updateLead(deps: ServiceDeps, clientId: string, leadId: string, 
         .where(eq(leads.id, current.id))
         .run();
       bumpCounters(tx, clientId, current.botId, current.createdAt, delta);
+      // First time qualified: the event commits with the change (outbox).
+      if (current.qualifiedAt === null && next.qualifiedAt !== null) emitLeadQualified(tx, next, now);
       return leadView(next);
     },
     { behavior: 'immediate' },
@@ -167,6 +171,7 @@ export function deleteLead(deps: ServiceDeps, clientId: string, leadId: string):
         .set({ name: '', phone: null, email: null, interest: null, metadata: '{}', updatedAt: now, deletedAt: now })
         .where(eq(leads.id, current.id))
         .run();
+      eraseLeadEvents(tx, current.id);
       eraseAppointmentsOfLead(tx, clientId, current.id, now);
     },
     { behavior: 'immediate' },

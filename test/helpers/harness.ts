@@ -8,7 +8,7 @@ import type { Plan } from '../../src/db/schema';
 import type { AppRouter } from '../../src/routers/_app';
 import { parseEnv } from '../../src/env';
 import { createApiKey, createBot, createClient } from '../../src/services/clients';
-import { startServer, type RunningServer } from '../../src/server';
+import { startServer, type RunningServer, type ServerOverrides } from '../../src/server';
 
 export const INTERNAL_TOKEN = 'test-internal-token-0123456789';
 
@@ -45,7 +45,7 @@ export function tempDbPath(name = 'test.sqlite'): string {
   return join(mkdtempSync(join(tmpdir(), 'ormiar-test-')), name);
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, overrides: ServerOverrides = {}): Promise<TestServer> {
   const running = await startServer(
     parseEnv({
       PORT: '0',
@@ -55,6 +55,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
       ...env,
     }),
+    overrides,
   );
   const call = async (method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> => {
     const headers: Record<string, string> = { ...opts.headers };

@@ -5,9 +5,13 @@
 // A row says how to build a valid request for a tenant (creating whatever resources it needs through
 // the services, so building costs no HTTP request, no rate-limit point and no failed authentication),
 // the plan the operation needs, and which of its inputs name the caller's own resources.
+import { and, eq } from 'drizzle-orm';
+import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../src/db/schema';
 import { newId, type IdKind } from '../../src/lib/ids';
 import { createAppointment } from '../../src/services/calendar';
 import { createLead } from '../../src/services/leads';
+import { storeEndpoint } from '../../src/services/webhooks';
+import { pingPayload } from '../../src/webhooks/outbox';
 import type { Tenant, TestServer } from './harness';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -64,6 +68,40 @@ export function freeSlot(): { starts_at: string; ends_at: string } {
 export function seedAppointment(srv: TestServer, t: Tenant): string {
   const slot = freeSlot();
   return createAppointment(srv.deps, t.clientId, { lead_id: seedLead(srv, t), starts_at: Date.parse(slot.starts_at), ends_at: Date.parse(slot.ends_at) }).id;
+}
+
+// Fixture endpoints point at a name that never resolves (RFC 6761 .invalid), so a delivery the suites
+// trigger (a ping, a retry) fails at DNS and nothing leaves the machine. Stored through the service
+// without the registration-time DNS check, once per tenant: builds run hundreds of times per suite
+// and a client holds at most 20 endpoints.
+export const FIXTURE_WEBHOOK_URL = 'https://hooks.ormiar-fixture.invalid/webhooks';
+
+/** This tenant's fixture endpoint (made on first use). */
+export function seedEndpoint(srv: TestServer, t: Tenant): string {
+  const found = srv.deps.db
+    .select({ id: webhookEndpoints.id })
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.clientId, t.clientId), eq(webhookEndpoints.url, FIXTURE_WEBHOOK_URL)))
+    .get();
+  return found?.id ?? storeEndpoint(srv.deps, t.clientId, { url: FIXTURE_WEBHOOK_URL, description: 'fixture' }).id;
+}
+
+/** A finished (succeeded) delivery of a ping to this tenant's fixture endpoint, whatever its plan (made on first use). */
+export function seedDelivery(srv: TestServer, t: Tenant): string {
+  const endpointId = seedEndpoint(srv, t);
+  const found = srv.deps.db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointId)).get();
+  if (found) return found.id;
+  const now = Date.now();
+  const eventId = newId('event');
+  const id = newId('delivery');
+  srv.deps.db.transaction((tx) => {
+    tx.insert(events).values({ id: eventId, clientId: t.clientId, botId: null, leadId: null, type: 'ping', payload: pingPayload(eventId, t.clientId, endpointId, now), createdAt: now }).run();
+    tx.insert(webhookDeliveries)
+      .values({ id, clientId: t.clientId, endpointId, eventId, event: 'ping', status: 'succeeded', attempts: 1, lastAttemptAt: now, lastStatusCode: 200, createdAt: now })
+      .run();
+    tx.insert(webhookAttempts).values({ deliveryId: id, at: now, statusCode: 200, latencyMs: 12, error: null }).run();
+  });
+  return id;
 }
 
 export const OPERATIONS: Operation[] = [
@@ -213,7 +251,117 @@ export const OPERATIONS: Operation[] = [
     }),
     refs: [{ in: 'body', field: 'bot_id', kind: 'bot' }],
   },
-  // ── webhooks (/v1/webhooks/*, plan: 'enterprise') and events (/v1/events): add rows here ───────────
+  // ── webhooks (/v1/webhooks/*, plan: 'enterprise') and events (/v1/events) ────────────────────────
+  {
+    operationId: 'listWebhookEndpoints',
+    method: 'GET',
+    path: '/v1/webhooks/endpoints',
+    procedure: 'webhooks.endpoints.list',
+    plan: 'enterprise',
+    build: (srv, t) => {
+      seedEndpoint(srv, t);
+      return { query: { limit: '10' } };
+    },
+  },
+  {
+    operationId: 'createWebhookEndpoint',
+    method: 'POST',
+    path: '/v1/webhooks/endpoints',
+    procedure: 'webhooks.endpoints.create',
+    plan: 'enterprise',
+    // A public IP literal: passes the SSRF guard without DNS. No event is ever raised for it here.
+    build: () => ({ body: { url: 'https://8.8.8.8/ormiar-hooks', events: ['lead_qualified', 'lead_booked'], description: 'CRM' } }),
+  },
+  {
+    operationId: 'getWebhookEndpoint',
+    method: 'GET',
+    path: '/v1/webhooks/endpoints/{endpoint_id}',
+    procedure: 'webhooks.endpoints.get',
+    plan: 'enterprise',
+    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    pathIds: { endpoint_id: 'endpoint' },
+  },
+  {
+    operationId: 'updateWebhookEndpoint',
+    method: 'PATCH',
+    path: '/v1/webhooks/endpoints/{endpoint_id}',
+    procedure: 'webhooks.endpoints.update',
+    plan: 'enterprise',
+    build: (srv, t) => ({
+      params: { endpoint_id: seedEndpoint(srv, t) },
+      body: { url: 'https://8.8.8.8/ormiar-hooks', events: ['lead_booked'], description: 'CRM sync', enabled: true },
+    }),
+    pathIds: { endpoint_id: 'endpoint' },
+  },
+  {
+    operationId: 'deleteWebhookEndpoint',
+    method: 'DELETE',
+    path: '/v1/webhooks/endpoints/{endpoint_id}',
+    procedure: 'webhooks.endpoints.delete',
+    plan: 'enterprise',
+    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    pathIds: { endpoint_id: 'endpoint' },
+  },
+  {
+    operationId: 'rotateWebhookEndpointSecret',
+    method: 'POST',
+    path: '/v1/webhooks/endpoints/{endpoint_id}/rotate-secret',
+    procedure: 'webhooks.endpoints.rotateSecret',
+    plan: 'enterprise',
+    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    pathIds: { endpoint_id: 'endpoint' },
+  },
+  {
+    operationId: 'testWebhookEndpoint',
+    method: 'POST',
+    path: '/v1/webhooks/endpoints/{endpoint_id}/test',
+    procedure: 'webhooks.endpoints.test',
+    plan: 'enterprise',
+    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    pathIds: { endpoint_id: 'endpoint' },
+  },
+  {
+    operationId: 'listWebhookDeliveries',
+    method: 'GET',
+    path: '/v1/webhooks/deliveries',
+    procedure: 'webhooks.deliveries.list',
+    plan: 'enterprise',
+    build: (srv, t) => {
+      seedDelivery(srv, t);
+      return { query: { endpoint_id: seedEndpoint(srv, t), status: 'succeeded', limit: '10' } };
+    },
+    refs: [{ in: 'query', field: 'endpoint_id', kind: 'endpoint' }],
+  },
+  {
+    operationId: 'getWebhookDelivery',
+    method: 'GET',
+    path: '/v1/webhooks/deliveries/{delivery_id}',
+    procedure: 'webhooks.deliveries.get',
+    plan: 'enterprise',
+    build: (srv, t) => ({ params: { delivery_id: seedDelivery(srv, t) } }),
+    pathIds: { delivery_id: 'delivery' },
+  },
+  {
+    operationId: 'retryWebhookDelivery',
+    method: 'POST',
+    path: '/v1/webhooks/deliveries/{delivery_id}/retry',
+    procedure: 'webhooks.deliveries.retry',
+    plan: 'enterprise',
+    build: (srv, t) => ({ params: { delivery_id: seedDelivery(srv, t) } }),
+    pathIds: { delivery_id: 'delivery' },
+  },
+  {
+    // Events are stored on every plan, so catching up is part of the REST API (business and up).
+    operationId: 'listEvents',
+    method: 'GET',
+    path: '/v1/events',
+    procedure: 'events.list',
+    plan: 'business',
+    build: (srv, t) => {
+      createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Jane Roe', phone: '+14155550123', status: 'qualified' }, 'api');
+      return { query: { type: 'lead_qualified', created_after: '2020-01-01', limit: '10' } };
+    },
+  },
 ];
 
 /** `METHOD /path/template`, the key the coverage test compares on. */

@@ -3,3 +3,4 @@ export * from './clients';
 export * from './leads';
 export * from './stats';
 export * from './system';
+export * from './webhooks';

@@ -1,0 +1,19 @@
+import { deliveryIdInput, webhookDeliveryDetail } from '../../schemas/webhooks';
+import { getDelivery } from '../../services/webhooks';
+import { apiKeyProcedure } from '../../trpc/procedures';
+
+export const getDeliveryProcedure = apiKeyProcedure
+  .meta({
+    openapi: {
+      method: 'GET',
+      path: '/v1/webhooks/deliveries/{delivery_id}',
+      operationId: 'getWebhookDelivery',
+      summary: 'Retrieve a delivery with its attempt log',
+      tags: ['Webhooks'],
+    },
+    feature: 'webhooks',
+    errors: [404],
+  })
+  .input(deliveryIdInput)
+  .output(webhookDeliveryDetail)
+  .query(({ ctx, input }) => getDelivery(ctx.deps, ctx.client.id, input.delivery_id));

@@ -1,0 +1,19 @@
+import { endpointIdInput, webhookEndpoint } from '../../schemas/webhooks';
+import { getEndpoint } from '../../services/webhooks';
+import { apiKeyProcedure } from '../../trpc/procedures';
+
+export const getEndpointProcedure = apiKeyProcedure
+  .meta({
+    openapi: {
+      method: 'GET',
+      path: '/v1/webhooks/endpoints/{endpoint_id}',
+      operationId: 'getWebhookEndpoint',
+      summary: 'Retrieve a webhook endpoint',
+      tags: ['Webhooks'],
+    },
+    feature: 'webhooks',
+    errors: [404],
+  })
+  .input(endpointIdInput)
+  .output(webhookEndpoint)
+  .query(({ ctx, input }) => getEndpoint(ctx.deps, ctx.client.id, input.endpoint_id));

@@ -1,0 +1,112 @@
+// The transactional outbox: an event row and its deliveries are written with the caller's transaction
+// handle, so they commit together with the change that caused them, or not at all.
+import { and, eq, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client';
+import {
+  clients,
+  events,
+  webhookDeliveries,
+  webhookEndpoints,
+  type EventRow,
+  type EventType,
+  type LeadRow,
+  type StoredEventType,
+} from '../db/schema';
+import { newId } from '../lib/ids';
+import { toIso } from '../lib/time';
+
+/** Only this plan has webhooks; events raised on other plans are stored, never delivered. */
+export const WEBHOOK_PLAN = 'enterprise';
+
+/** The JSON body of API.md §4, key order as published (email and appointment added after). */
+export function leadEventPayload(
+  id: string,
+  type: EventType,
+  lead: Pick<LeadRow, 'id' | 'botId' | 'clientId' | 'name' | 'phone' | 'email' | 'interest'>,
+  at: number,
+  appointment?: Record<string, unknown>,
+): string {
+  return JSON.stringify({
+    id,
+    event: type,
+    bot_id: lead.botId,
+    client_id: lead.clientId,
+    lead_id: lead.id,
+    lead_data: { name: lead.name, phone: lead.phone, interest: lead.interest, email: lead.email },
+    timestamp: toIso(at),
+    ...(appointment ? { appointment } : {}),
+  });
+}
+
+export function pingPayload(id: string, clientId: string, endpointId: string, at: number): string {
+  return JSON.stringify({ id, event: 'ping', client_id: clientId, endpoint_id: endpointId, timestamp: toIso(at) });
+}
+
+export const parseEndpointEvents = (json: string): EventType[] => JSON.parse(json) as EventType[];
+
+/**
+ * Inserts the event and one pending delivery per enabled endpoint of the client subscribed to its
+ * type (when the client's plan has webhooks). `endpointId` targets one endpoint whatever its filter
+ * (ping). Returns the event row.
+ */
+export function recordEvent(
+  tx: DbOrTx,
+  e: { id?: string; clientId: string; botId: string | null; leadId: string | null; type: StoredEventType; at: number; payload: (id: string) => string },
+  opts: { endpointId?: string } = {},
+): EventRow {
+  const id = e.id ?? newId('event');
+  const row: EventRow = { id, clientId: e.clientId, botId: e.botId, leadId: e.leadId, type: e.type, payload: e.payload(id), createdAt: e.at };
+  tx.insert(events).values(row).run();
+  const plan = tx.select({ plan: clients.plan }).from(clients).where(eq(clients.id, e.clientId)).get()?.plan;
+  if (plan !== WEBHOOK_PLAN) return row;
+  const targets = opts.endpointId
+    ? [opts.endpointId]
+    : tx
+        .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
+        .from(webhookEndpoints)
+        .where(sql`${webhookEndpoints.clientId} = ${e.clientId} AND ${webhookEndpoints.enabled} = 1`)
+        .all()
+        .filter((ep) => (parseEndpointEvents(ep.events) as string[]).includes(e.type))
+        .map((ep) => ep.id);
+  if (targets.length > 0) {
+    tx.insert(webhookDeliveries)
+      .values(
+        targets.map((endpointId) => ({
+          id: newId('delivery'),
+          clientId: e.clientId,
+          endpointId,
+          eventId: id,
+          event: e.type,
+          status: 'pending' as const,
+          attempts: 0,
+          nextAttemptAt: e.at,
+          createdAt: e.at,
+        })),
+      )
+      .run();
+  }
+  return row;
+}
+
+/** Erasure (DELETE lead): personal data leaves the stored events too; ids and times stay. */
+export function eraseLeadEvents(tx: DbOrTx, leadId: string): void {
+  tx.run(sql`
+    UPDATE events SET payload = json_replace(payload,
+      '$.lead_data.name', '', '$.lead_data.phone', NULL, '$.lead_data.email', NULL, '$.lead_data.interest', NULL,
+      '$.appointment.notes', NULL)
+    WHERE lead_id = ${leadId}`);
+}
+
+/** Deletes up to `batch` events created before `before` (their deliveries and attempts cascade). */
+export function pruneEventsBatch(db: DbOrTx, before: number, batch: number): number {
+  const res = db.run(sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch})`);
+  return res.changes;
+}
+
+/** Fails every pending delivery of an endpoint being disabled (a disabled endpoint receives nothing). */
+export function failPendingDeliveries(tx: DbOrTx, endpointId: string, reason: string): void {
+  tx.update(webhookDeliveries)
+    .set({ status: 'failed', lastError: reason, nextAttemptAt: null, claimedBy: null, manualRetry: false })
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'pending')))
+    .run();
+}

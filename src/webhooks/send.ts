@@ -1,0 +1,147 @@
+// One HTTPS POST of a signed webhook. The host is resolved and vetted first, and the connection is
+// made to exactly the vetted addresses through a pinned `lookup` (TLS SNI and Host stay the name).
+// Redirects are never followed (node:https does not follow them; a 3xx is a failure).
+import type { LookupAddress } from 'node:dns';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { bareHost, parseWebhookUrl, resolveWebhookHost, type ResolvedAddress } from './guard';
+
+export interface SendRequest {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  allowPrivate: boolean;
+  /** Extra trust anchors (tests); production trusts Node's store plus NODE_EXTRA_CA_CERTS. */
+  ca?: string | Buffer | undefined;
+  /** Aborts the attempt (graceful shutdown past its grace period). */
+  signal?: AbortSignal | undefined;
+}
+
+export interface SendResult {
+  /** 2xx. */
+  ok: boolean;
+  statusCode: number | null;
+  error: string | null;
+  /** From Retry-After on 429/503, in ms. */
+  retryAfterMs: number | null;
+  latencyMs: number;
+}
+
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+// The answer's body is read and dropped, up to this much; a receiver has no reason to send more.
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+export const USER_AGENT = 'Ormiar-Webhooks/1.0';
+
+/** Retry-After as delay-seconds or an HTTP-date, in ms from `now`; null when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number): number | null {
+  if (!value) return null;
+  const v = value.trim();
+  let ms: number;
+  if (/^\d{1,10}$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const at = Date.parse(v);
+    if (Number.isNaN(at)) return null;
+    ms = at - now;
+  }
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+    const first = wanted[0];
+    if (!first) {
+      callback(Object.assign(new Error('No vetted address of the requested family'), { code: 'ENOTFOUND' }), '', 0);
+      return;
+    }
+    if (options.all) callback(null, wanted.map((a): LookupAddress => ({ address: a.address, family: a.family })));
+    else callback(null, first.address, first.family);
+  };
+}
+
+const describe = (err: unknown): string => {
+  const e = err as NodeJS.ErrnoException;
+  const text = e?.message ? e.message : String(err);
+  return text.length > 300 ? `${text.slice(0, 297)}…` : text;
+};
+
+export async function sendWebhook(req: SendRequest): Promise<SendResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`Timed out after ${req.timeoutMs / 1000} s`)), req.timeoutMs);
+  const onOuterAbort = () => controller.abort(new Error('Aborted: the worker is shutting down'));
+  if (req.signal?.aborted) onOuterAbort();
+  else req.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const fail = (error: string, statusCode: number | null = null, retryAfterMs: number | null = null): SendResult => ({
+    ok: false,
+    statusCode,
+    error,
+    retryAfterMs,
+    latencyMs: elapsed(),
+  });
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
+
+  let draining = false;
+  try {
+    const url = parseWebhookUrl(req.url);
+    const addresses = await Promise.race([resolveWebhookHost(url, { allowPrivate: req.allowPrivate }), aborted]);
+    const result = await new Promise<SendResult>((resolve) => {
+      const request = https.request(
+        {
+          method: 'POST',
+          protocol: 'https:',
+          hostname: bareHost(url),
+          port: url.port || 443,
+          path: `${url.pathname}${url.search}`,
+          headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(req.body)), 'user-agent': USER_AGENT },
+          lookup: pinnedLookup(addresses),
+          // A fresh connection per attempt: no pooled socket outlives the address check it was made for.
+          agent: false,
+          ca: req.ca,
+          signal: controller.signal,
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          // The verdict is the status; the body is drained in the background, still under the timer.
+          draining = true;
+          res.on('close', () => clearTimeout(timer));
+          let seen = 0;
+          res.on('data', (chunk: Buffer) => {
+            seen += chunk.length;
+            if (seen > MAX_RESPONSE_BYTES) res.destroy();
+          });
+          res.on('error', () => undefined);
+          const ok = status >= 200 && status < 300;
+          let retryAfterMs: number | null = null;
+          if (status === 429 || status === 503) {
+            const header = res.headers['retry-after'];
+            retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
+          }
+          const error = ok
+            ? null
+            : status >= 300 && status < 400
+              ? `HTTP ${status}: redirects are not followed${typeof res.headers.location === 'string' ? ` (Location: ${res.headers.location.slice(0, 200)})` : ''}`
+              : `HTTP ${status}`;
+          resolve({ ok, statusCode: status, error, retryAfterMs, latencyMs: elapsed() });
+        },
+      );
+      request.on('error', (err) => {
+        resolve(fail(controller.signal.aborted ? describe(controller.signal.reason) : describe(err)));
+      });
+      request.end(req.body);
+    });
+    return result;
+  } catch (err) {
+    return fail(describe(err));
+  } finally {
+    if (!draining) clearTimeout(timer);
+    req.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
