@@ -179,6 +179,43 @@ describe('deliveries', () => {
     expect(await deliveriesOf(own, ep.id)).toHaveLength(1);
   });
 
+  it('delivers lead_booked when an appointment is made; booking a never-qualified lead raises lead_qualified first', async () => {
+    const own = srv.tenant('enterprise');
+    const ep = await register(own);
+    const created = await srv.call('POST', '/v1/leads', { token: own.token, body: { bot_id: own.botId, name: 'Bo Oker', phone: '+14155550177', interest: 'Consultation' } });
+    const leadId = created.body.id as string;
+    const startsAt = new Date(Date.now() + 3 * 86_400_000);
+    startsAt.setUTCMinutes(0, 0, 0);
+    const appt = await srv.call('POST', '/v1/calendar/appointments', {
+      token: own.token,
+      body: { lead_id: leadId, starts_at: startsAt.toISOString(), ends_at: new Date(startsAt.getTime() + 1_800_000).toISOString() },
+    });
+    expect(appt.status, appt.text).toBe(201);
+    await rcv.waitFor(() => rcv.received(ep.path).length === 2);
+    const byType = Object.fromEntries(rcv.received(ep.path).map((r) => [r.json.event as string, r]));
+    expect(Object.keys(byType).sort()).toEqual(['lead_booked', 'lead_qualified']);
+    const booked = byType.lead_booked?.json;
+    expect(byType.lead_booked?.verifiedWith).toEqual([ep.secret]);
+    expect(Object.keys(booked)).toEqual(['id', 'event', 'bot_id', 'client_id', 'lead_id', 'lead_data', 'timestamp', 'appointment']);
+    expect(booked).toMatchObject({ lead_id: leadId, bot_id: own.botId, client_id: own.clientId, lead_data: { name: 'Bo Oker', phone: '+14155550177', interest: 'Consultation', email: null } });
+    expect(booked.appointment).toEqual(appt.body);
+    // Raised in that order: the qualified event's id sorts first, and /v1/events lists newest first.
+    expect(String(byType.lead_qualified?.json.id) < String(booked.id)).toBe(true);
+    const events = await srv.call('GET', '/v1/events', { token: own.token });
+    expect(events.body.data.map((e: { event: string }) => e.event)).toEqual(['lead_booked', 'lead_qualified']);
+    expect(events.body.data[0]).toEqual(booked);
+
+    // A second appointment for the now booked lead: lead_booked again, no second lead_qualified.
+    const later = new Date(startsAt.getTime() + 86_400_000);
+    const again = await srv.call('POST', '/v1/calendar/appointments', {
+      token: own.token,
+      body: { lead_id: leadId, starts_at: later.toISOString(), ends_at: new Date(later.getTime() + 1_800_000).toISOString() },
+    });
+    expect(again.status, again.text).toBe(201);
+    await rcv.waitFor(() => rcv.received(ep.path).length === 3);
+    expect(rcv.received(ep.path)[2]?.json).toMatchObject({ event: 'lead_booked', appointment: { id: again.body.id } });
+  });
+
   it('retries on failure: two 500s then 200 → one event, three attempts, the same webhook-id', async () => {
     const own = srv.tenant('enterprise');
     const ep = await register(own);

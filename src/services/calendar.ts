@@ -22,6 +22,7 @@ import { MAX_APPOINTMENT_MINUTES } from '../schemas/calendar';
 import { isOfferedSlot, loadSchedule } from './availability';
 import { requireOwnBot } from './clients';
 import type { ServiceDeps } from './deps';
+import { emitLeadBooked, emitLeadQualified } from './events';
 import { decodeCursor, encodeCursor } from './pagination';
 import { bumpCounters, type CounterDelta } from './rollup';
 
@@ -259,8 +260,13 @@ function book(deps: ServiceDeps, clientId: string, b: Booking, admit?: (tx: DbOr
       };
       tx.insert(appointments).values(row).run();
       countAppointment(tx, row, 1);
-      markLeadBooked(tx, lead, now);
-      return appointmentView(row);
+      const marked = markLeadBooked(tx, lead, now);
+      const view = appointmentView(row);
+      // Outbox, in this transaction: a booking that first qualifies the lead raises lead_qualified
+      // before lead_booked (API.md §5); every appointment made raises lead_booked.
+      if (marked.qualifiedNow) emitLeadQualified(tx, marked.lead, now);
+      emitLeadBooked(tx, marked.lead, view, now);
+      return view;
     },
     { behavior: 'immediate' },
   );
