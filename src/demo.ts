@@ -1,0 +1,81 @@
+// `npm run demo`: the server of `npm start`, on its own file (./data/demo.sqlite, relative to the
+// working directory), with a demo workspace seeded on first run. Every run prints a fresh API key and
+// a ready curl line for GET /v1/stats.
+import { eq } from 'drizzle-orm';
+import { clients, leads } from './db/schema';
+import { EnvError, parseEnv } from './env';
+import { randomToken } from './lib/crypto';
+import { startServer } from './server';
+import { createApiKey, createBot, createClient } from './services/clients';
+import type { ServiceDeps } from './services/deps';
+import { seedLeads, type SeedResult } from './services/seed';
+
+export const DEMO_DATABASE_PATH = './data/demo.sqlite';
+export const DEMO_CLIENT_NAME = 'Demo Clinic';
+const DEMO_BOTS = ['Front desk', 'After-hours line', 'Instagram DMs'];
+const DEMO_LEADS = 360;
+const DEMO_DAYS = 60;
+const SHUTDOWN_BOUND_MS = 15_000;
+
+interface Workspace {
+  clientId: string;
+  /** The seed of this run; null when the workspace was already there. */
+  seeded: SeedResult | null;
+}
+
+/** The demo client, created and seeded on first run; found (and left alone) on every later run. */
+function ensureWorkspace(deps: ServiceDeps): Workspace {
+  const existing = deps.db.select({ id: clients.id }).from(clients).where(eq(clients.name, DEMO_CLIENT_NAME)).get();
+  let clientId = existing?.id;
+  if (clientId === undefined) {
+    clientId = createClient(deps, { name: DEMO_CLIENT_NAME, plan: 'enterprise' }).id;
+    for (const name of DEMO_BOTS) createBot(deps, { client_id: clientId, name });
+  }
+  // A first run stopped between creating the client and seeding it is finished here, not repeated.
+  const hasLeads = deps.db.select({ id: leads.id }).from(leads).where(eq(leads.clientId, clientId)).limit(1).get();
+  if (hasLeads) return { clientId, seeded: null };
+  return { clientId, seeded: seedLeads(deps, { client_id: clientId, leads: DEMO_LEADS, days: DEMO_DAYS }) };
+}
+
+async function main() {
+  const env = parseEnv(process.env);
+  // /trpc is off without a service token; the demo makes one for this run so it can be tried too.
+  const generatedToken = env.ORMIAR_INTERNAL_TOKEN === undefined ? randomToken(24) : undefined;
+  const running = await startServer({
+    ...env,
+    DATABASE_PATH: DEMO_DATABASE_PATH,
+    ORMIAR_INTERNAL_TOKEN: env.ORMIAR_INTERNAL_TOKEN ?? generatedToken,
+  });
+  const stop = (signal: string) => {
+    running.deps.logger.info({ signal }, 'shutting down');
+    // A hung client must not keep the process up forever.
+    setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS).unref();
+    void running.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  const { clientId, seeded } = ensureWorkspace(running.deps);
+  const key = createApiKey(running.deps, { client_id: clientId, name: `demo ${new Date(running.deps.clock.now()).toISOString()}` });
+  const lines = [
+    '',
+    `Ormiar demo: ${running.url}  (database ${DEMO_DATABASE_PATH})`,
+    seeded
+      ? `  Seeded "${DEMO_CLIENT_NAME}" (enterprise plan, ${seeded.bot_ids.length} bots, ${seeded.leads} leads over the last ${seeded.days} days, ${seeded.appointments} appointments).`
+      : `  Using the existing "${DEMO_CLIENT_NAME}" workspace (delete ${DEMO_DATABASE_PATH} to start over).`,
+    `  API key (new for this run, shown once): ${key.token}`,
+    `  Try it:  curl -H "Authorization: Bearer ${key.token}" ${running.url}/v1/stats`,
+    `  Docs:    ${running.url}/docs   (OpenAPI: ${running.url}/v1/openapi.json)`,
+    generatedToken
+      ? `  Service token for /trpc, generated for this run because ORMIAR_INTERNAL_TOKEN is unset: ${generatedToken}`
+      : '  Service token for /trpc: the ORMIAR_INTERNAL_TOKEN you set.',
+    `  Client id: ${clientId}   Stop with Ctrl+C.`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof EnvError ? err.message : `Demo start-up failed: ${err instanceof Error ? err.message : String(err)}`}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,216 @@
+// The admin CLI as users run it: a child process (tsx src/cli/main.ts) on a temp database file that a
+// real server shares, so what the CLI writes is checked through /v1 over real HTTP.
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBot, createClient } from '../src/services/clients';
+import { seedLeads } from '../src/services/seed';
+import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
+
+// Generous per-test bounds: a loaded 2-core machine takes seconds per child process. No timed assertion.
+const SLOW = 90_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let file: string;
+let srv: TestServer;
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((done, fail) => {
+    // LOG_LEVEL=trace: whatever the CLI logs must still stay off stdout.
+    const child = spawn(TSX, ['src/cli/main.ts', ...args, '--db', file], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'trace' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** --json: exit 0, exactly one JSON object on stdout, nothing on stderr. */
+async function json(...args: string[]) {
+  const run = await cli(...args, '--json');
+  expect(run.stderr, run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const lines = run.stdout.split('\n').filter(Boolean);
+  expect(lines).toHaveLength(1);
+  const parsed: unknown = JSON.parse(lines[0] ?? '');
+  expect(parsed).toBeTypeOf('object');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return parsed as any;
+}
+
+function expectOneLineError(run: Run, pattern: RegExp) {
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.split('\n').filter(Boolean);
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\bat .*:\d+/);
+}
+
+beforeAll(async () => {
+  file = tempDbPath('cli.sqlite');
+  // The server migrates the file first; the CLI then opens the same file (WAL, shared).
+  srv = await startTestServer({ DATABASE_PATH: file });
+});
+afterAll(() => srv.close());
+
+describe('admin CLI', () => {
+  // Child processes are slow to start (tsx, ~1–3 s each here): independent runs go in parallel and
+  // set-up that is not under test is done in-process.
+  it('creates a client, a bot and a key whose token works on /v1; plans and revocation apply on the next request', async () => {
+    const client = await json('clients', 'create', '--name', 'Acme Dental', '--plan', 'business');
+    expect(client).toMatchObject({ name: 'Acme Dental', plan: 'business' });
+    expect(client.id).toMatch(/^cli_/);
+    expect(client.created_at).toMatch(/Z$/);
+
+    const [bot, key] = await Promise.all([
+      json('bots', 'create', '--client', client.id, '--name', 'Front desk'),
+      json('keys', 'create', '--client', client.id, '--name', 'ci'),
+    ]);
+    expect(bot).toMatchObject({ name: 'Front desk' });
+    expect(bot.id).toMatch(/^bot_/);
+    expect(key).toMatchObject({ client_id: client.id, name: 'ci', revoked_at: null });
+    expect(key.id).toMatch(/^key_/);
+    expect(key.token).toMatch(/^ormiar_sk_/);
+
+    const bots = await srv.call('GET', '/v1/bots', { token: key.token });
+    expect(bots.status).toBe(200);
+    expect(bots.body.data.map((b: { id: string }) => b.id)).toEqual([bot.id]);
+
+    const [list, starter] = await Promise.all([
+      json('keys', 'list', '--client', client.id),
+      // Without --json: one human-readable line.
+      cli('clients', 'set-plan', client.id, 'starter'),
+    ]);
+    expect(list.data).toHaveLength(1);
+    expect(list.data[0]).toMatchObject({ id: key.id, preview: key.preview, revoked_at: null });
+    expect(list.data[0].token).toBeUndefined();
+    expect(list.data[0].last_used_at).not.toBeNull();
+    expect(starter).toMatchObject({ code: 0, stderr: '' });
+    expect(starter.stdout).toBe(`Client ${client.id} "Acme Dental" is now on the starter plan\n`);
+    expectError(await srv.call('GET', '/v1/bots', { token: key.token }), 403, 'FORBIDDEN');
+
+    const revoked = await json('keys', 'revoke', key.id);
+    expect(revoked).toMatchObject({ id: key.id });
+    expect(revoked.revoked_at).toMatch(/Z$/);
+    const refused = await srv.call('GET', '/v1/bots', { token: key.token });
+    expectError(refused, 401, 'UNAUTHORIZED');
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  }, SLOW);
+
+  it('fails with exit code 1 and one line on stderr', async () => {
+    const runs = await Promise.all([
+      cli('bots', 'create', '--client', 'cli_0000000000000000', '--name', 'X', '--json'),
+      cli('clients', 'create', '--name', 'X', '--plan', 'gold', '--json'),
+      cli('clients', 'create', '--plan', 'business'),
+      cli('keys', 'revoke', 'key_nope'),
+      cli('seed', '--client', 'cli_0000000000000000', '--leads', 'many'),
+      cli('seed', '--client', 'cli_0000000000000000', '--leads', '10'),
+    ]);
+    const [unknownClient, badPlan, missingName, unknownKey, badCount, seedUnknown] = runs as [Run, Run, Run, Run, Run, Run];
+    expectOneLineError(unknownClient, /Client not found/);
+    expectOneLineError(badPlan, /--plan: .*starter.*business.*enterprise/);
+    expectOneLineError(missingName, /--name/);
+    expectOneLineError(unknownKey, /API key not found/);
+    expectOneLineError(badCount, /--leads: Expected a whole number/);
+    expectOneLineError(seedUnknown, /Client not found/);
+  }, SLOW);
+
+  it('seeds N leads whose stats agree exactly with the rows; a client without bots gets one', async () => {
+    const t = srv.tenant('enterprise');
+    createBot(srv.deps, { client_id: t.clientId, name: 'Second' });
+    const botless = createClient(srv.deps, { name: 'Botless', plan: 'business' });
+    const [seeded, small] = await Promise.all([
+      json('seed', '--client', t.clientId, '--leads', '2500', '--days', '45'),
+      json('seed', '--client', botless.id, '--leads', '20'),
+    ]);
+    expect(small).toMatchObject({ client_id: botless.id, leads: 20, days: 60 });
+    expect(srv.deps.sqlite.prepare('SELECT id, name FROM bots WHERE client_id = ?').all(botless.id)).toEqual([
+      { id: small.bot_ids[0], name: 'Front desk' },
+    ]);
+
+    expect(seeded).toMatchObject({ client_id: t.clientId, leads: 2500, days: 45, appointments: expect.any(Number) });
+    expect(seeded.bot_ids).toHaveLength(2);
+    const s = seeded.statuses;
+    expect(s.new + s.qualified + s.booked + s.lost).toBe(2500);
+    for (const status of ['new', 'qualified', 'booked', 'lost']) expect(s[status]).toBeGreaterThan(0);
+
+    const sqlite = srv.deps.sqlite;
+    const rows = sqlite
+      .prepare(
+        `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost,
+           sum(source = 'import') AS imported, min(created_at) AS first, max(created_at) AS last,
+           sum(status IN ('qualified', 'booked') AND phone IS NULL AND email IS NULL) AS uncontactable
+         FROM leads WHERE client_id = ?`,
+      )
+      .get(t.clientId) as Record<string, number>;
+    expect(rows).toMatchObject({ total: 2500, imported: 2500, uncontactable: 0, booked: s.booked, lost: s.lost });
+    expect(rows.first).toBeGreaterThanOrEqual(Date.parse(seeded.from));
+    expect(rows.last).toBeLessThan(Date.parse(seeded.to));
+
+    // The whole seeded span, through the daily rollups.
+    const from = new Date(Date.parse(seeded.from) - 86_400_000).toISOString().slice(0, 10);
+    const to = new Date(Date.parse(seeded.to) + 86_400_000).toISOString().slice(0, 10);
+    const all = await srv.call('GET', `/v1/stats?from=${from}&to=${to}`, { token: t.token });
+    expect(all.status).toBe(200);
+    expect(all.body.leads).toEqual({ total: rows.total, qualified: rows.qualified, booked: rows.booked, lost: rows.lost });
+    const perDay = sqlite
+      .prepare(`SELECT created_at - created_at % 86400000 AS day, count(*) AS n FROM leads WHERE client_id = ? GROUP BY day`)
+      .all(t.clientId) as { day: number; n: number }[];
+    const daily = new Map<string, number>(all.body.daily.map((d: { date: string; leads: number }) => [d.date, d.leads]));
+    for (const { day, n } of perDay) expect(daily.get(new Date(day).toISOString().slice(0, 10))).toBe(n);
+
+    // The default range (last 30 days) starts and ends mid-day: hourly rollups and edge rows.
+    const recent = await srv.call('GET', '/v1/stats', { token: t.token });
+    const window = sqlite
+      .prepare(
+        `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, coalesce(sum(status = 'lost'), 0) AS lost
+         FROM leads WHERE client_id = ? AND created_at >= ? AND created_at < ?`,
+      )
+      .get(t.clientId, Date.parse(recent.body.from), Date.parse(recent.body.to));
+    expect(recent.body.leads).toEqual(window);
+
+    // One bot's share.
+    const botId = seeded.bot_ids[0] as string;
+    const mine = await srv.call('GET', `/v1/stats?from=${from}&to=${to}&bot_id=${botId}`, { token: t.token });
+    const botRows = sqlite.prepare('SELECT count(*) AS n FROM leads WHERE bot_id = ?').get(botId) as { n: number };
+    expect(mine.body.leads.total).toBe(botRows.n);
+
+    // Seeded leads are ordinary leads on /v1.
+    const page = await srv.call('GET', '/v1/leads?limit=5', { token: t.token });
+    expect(page.status).toBe(200);
+    expect(page.body.data).toHaveLength(5);
+    expect(page.body.data[0]).toMatchObject({ client_id: t.clientId, source: 'import' });
+  }, SLOW);
+
+  it('keeps the rollups exact across many small batches', async () => {
+    // In-process, to choose the batch size: the per-batch (bot, hour) aggregation runs ~60 times.
+    const t = srv.tenant('enterprise');
+    const result = seedLeads(srv.deps, { client_id: t.clientId, leads: 400, days: 3 }, { batchSize: 7 });
+    expect(result.leads).toBe(400);
+    const rows = srv.deps.sqlite
+      .prepare(`SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost FROM leads WHERE client_id = ?`)
+      .get(t.clientId);
+    const from = result.from.slice(0, 10);
+    const to = new Date(Date.parse(result.to) + 86_400_000).toISOString().slice(0, 10);
+    const stats = await srv.call('GET', `/v1/stats?from=${from}&to=${to}`, { token: t.token });
+    expect(stats.body.leads).toEqual(rows);
+    const hourly = srv.deps.sqlite.prepare('SELECT sum(leads) AS n FROM stats_hourly WHERE client_id = ?').get(t.clientId);
+    expect(hourly).toEqual({ n: 400 });
+  });
+});
