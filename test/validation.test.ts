@@ -277,7 +277,10 @@ function expectInvalid(res: ApiResponse, field: string) {
 }
 
 describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))('$name: every field', ({ op }: { op: Operation }) => {
-  const cases = casesFor(op, op.build(srv, tenantFor(op.plan)));
+  // One valid request per row, reused by every case: each case is refused and changes nothing (which
+  // is asserted), so the base stays valid, and the tables stay small enough to compare in full.
+  const base = op.build(srv, tenantFor(op.plan));
+  const cases = casesFor(op, base);
 
   it('has invalid cases derived from the document', () => {
     if (op.method === 'GET' || doc.paths[op.path]?.[op.method.toLowerCase()]?.requestBody) expect(cases.length).toBeGreaterThan(0);
@@ -285,7 +288,7 @@ describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))
 
   it.each(cases.map((c) => ({ name: c.label, c })))('$name → 400 naming the field, on REST and /trpc alike', async ({ c }) => {
     const t = tenantFor(op.plan);
-    const req = c.apply(op.build(srv, t));
+    const req = c.apply(base);
     const before = dbSnapshot(srv);
     const res = await srv.call(op.method, urlOf(op, req), { token: t.token, body: req.body, headers: req.headers ?? {} });
     expectInvalid(res, c.field);
