@@ -15,7 +15,7 @@ beforeAll(async () => {
   rcv = await startReceiver();
   srv = await startTestServer(
     { ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' },
-    { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20, timeoutMs: 3_000 } },
+    { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20, timeoutMs: 1_500 } },
   );
   t = srv.tenant('enterprise');
 });
@@ -127,7 +127,8 @@ describe('webhook endpoints', () => {
   });
 });
 
-describe('deliveries', () => {
+// Independent tenants and receiver paths: these run side by side.
+describe.concurrent('deliveries', () => {
   it('delivers lead_qualified from POST /v1/leads, signed, with the published body, listed by /v1/events', async () => {
     const own = srv.tenant('enterprise');
     const ep = await register(own);
@@ -282,6 +283,35 @@ describe('deliveries', () => {
     await qualifiedLead(own, 'After re-enable');
     await rcv.waitFor(() => rcv.received(ep.path).length === 2);
     expect(rcv.received(ep.path)[1]?.json.lead_data.name).toBe('After re-enable');
+  });
+
+  it('an endpoint failing for 5 days is disabled', async () => {
+    const own = srv.tenant('enterprise');
+    const ep = await register(own);
+    // The streak began 5 days ago (as if every attempt since had failed).
+    srv.deps.sqlite.prepare('UPDATE webhook_endpoints SET failing_since = ? WHERE id = ?').run(Date.now() - 5 * 86_400_000 - 60_000, ep.id);
+    rcv.script(ep.path, [503]);
+    await qualifiedLead(own);
+    const failed = await waitForDelivery(own, ep.id, (d) => d.status === 'failed');
+    expect(failed).toMatchObject({ attempts: 1, last_status_code: 503 });
+    const endpoint = await srv.call('GET', `/v1/webhooks/endpoints/${ep.id}`, { token: own.token });
+    expect(endpoint.body).toMatchObject({ enabled: false, disabled_reason: 'failing_for_5_days' });
+    // A success ends a streak: re-enabled, the next delivery clears it.
+    await srv.call('PATCH', `/v1/webhooks/endpoints/${ep.id}`, { token: own.token, body: { enabled: true } });
+    expect(srv.deps.sqlite.prepare('SELECT failing_since FROM webhook_endpoints WHERE id = ?').get(ep.id)).toEqual({ failing_since: null });
+  });
+
+  it('a receiver that does not answer within the timeout is a failed attempt, retried', async () => {
+    const own = srv.tenant('enterprise');
+    const ep = await register(own);
+    rcv.script(ep.path, ['hold', 200]);
+    await qualifiedLead(own);
+    const done = await waitForDelivery(own, ep.id, (d) => d.status === 'succeeded');
+    expect(done.attempts).toBe(2);
+    const detail = await srv.call('GET', `/v1/webhooks/deliveries/${String(done.id)}`, { token: own.token });
+    expect(detail.body.attempt_log[0]).toMatchObject({ status_code: null, error: 'Timed out after 1.5 s' });
+    expect(detail.body.attempt_log[0].latency_ms).toBeGreaterThanOrEqual(1_400);
+    rcv.releaseHeld();
   });
 
   it('honours Retry-After on 429', async () => {
