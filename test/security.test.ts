@@ -14,6 +14,7 @@ import {
   OPERATIONS,
   operationKey,
   randomId,
+  seedLead,
   trpcInputOf,
   urlOf,
   withRef,
@@ -83,6 +84,27 @@ describe('keys and plans change on the next request', () => {
       // The client's other keys keep working.
       const fresh = await admin.admin.keys.create.mutate({ client_id: t.clientId });
       expect((await srv.call('GET', '/v1/bots', { token: fresh.token })).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('an API key acts only for its own client', () => {
+  it('ignores a client header naming another client, on /v1 and /trpc', async () => {
+    const srv = await startTestServer();
+    try {
+      const mine = srv.tenant('business');
+      const theirs = srv.tenant('business');
+      const theirLead = seedLead(srv, theirs);
+      const header = { 'x-ormiar-client-id': theirs.clientId };
+      const list = await srv.call('GET', '/v1/leads', { token: mine.token, headers: header });
+      expect(list.status).toBe(200);
+      expect(list.body.data).toEqual([]);
+      expectError(await srv.call('GET', `/v1/leads/${theirLead}`, { token: mine.token, headers: header }), 404, 'NOT_FOUND');
+      const viaTrpc = untypedTrpcClient(srv, mine.token, { headers: header });
+      expect(await trpcOutcome(viaTrpc.query('leads.list', {}))).toEqual({ ok: true, data: { data: [], next_cursor: null } });
+      expect(await trpcOutcome(viaTrpc.query('leads.get', { lead_id: theirLead }))).toMatchObject({ ok: false, status: 404 });
     } finally {
       await srv.close();
     }

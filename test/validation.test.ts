@@ -348,6 +348,7 @@ describe('leads: create', () => {
     ['qualified without a phone or an email', { status: 'qualified' }, 'phone'],
     ['metadata of 51 keys', { metadata: meta(51) }, 'metadata'],
     ['metadata key of 41 characters', { metadata: { ['k'.repeat(41)]: 'v' } }, 'metadata'],
+    ['metadata empty key', { metadata: { '': 'v' } }, 'metadata'],
     ['metadata value of 501 characters', { metadata: { k: 'v'.repeat(501) } }, 'metadata.k'],
     ['metadata number value', { metadata: { k: 1 } }, 'metadata.k'],
     ['metadata boolean value', { metadata: { k: true } }, 'metadata.k'],
