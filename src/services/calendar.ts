@@ -78,18 +78,20 @@ export function listAppointments(deps: ServiceDeps, clientId: string, input: App
   }
   const limit = input.limit ?? 25;
   const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
-  // Each filter combination has an index ending in (starts_at, id) — see db/schema/calendar.ts — so a
-  // page is a seek plus `limit` rows at any depth.
+  // Each filter combination has an index ending in (starts_at, id) — see db/schema/calendar.ts. The
+  // lower bound on starts_at includes the cursor's, so the seek starts at the cursor (not at `from`)
+  // and a page is a seek plus `limit` rows at any depth. A bot is the client's (checked above), so
+  // with bot_id the filter is the bot alone, which keeps the planner on the bot's indexes.
+  const lower = Math.max(input.from ?? Number.NEGATIVE_INFINITY, after?.at ?? Number.NEGATIVE_INFINITY);
   const rows = deps.db
     .select()
     .from(appointments)
     .where(
       and(
-        eq(appointments.clientId, clientId),
+        input.bot_id !== undefined ? eq(appointments.botId, input.bot_id) : eq(appointments.clientId, clientId),
         isNull(appointments.deletedAt),
-        input.bot_id !== undefined ? eq(appointments.botId, input.bot_id) : undefined,
         input.status !== undefined ? eq(appointments.status, input.status) : undefined,
-        input.from !== undefined ? gte(appointments.startsAt, input.from) : undefined,
+        Number.isFinite(lower) ? gte(appointments.startsAt, lower) : undefined,
         input.to !== undefined ? lt(appointments.startsAt, input.to) : undefined,
         after ? sql`(${appointments.startsAt}, ${appointments.id}) > (${after.at}, ${after.id})` : undefined,
       ),
