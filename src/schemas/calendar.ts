@@ -26,7 +26,7 @@ const appointmentTime = z
   })
   .meta({ format: 'date-time', example: '2026-05-18T09:00:00Z' });
 
-const notes = z.string().max(2000, 'Notes are at most 2000 characters');
+const notes = z.string().max(2000, 'Notes are at most 2000 characters').meta({ description: 'Free text, at most 2000 characters; erased with the lead' });
 
 export const appointment = z
   .object({
@@ -46,28 +46,28 @@ export type Appointment = z.infer<typeof appointment>;
 export const appointmentPage = page(appointment).meta({ id: 'AppointmentList' });
 
 export const appointmentListInput = z.strictObject({
-  from: instant.optional().meta({ description: 'Appointments starting at or after this instant' }),
-  to: instant.optional().meta({ description: 'Appointments starting before this instant' }),
+  from: instant.meta({ description: 'Appointments starting at or after this instant', example: '2026-05-01' }).optional(),
+  to: instant.meta({ description: 'Appointments starting before this instant', example: '2026-06-01' }).optional(),
   bot_id: idOf('bot').optional(),
-  status: appointmentStatus.optional(),
+  status: appointmentStatus.meta({ description: 'Only appointments with this status' }).optional(),
   ...pageInput,
 });
 export type AppointmentListInput = z.infer<typeof appointmentListInput>;
 
 export const appointmentCreateInput = z.strictObject({
   lead_id: idOf('lead'),
-  starts_at: appointmentTime.meta({ description: 'In the future' }),
-  ends_at: appointmentTime.meta({ description: 'After `starts_at`, at most 24 hours later' }),
+  starts_at: appointmentTime.meta({ description: 'In the future', format: 'date-time', example: '2026-05-18T09:00:00Z' }),
+  ends_at: appointmentTime.meta({ description: 'After `starts_at`, at most 24 hours later', format: 'date-time', example: '2026-05-18T09:30:00Z' }),
   notes: notes.nullable().optional(),
 });
 export type AppointmentCreateInput = z.infer<typeof appointmentCreateInput>;
 
 export const appointmentUpdateFields = z.strictObject({
-  starts_at: appointmentTime.optional().meta({ description: 'Reschedule; sent alone, the appointment keeps its length' }),
-  ends_at: appointmentTime.optional(),
+  starts_at: appointmentTime.meta({ description: 'Reschedule; sent alone, the appointment keeps its length', format: 'date-time', example: '2026-05-18T10:00:00Z' }).optional(),
+  ends_at: appointmentTime.meta({ description: 'After `starts_at`, at most 24 hours later', format: 'date-time', example: '2026-05-18T10:30:00Z' }).optional(),
   status: appointmentStatus
-    .optional()
-    .meta({ description: '`cancelled` or `completed` from `scheduled`; cancelled and completed appointments are final' }),
+    .meta({ description: '`cancelled` or `completed` from `scheduled`; cancelled and completed appointments are final' })
+    .optional(),
   notes: notes.nullable().optional(),
 });
 export type AppointmentUpdateFields = z.infer<typeof appointmentUpdateFields>;
@@ -109,7 +109,8 @@ const dayIntervals = z
         ctx.addIssue({ code: 'custom', path: [cur.i], message: `Overlaps ${prev.iv[0]}–${prev.iv[1]}` });
       }
     }
-  });
+  })
+  .meta({ id: 'WorkingDay', description: 'One day’s working intervals, `["HH:MM", "HH:MM"]` each, start before end; they may touch but not overlap' });
 
 export const workingHoursInput = z
   .strictObject({
@@ -178,8 +179,8 @@ export const availabilityInput = z.strictObject({
   from: instant.meta({ description: 'Slots starting at or after this instant' }),
   to: instant.meta({ description: `Slots starting before this instant; at most ${MAX_AVAILABILITY_DAYS} days after \`from\`` }),
   duration_minutes: wholeNumber(5, MAX_APPOINTMENT_MINUTES)
-    .optional()
-    .meta({ description: 'Length of each slot (default: the bot’s `slot_minutes`)', override: { type: 'integer', minimum: 5, maximum: MAX_APPOINTMENT_MINUTES } }),
+    .meta({ description: 'Length of each slot, 5–1440 (default: the bot’s `slot_minutes`)', override: { type: 'integer', minimum: 5, maximum: MAX_APPOINTMENT_MINUTES } })
+    .optional(),
 });
 export type AvailabilityInput = z.infer<typeof availabilityInput>;
 
