@@ -110,7 +110,10 @@ describe('the race for one slot, one server process', () => {
     const answers = await race([srv.url], token, staggered(leadIds, day));
     const won = answers.filter((r) => r.status === 201).length;
     for (const r of answers.filter((a) => a.status !== 201)) expectError(r, 409, 'CONFLICT');
-    expect(won).toBeGreaterThanOrEqual(RACERS / 3 - 1);
+    // Each winner blocks itself and two neighbours either side, so however the race goes, between
+    // ceil(20 / 5) = 4 and ceil(20 / 3) = 7 requests win, and the slots they won never overlap.
+    expect(won).toBeGreaterThanOrEqual(4);
+    expect(won).toBeLessThanOrEqual(7);
     expect(await expectNoOverlap(srv.url, token, day)).toBe(won);
   });
 });
@@ -168,6 +171,7 @@ describe('the race across two server processes on one database file', () => {
     const staggeredAnswers = await race(urls, stagger.token, staggered(stagger.leadIds, later));
     for (const r of staggeredAnswers.filter((a) => a.status !== 201)) expectError(r, 409, 'CONFLICT');
     const won = staggeredAnswers.filter((r) => r.status === 201).length;
+    expect(won).toBeGreaterThanOrEqual(4);
     expect(await expectNoOverlap(urls[0] ?? '', stagger.token, later)).toBe(won);
   });
 });
