@@ -20,7 +20,7 @@ const url = z
   .trim()
   .min(1)
   .max(2048)
-  .meta({ description: '`https://` only; must resolve to public addresses only', example: 'https://crm.example.com/hooks/ormiar' });
+  .meta({ description: 'An `https` URL whose host is, and resolves to, public addresses only' });
 
 const description = z.string().trim().max(MAX_DESCRIPTION);
 

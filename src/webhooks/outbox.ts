@@ -44,48 +44,64 @@ export function pingPayload(id: string, clientId: string, endpointId: string, at
 
 export const parseEndpointEvents = (json: string): EventType[] => JSON.parse(json) as EventType[];
 
+export interface NewEvent {
+  id?: string;
+  clientId: string;
+  botId: string | null;
+  leadId: string | null;
+  type: StoredEventType;
+  at: number;
+  payload: (id: string) => string;
+}
+
 /**
- * Inserts the event and one pending delivery per enabled endpoint of the client subscribed to its
- * type (when the client's plan has webhooks). `endpointId` targets one endpoint whatever its filter
- * (ping). Returns the event row.
+ * A writer of one client's events inside one transaction: the plan and the subscribed endpoints are
+ * read once, so a bulk path (the seed) pays one insert per event and one per delivery.
+ * `endpointId` targets one endpoint whatever its filter (ping).
  */
-export function recordEvent(
-  tx: DbOrTx,
-  e: { id?: string; clientId: string; botId: string | null; leadId: string | null; type: StoredEventType; at: number; payload: (id: string) => string },
-  opts: { endpointId?: string } = {},
-): EventRow {
-  const id = e.id ?? newId('event');
-  const row: EventRow = { id, clientId: e.clientId, botId: e.botId, leadId: e.leadId, type: e.type, payload: e.payload(id), createdAt: e.at };
-  tx.insert(events).values(row).run();
-  const plan = tx.select({ plan: clients.plan }).from(clients).where(eq(clients.id, e.clientId)).get()?.plan;
-  if (plan !== WEBHOOK_PLAN) return row;
-  const targets = opts.endpointId
-    ? [opts.endpointId]
-    : tx
-        .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
-        .from(webhookEndpoints)
-        .where(sql`${webhookEndpoints.clientId} = ${e.clientId} AND ${webhookEndpoints.enabled} = 1`)
-        .all()
-        .filter((ep) => (parseEndpointEvents(ep.events) as string[]).includes(e.type))
-        .map((ep) => ep.id);
-  if (targets.length > 0) {
-    tx.insert(webhookDeliveries)
-      .values(
-        targets.map((endpointId) => ({
-          id: newId('delivery'),
-          clientId: e.clientId,
-          endpointId,
-          eventId: id,
-          event: e.type,
-          status: 'pending' as const,
-          attempts: 0,
-          nextAttemptAt: e.at,
-          createdAt: e.at,
-        })),
-      )
-      .run();
-  }
-  return row;
+export function eventWriter(tx: DbOrTx, clientId: string, opts: { endpointId?: string } = {}): (e: Omit<NewEvent, 'clientId'>) => EventRow {
+  const plan = tx.select({ plan: clients.plan }).from(clients).where(eq(clients.id, clientId)).get()?.plan;
+  // Events raised while the plan has no webhooks are stored, never queued.
+  const endpoints =
+    plan !== WEBHOOK_PLAN
+      ? []
+      : opts.endpointId
+        ? [{ id: opts.endpointId, types: null }]
+        : tx
+            .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
+            .from(webhookEndpoints)
+            .where(sql`${webhookEndpoints.clientId} = ${clientId} AND ${webhookEndpoints.enabled} = 1`)
+            .all()
+            .map((ep) => ({ id: ep.id, types: parseEndpointEvents(ep.events) as string[] }));
+  return (e) => {
+    const id = e.id ?? newId('event');
+    const row: EventRow = { id, clientId, botId: e.botId, leadId: e.leadId, type: e.type, payload: e.payload(id), createdAt: e.at };
+    tx.insert(events).values(row).run();
+    const targets = endpoints.filter((ep) => ep.types === null || ep.types.includes(e.type));
+    if (targets.length > 0) {
+      tx.insert(webhookDeliveries)
+        .values(
+          targets.map((ep) => ({
+            id: newId('delivery'),
+            clientId,
+            endpointId: ep.id,
+            eventId: id,
+            event: e.type,
+            status: 'pending' as const,
+            attempts: 0,
+            nextAttemptAt: e.at,
+            createdAt: e.at,
+          })),
+        )
+        .run();
+    }
+    return row;
+  };
+}
+
+/** Inserts one event and its pending deliveries (see eventWriter). Returns the event row. */
+export function recordEvent(tx: DbOrTx, e: NewEvent, opts: { endpointId?: string } = {}): EventRow {
+  return eventWriter(tx, e.clientId, opts)(e);
 }
 
 /** Erasure (DELETE lead): personal data leaves the stored events too; ids and times stay. */

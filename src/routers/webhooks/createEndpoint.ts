@@ -11,7 +11,7 @@ export const createEndpointProcedure = apiKeyProcedure
       operationId: 'createWebhookEndpoint',
       summary: 'Create a webhook endpoint',
       description:
-        'Enterprise plan. The URL must be `https://`; hosts that are or resolve to loopback, private (RFC 1918), CGNAT, link-local (cloud metadata), multicast or reserved addresses are refused with 400. `events` defaults to every type. The answer holds the signing `secret` (Standard Webhooks) — the only time it is shown. Accepts `Idempotency-Key`.',
+        'Enterprise plan. The URL must use the `https` scheme (else 400); hosts that are or resolve to loopback, private (RFC 1918), CGNAT, link-local (cloud metadata), multicast or reserved addresses are refused with 400. `events` defaults to every type. The answer holds the signing `secret` (Standard Webhooks) — the only time it is shown. Accepts `Idempotency-Key`.',
       tags: ['Webhooks'],
     },
     successStatus: 201,
