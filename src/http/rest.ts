@@ -106,10 +106,20 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     try {
       let input: unknown;
       let bodyError: AppError | undefined;
+      const search = q === -1 ? '' : url.slice(q + 1);
       if (BODY_METHODS.has(route.method)) {
+        // Inputs of writes travel in the body; a query string would be silently ignored, so refuse it.
+        const stray = [...new URLSearchParams(search).keys()];
+        if (stray.length > 0) {
+          bodyError = new AppError('BAD_REQUEST', 'This operation takes its input in the JSON body, not the query string', {
+            issues: stray.map((key) => ({ path: key, message: 'Unexpected query parameter' })),
+          });
+        }
         // 413 is decided before anything else: the bytes are not read past the limit.
         const raw = await readBody(req, MAX_BODY_BYTES);
-        if (raw.length === 0) {
+        if (bodyError) {
+          // Reported after authentication, like a malformed body.
+        } else if (raw.length === 0) {
           input = { ...params };
         } else if (!isJsonType(req.headers['content-type'])) {
           bodyError = new AppError('BAD_REQUEST', 'Request bodies must be JSON (Content-Type: application/json)');
@@ -122,7 +132,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
           }
         }
       } else {
-        input = { ...queryInput(q === -1 ? '' : url.slice(q + 1)), ...params };
+        input = { ...queryInput(search), ...params };
       }
       const ctx = createContext({ req, res, transport: 'rest', bodyError });
       const data: unknown = await callTRPCProcedure({

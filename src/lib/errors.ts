@@ -134,6 +134,8 @@ export function normalizeError(err: unknown): NormalizedError {
         unexpected: false,
       };
     }
+    // tRPC's parse errors carry the JSON parser's own wording; say it the way /v1 does.
+    if (err.code === 'PARSE_ERROR') return { status: 400, code: 'BAD_REQUEST', message: 'Malformed JSON body', unexpected: false };
     const code = FROM_TRPC[err.code];
     if (code) {
       return { status: HTTP_STATUS[code], code, message: safeMessage(code, err.message), unexpected: false };

@@ -1,6 +1,7 @@
 // Leads: the one implementation behind REST, /trpc, the bot runtime and the CLI seed.
 import { and, desc, eq, gte, isNull, lt, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client';
+import type { Db } from '../db/client';
+import { prepared } from '../db/prepared';
 import { leads, type LeadRow, type LeadSource, type LeadStatus } from '../db/schema';
 import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
@@ -38,13 +39,18 @@ const contactRequired = () =>
   });
 
 /** The live (not erased) lead if it belongs to this client; another client's lead is "not found". */
-export function findLeadRow(db: DbOrTx, clientId: string, leadId: string): LeadRow | undefined {
+// Inside a transaction, pass the root `deps.db`: better-sqlite3 has one connection, so the
+// prepared statement reads within the open transaction.
+export function findLeadRow(db: Db, clientId: string, leadId: string): LeadRow | undefined {
   if (!isIdOf('lead', leadId)) return undefined;
-  return db
-    .select()
-    .from(leads)
-    .where(and(eq(leads.id, leadId), eq(leads.clientId, clientId), isNull(leads.deletedAt)))
-    .get();
+  const statement = prepared(db, 'leads.findLive', (d) =>
+    d
+      .select()
+      .from(leads)
+      .where(and(eq(leads.id, sql.placeholder('id')), eq(leads.clientId, sql.placeholder('clientId')), isNull(leads.deletedAt)))
+      .prepare(),
+  );
+  return statement.get({ id: leadId, clientId });
 }
 
 export function getLead(deps: ServiceDeps, clientId: string, leadId: string): Lead {
@@ -94,7 +100,7 @@ const ALLOWED_FROM: Record<'qualified' | 'lost', readonly LeadStatus[]> = {
 export function updateLead(deps: ServiceDeps, clientId: string, leadId: string, patch: LeadUpdateFields): Lead {
   return deps.db.transaction(
     (tx) => {
-      const current = findLeadRow(tx, clientId, leadId);
+      const current = findLeadRow(deps.db, clientId, leadId);
       if (!current) throw notFound('Lead');
       const now = deps.clock.now();
       const next: LeadRow = { ...current, updatedAt: now };
@@ -164,7 +170,7 @@ export function updateLead(deps: ServiceDeps, clientId: string, leadId: string, 
 export function deleteLead(deps: ServiceDeps, clientId: string, leadId: string): void {
   deps.db.transaction(
     (tx) => {
-      const current = findLeadRow(tx, clientId, leadId);
+      const current = findLeadRow(deps.db, clientId, leadId);
       if (!current) throw notFound('Lead');
       const now = deps.clock.now();
       tx.update(leads)
