@@ -48,6 +48,12 @@ describe('leads', () => {
     expect(after.body.data.length).toBe(before.body.data.length);
   });
 
+  it('refuses a query string on writes instead of ignoring it', async () => {
+    const res = await srv.call('POST', '/v1/leads?status=qualified', { token: t.token, body: { bot_id: t.botId, name: 'Q' } });
+    expectError(res, 400, 'BAD_REQUEST');
+    expect(res.body.error.issues).toEqual([{ path: 'status', message: 'Unexpected query parameter' }]);
+  });
+
   it('paginates newest first with stable cursors', async () => {
     const own = srv.tenant('business');
     for (let i = 0; i < 7; i++) {

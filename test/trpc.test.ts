@@ -90,6 +90,17 @@ describe('/trpc', () => {
     }
   });
 
+  it('puts the request id in every /trpc error body, also before a context exists', async () => {
+    const res = await fetch(`${srv.url}/trpc/leads.create`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${INTERNAL_TOKEN}`, 'x-request-id': 'trace-123' },
+      body: 'x',
+    });
+    const body = (await res.json()) as { error: { data: { error: { request_id: string } } } };
+    expect(res.headers.get('x-request-id')).toBe('trace-123');
+    expect(body.error.data.error.request_id).toBe('trace-123');
+  });
+
   it('never leaks internals in /trpc errors', async () => {
     const res = await fetch(`${srv.url}/trpc/leads.create`, {
       method: 'POST',
