@@ -182,20 +182,25 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
     expectNoRateLimitHeaders(res);
   });
 
-  it.runIf(op.plan === 'enterprise')('403 on the business plan', async () => {
-    const business = srv.tenant('business');
-    const res = await refused(op.build(srv, business), { token: business.token }, 403, 'FORBIDDEN');
-    expectNoRateLimitHeaders(res);
-  });
+  // Rows that do not apply generate no test at all (rather than a skipped one).
+  if (op.plan === 'enterprise') {
+    it('403 on the business plan', async () => {
+      const business = srv.tenant('business');
+      const res = await refused(op.build(srv, business), { token: business.token }, 403, 'FORBIDDEN');
+      expectNoRateLimitHeaders(res);
+    });
+  }
 
-  it.runIf(op.pathIds !== undefined)("404 for another client's ids in the path, exactly like a random id", async () => {
-    const theirs = op.build(srv, other);
-    const foreign = await refused(theirs, { token: caller.token }, 404, 'NOT_FOUND');
-    const params = { ...theirs.params };
-    for (const [name, kind] of Object.entries(op.pathIds ?? {})) params[name] = randomId(kind);
-    const random = await refused({ ...theirs, params }, { token: caller.token }, 404, 'NOT_FOUND');
-    expect(visible(foreign)).toEqual(visible(random));
-  });
+  if (op.pathIds !== undefined) {
+    it("404 for another client's ids in the path, exactly like a random id", async () => {
+      const theirs = op.build(srv, other);
+      const foreign = await refused(theirs, { token: caller.token }, 404, 'NOT_FOUND');
+      const params = { ...theirs.params };
+      for (const [name, kind] of Object.entries(op.pathIds ?? {})) params[name] = randomId(kind);
+      const random = await refused({ ...theirs, params }, { token: caller.token }, 404, 'NOT_FOUND');
+      expect(visible(foreign)).toEqual(visible(random));
+    });
+  }
 
   it.each(op.refs ?? [])("another client's $field in the $in answers exactly like a random id", async (ref) => {
     const mine = op.build(srv, caller);
