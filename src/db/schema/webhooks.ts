@@ -95,8 +95,9 @@ export const webhookDeliveries = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [
-    // The worker's "what is due" seek: pending rows only.
-    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // The worker's "what is due" seek: pending rows only, covering the endpoint so the claim can
+    // skip endpoints at their concurrency limit without reading rows.
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.endpointId).where(sql`status = 'pending'`),
     index('webhook_deliveries_client_created_idx').on(t.clientId, t.createdAt, t.id),
     index('webhook_deliveries_client_status_created_idx').on(t.clientId, t.status, t.createdAt, t.id),
     index('webhook_deliveries_endpoint_created_idx').on(t.endpointId, t.createdAt, t.id),
