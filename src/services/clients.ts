@@ -56,7 +56,13 @@ export function createBot(deps: ServiceDeps, input: { client_id: string; name: s
 /** The bot if it is this client's; a malformed or foreign bot_id is the caller's mistake (400). */
 export function requireOwnBot({ db }: ServiceDeps, clientId: string, botId: string): BotRow {
   const bot = isIdOf('bot', botId)
-    ? db.select().from(bots).where(and(eq(bots.id, botId), eq(bots.clientId, clientId))).get()
+    ? prepared(db, 'bots.own', (d) =>
+        d
+          .select()
+          .from(bots)
+          .where(and(eq(bots.id, sql.placeholder('botId')), eq(bots.clientId, sql.placeholder('clientId'))))
+          .prepare(),
+      ).get({ botId, clientId })
     : undefined;
   if (!bot) throw new AppError('BAD_REQUEST', 'Unknown bot_id', { issues: [{ path: 'bot_id', message: 'No such bot for this client' }] });
   return bot;
