@@ -4,6 +4,7 @@
 import type { LookupAddress } from 'node:dns';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { ConnectionOptions, SecureContext } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { bareHost, parseWebhookUrl, resolveWebhookHost, type ResolvedAddress } from './guard';
 
@@ -13,8 +14,11 @@ export interface SendRequest {
   headers: Record<string, string>;
   timeoutMs: number;
   allowPrivate: boolean;
-  /** Extra trust anchors (tests); production trusts Node's store plus NODE_EXTRA_CA_CERTS. */
-  ca?: string | Buffer | undefined;
+  /**
+   * Built once by the worker and shared: Node's CA store plus NODE_EXTRA_CA_CERTS, or a test's own CA.
+   * (A context per connection costs more CPU than the rest of an attempt.)
+   */
+  secureContext?: SecureContext | undefined;
   /** Aborts the attempt (graceful shutdown past its grace period). */
   signal?: AbortSignal | undefined;
 }
@@ -93,45 +97,44 @@ export async function sendWebhook(req: SendRequest): Promise<SendResult> {
     const url = parseWebhookUrl(req.url);
     const addresses = await Promise.race([resolveWebhookHost(url, { allowPrivate: req.allowPrivate }), aborted]);
     const result = await new Promise<SendResult>((resolve) => {
-      const request = https.request(
-        {
-          method: 'POST',
-          protocol: 'https:',
-          hostname: bareHost(url),
-          port: url.port || 443,
-          path: `${url.pathname}${url.search}`,
-          headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(req.body)), 'user-agent': USER_AGENT },
-          lookup: pinnedLookup(addresses),
-          // A fresh connection per attempt: no pooled socket outlives the address check it was made for.
-          agent: false,
-          ca: req.ca,
-          signal: controller.signal,
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          // The verdict is the status; the body is drained in the background, still under the timer.
-          draining = true;
-          res.on('close', () => clearTimeout(timer));
-          let seen = 0;
-          res.on('data', (chunk: Buffer) => {
-            seen += chunk.length;
-            if (seen > MAX_RESPONSE_BYTES) res.destroy();
-          });
-          res.on('error', () => undefined);
-          const ok = status >= 200 && status < 300;
-          let retryAfterMs: number | null = null;
-          if (status === 429 || status === 503) {
-            const header = res.headers['retry-after'];
-            retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
-          }
-          const error = ok
-            ? null
-            : status >= 300 && status < 400
-              ? `HTTP ${status}: redirects are not followed${typeof res.headers.location === 'string' ? ` (Location: ${res.headers.location.slice(0, 200)})` : ''}`
-              : `HTTP ${status}`;
-          resolve({ ok, statusCode: status, error, retryAfterMs, latencyMs: elapsed() });
-        },
-      );
+      // https.request hands secureContext on to tls.connect (the types list it only there).
+      const options: https.RequestOptions & Pick<ConnectionOptions, 'secureContext'> = {
+        method: 'POST',
+        protocol: 'https:',
+        hostname: bareHost(url),
+        port: Number(url.port || 443),
+        path: `${url.pathname}${url.search}`,
+        headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(req.body)), 'user-agent': USER_AGENT },
+        lookup: pinnedLookup(addresses),
+        // A fresh connection per attempt: no pooled socket outlives the address check it was made for.
+        agent: false,
+        secureContext: req.secureContext,
+        signal: controller.signal,
+      };
+      const request = https.request(options, (res) => {
+        const status = res.statusCode ?? 0;
+        // The verdict is the status; the body is drained in the background, still under the timer.
+        draining = true;
+        res.on('close', () => clearTimeout(timer));
+        let seen = 0;
+        res.on('data', (chunk: Buffer) => {
+          seen += chunk.length;
+          if (seen > MAX_RESPONSE_BYTES) res.destroy();
+        });
+        res.on('error', () => undefined);
+        const ok = status >= 200 && status < 300;
+        let retryAfterMs: number | null = null;
+        if (status === 429 || status === 503) {
+          const header = res.headers['retry-after'];
+          retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
+        }
+        const error = ok
+          ? null
+          : status >= 300 && status < 400
+            ? `HTTP ${status}: redirects are not followed${typeof res.headers.location === 'string' ? ` (Location: ${res.headers.location.slice(0, 200)})` : ''}`
+            : `HTTP ${status}`;
+        resolve({ ok, statusCode: status, error, retryAfterMs, latencyMs: elapsed() });
+      });
       request.on('error', (err) => {
         resolve(fail(controller.signal.aborted ? describe(controller.signal.reason) : describe(err)));
       });

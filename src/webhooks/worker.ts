@@ -3,8 +3,10 @@
 // to a lease expiry (so a crash mid-delivery leads to a retry, never a loss), POSTs them signed, and
 // records each attempt; it also prunes events past retention. At least once, no ordering.
 import { randomBytes } from 'node:crypto';
-import { and, asc, eq, isNotNull, lte, ne, notInArray, sql } from 'drizzle-orm';
+import { createSecureContext } from 'node:tls';
+import { and, asc, eq, inArray, isNotNull, lte, ne, notInArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client';
+import { prepared } from '../db/prepared';
 import { clients, events, webhookAttempts, webhookDeliveries, webhookEndpoints, type DisabledReason, type WebhookDeliveryRow } from '../db/schema';
 import type { Logger } from '../lib/logger';
 import { DAY_MS, type Clock } from '../lib/time';
@@ -40,7 +42,7 @@ export interface WorkerOptions {
   retentionMs: number;
   pruneIntervalMs: number;
   pruneBatch: number;
-  /** Extra trust anchors for receivers' certificates (tests inject their CA here). */
+  /** Trust anchors for receivers' certificates instead of Node's store (tests inject their CA here). */
   ca?: string | Buffer | undefined;
 }
 
@@ -102,6 +104,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   const { db, clock, logger } = deps;
   const me: LeaseIdentity = localIdentity('webhooks', `wrk_${randomBytes(8).toString('hex')}`);
   const log = logger.child({ component: 'webhooks', worker: me.owner });
+  const secureContext = createSecureContext(opts.ca ? { ca: opts.ca } : {});
   const inflight = new Map<string, InFlight>();
   // Deliveries handed back at shutdown: their late results are dropped, not recorded.
   const released = new Set<string>();
@@ -165,16 +168,36 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     for (const f of inflight.values()) perEndpoint.set(f.endpointId, (perEndpoint.get(f.endpointId) ?? 0) + 1);
     const saturated = [...perEndpoint].filter(([, n]) => n >= opts.perEndpointConcurrency).map(([id]) => id);
     // A cheap read first: an idle worker never takes the write lock.
-    const due = db
-      .select({ id: d.id })
-      .from(d)
-      .where(and(sql`${d.status} = 'pending'`, lte(d.nextAttemptAt, now)))
-      .limit(1)
-      .get();
+    const due = prepared(db, 'webhooks.due', (pdb) =>
+      pdb
+        .select({ rowid: sql<number>`${d}.rowid` })
+        .from(d)
+        .where(and(sql`${d.status} = 'pending'`, lte(d.nextAttemptAt, sql.placeholder('now'))))
+        .limit(1)
+        .prepare(),
+    ).get({ now });
     if (!due) return [];
     return db.transaction(
       (tx) => {
         if (!stillHeld(tx, me, now)) return [];
+        // Pick from the due index alone (it covers endpoint_id and the rowid), honouring the limits…
+        const candidates = tx
+          .select({ rowid: sql<number>`${d}.rowid`, endpointId: d.endpointId })
+          .from(d)
+          .where(and(sql`${d.status} = 'pending'`, lte(d.nextAttemptAt, now), saturated.length > 0 ? notInArray(d.endpointId, saturated) : undefined))
+          .orderBy(asc(d.nextAttemptAt))
+          .limit(capacity * 4)
+          .all();
+        const picked: number[] = [];
+        for (const c of candidates) {
+          const n = perEndpoint.get(c.endpointId) ?? 0;
+          if (n >= opts.perEndpointConcurrency) continue;
+          perEndpoint.set(c.endpointId, n + 1);
+          picked.push(c.rowid);
+          if (picked.length >= capacity) break;
+        }
+        if (picked.length === 0) return [];
+        // …then read what sending needs for those only.
         const rows = tx
           .select({
             delivery: d,
@@ -190,9 +213,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
           .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, d.endpointId))
           .innerJoin(events, eq(events.id, d.eventId))
           .innerJoin(clients, eq(clients.id, d.clientId))
-          .where(and(sql`${d.status} = 'pending'`, lte(d.nextAttemptAt, now), saturated.length > 0 ? notInArray(d.endpointId, saturated) : undefined))
-          .orderBy(asc(d.nextAttemptAt))
-          .limit(capacity * 4)
+          .where(inArray(sql`${d}.rowid`, picked))
           .all();
         const out: Claimed[] = [];
         for (const r of rows) {
@@ -205,9 +226,6 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
             finalize(tx, r.delivery.id, ENDPOINT_DISABLED);
             continue;
           }
-          const n = perEndpoint.get(r.delivery.endpointId) ?? 0;
-          if (out.length >= capacity || n >= opts.perEndpointConcurrency) continue;
-          perEndpoint.set(r.delivery.endpointId, n + 1);
           tx.update(d)
             .set({ claimedBy: me.owner, nextAttemptAt: now + opts.claimLeaseMs })
             .where(eq(d.id, r.delivery.id))
@@ -239,25 +257,56 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   function finish(c: Claimed, startedAt: number, result: SendResult) {
     db.transaction(
       (tx) => {
-        const row = tx
-          .select()
-          .from(d)
-          .where(and(eq(d.id, c.delivery.id), eq(d.claimedBy, me.owner), sql`${d.status} = 'pending'`))
-          .get();
+        // The success path runs once per delivery: its statements are prepared once (same connection,
+        // so they run inside this transaction).
+        const row = prepared(db, 'webhooks.finish.row', (pdb) =>
+          pdb
+            .select()
+            .from(d)
+            .where(and(eq(d.id, sql.placeholder('id')), eq(d.claimedBy, sql.placeholder('owner')), sql`${d.status} = 'pending'`))
+            .prepare(),
+        ).get({ id: c.delivery.id, owner: me.owner });
         // Released, disabled, deleted or pruned meanwhile: nothing to record.
         if (!row) return;
         const now = clock.now();
         const attempts = row.attempts + 1;
-        tx.insert(webhookAttempts)
-          .values({ deliveryId: row.id, at: startedAt, statusCode: result.statusCode, latencyMs: result.latencyMs, error: result.error })
-          .run();
+        prepared(db, 'webhooks.finish.attempt', (pdb) =>
+          pdb
+            .insert(webhookAttempts)
+            .values({
+              deliveryId: sql.placeholder('deliveryId'),
+              at: sql.placeholder('at'),
+              statusCode: sql.placeholder('statusCode'),
+              latencyMs: sql.placeholder('latencyMs'),
+              error: sql.placeholder('error'),
+            })
+            .prepare(),
+        ).run({ deliveryId: row.id, at: startedAt, statusCode: result.statusCode, latencyMs: result.latencyMs, error: result.error });
         const done = { attempts, lastAttemptAt: startedAt, lastStatusCode: result.statusCode, lastError: result.error, claimedBy: null, manualRetry: false };
         if (result.ok) {
-          tx.update(d).set({ ...done, status: 'succeeded', nextAttemptAt: null }).where(eq(d.id, row.id)).run();
-          tx.update(webhookEndpoints)
-            .set({ failingSince: null })
-            .where(and(eq(webhookEndpoints.id, row.endpointId), isNotNull(webhookEndpoints.failingSince)))
-            .run();
+          prepared(db, 'webhooks.finish.succeeded', (pdb) =>
+            pdb
+              .update(d)
+              .set({
+                status: 'succeeded',
+                attempts: sql`${sql.placeholder('attempts')}`,
+                lastAttemptAt: sql`${sql.placeholder('at')}`,
+                lastStatusCode: sql`${sql.placeholder('statusCode')}`,
+                lastError: null,
+                nextAttemptAt: null,
+                claimedBy: null,
+                manualRetry: false,
+              })
+              .where(eq(d.id, sql.placeholder('id')))
+              .prepare(),
+          ).run({ id: row.id, attempts, at: startedAt, statusCode: result.statusCode });
+          prepared(db, 'webhooks.finish.streakEnds', (pdb) =>
+            pdb
+              .update(webhookEndpoints)
+              .set({ failingSince: null })
+              .where(and(eq(webhookEndpoints.id, sql.placeholder('id')), isNotNull(webhookEndpoints.failingSince)))
+              .prepare(),
+          ).run({ id: row.endpointId });
           return;
         }
         const endpoint = tx
@@ -300,7 +349,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
         headers: { ...headers },
         timeoutMs: opts.timeoutMs,
         allowPrivate: opts.allowPrivate,
-        ca: opts.ca,
+        secureContext,
         signal: controller.signal,
       });
       if (released.has(id)) return;
