@@ -8,6 +8,7 @@ import { buildOpenApiDocument } from './http/openapi';
 import { requestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
 import { createRestHandler } from './http/rest';
+import { HSTS } from './http/transport';
 import { AppError } from './lib/errors';
 import { appRouter } from './routers/_app';
 import { makeContextFactory } from './trpc/context';
@@ -23,6 +24,11 @@ export function createApp(deps: AppDeps) {
   const openapiJson = JSON.stringify(openapi);
 
   app.use(requestId);
+  // HTTPS answers tell browsers and clients to keep to HTTPS; decided on the socket, never on a header.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if ((req.socket as { encrypted?: boolean }).encrypted) res.setHeader('Strict-Transport-Security', HSTS);
+    next();
+  });
   // The 64 KiB cap on declared sizes, for every mount (REST also counts streamed bytes).
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {

@@ -35,6 +35,13 @@ const envSchema = z
     // Server processes sharing the port (node:cluster); 1 = no cluster. Limits and the webhook worker
     // stay exact across them because both live in the SQLite file.
     WORKERS: int('WORKERS', 1, 64).default(1),
+    // Slow clients (slowloris): the whole header block must arrive within this bound, the whole request
+    // (headers and body) within the next; a TLS handshake gets the header bound too.
+    ORMIAR_HEADERS_TIMEOUT_MS: int('ORMIAR_HEADERS_TIMEOUT_MS', 100, 600_000).default(15_000),
+    ORMIAR_REQUEST_TIMEOUT_MS: int('ORMIAR_REQUEST_TIMEOUT_MS', 100, 3_600_000).default(30_000),
+    // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
+    // connection comes from the proxy's address: cap per client there instead).
+    ORMIAR_MAX_CONNECTIONS_PER_ADDRESS: int('ORMIAR_MAX_CONNECTIONS_PER_ADDRESS', 0, 1_000_000).default(256),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_PATH) !== Boolean(env.TLS_KEY_PATH)) {
@@ -42,6 +49,14 @@ const envSchema = z
         code: 'custom',
         path: [env.TLS_CERT_PATH ? 'TLS_KEY_PATH' : 'TLS_CERT_PATH'],
         message: 'TLS_CERT_PATH and TLS_KEY_PATH must be set together',
+      });
+    }
+    // Node refuses a request bound shorter than the header bound.
+    if (env.ORMIAR_REQUEST_TIMEOUT_MS < env.ORMIAR_HEADERS_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ORMIAR_REQUEST_TIMEOUT_MS'],
+        message: 'ORMIAR_REQUEST_TIMEOUT_MS must be at least ORMIAR_HEADERS_TIMEOUT_MS',
       });
     }
   });

@@ -17,6 +17,9 @@ async function serve(env: Env) {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reloads a renewed certificate (as nginx does); without TLS it is logged and ignored rather
+  // than ending the process (Node's default for SIGHUP).
+  process.on('SIGHUP', () => running.reloadTls());
 }
 
 function primary(env: Env) {
@@ -40,6 +43,10 @@ function primary(env: Env) {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // Each worker serves with its own TLS context: pass the reload on.
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
 }
 
 async function main() {
