@@ -3,12 +3,18 @@
 import cluster from 'node:cluster';
 import { migrateDatabase, openDatabase } from './db/client';
 import { EnvError, parseEnv, type Env } from './env';
-import { startServer } from './server';
+import { startServer, type RunningServer } from './server';
 
 const SHUTDOWN_BOUND_MS = 15_000;
 
 async function serve(env: Env) {
+  // SIGHUP reloads a renewed certificate (as nginx does); without TLS it is logged and ignored rather
+  // than ending the process (Node's default for SIGHUP). Installed before start-up, which reads the
+  // files anyway, so a signal right after the `listening` line is never fatal.
+  let started: RunningServer | undefined;
+  process.on('SIGHUP', () => started?.reloadTls());
   const running = await startServer(env);
+  started = running;
   const stop = (signal: string) => {
     running.deps.logger.info({ signal }, 'shutting down');
     // A hung client must not keep the process up forever.
@@ -17,9 +23,6 @@ async function serve(env: Env) {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  // SIGHUP reloads a renewed certificate (as nginx does); without TLS it is logged and ignored rather
-  // than ending the process (Node's default for SIGHUP).
-  process.on('SIGHUP', () => running.reloadTls());
 }
 
 function primary(env: Env) {

@@ -1,0 +1,84 @@
+// The real entry point (src/main.ts) as a child process, for what only a process can show: signals
+// (SIGHUP, SIGKILL, SIGTERM) and restarts on the same database file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const ROOT = resolve(__dirname, '../..');
+
+export interface LogLine {
+  msg?: string;
+  level?: number;
+  [key: string]: unknown;
+}
+
+export interface ServerChild {
+  proc: ChildProcess;
+  url: string;
+  /** Every JSON log line so far. */
+  logs: LogLine[];
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every child still running (for afterAll: a failed assertion must not leave a server up). */
+export function killAllChildren(): void {
+  for (const proc of running) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+}
+
+/**
+ * `node --import tsx src/main.ts` with exactly `env` (plus PATH); resolves once it logs `listening`.
+ * tsx is loaded into the node process itself rather than through its CLI, which would run the
+ * server in a grandchild that a signal to the CLI does not reach the same way.
+ */
+export async function startChild(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerChild> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
+  void exited.then(() => running.delete(proc));
+  let stderr = '';
+  proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const logs: LogLine[] = [];
+  const waiters: { match: (l: LogLine) => boolean; done: (l: LogLine) => void }[] = [];
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return; // not a log line
+    }
+    logs.push(line);
+    for (const w of waiters.splice(0)) {
+      if (w.match(line)) w.done(line);
+      else waiters.push(w);
+    }
+  });
+  const waitForLog = (match: (line: LogLine) => boolean, waitMs = 10_000) =>
+    new Promise<LogLine>((done, fail) => {
+      const seen = logs.find(match);
+      if (seen) return done(seen);
+      const timer = setTimeout(() => fail(new Error(`no such log line within ${waitMs} ms; stderr: ${stderr}`)), waitMs);
+      waiters.push({
+        match,
+        done: (l) => {
+          clearTimeout(timer);
+          done(l);
+        },
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        fail(new Error(`child exited (${String(code)}) while waiting for a log line; stderr: ${stderr}`));
+      });
+    });
+  const listening = await waitForLog((l) => l.msg === 'listening' && typeof l.url === 'string', timeoutMs);
+  return { proc, url: String(listening.url), logs, waitForLog, exited, stderr: () => stderr };
+}
