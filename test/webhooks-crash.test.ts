@@ -24,6 +24,8 @@ interface Child {
   proc: ChildProcess;
   url: string;
   exited: Promise<number | null>;
+  /** Parsed log lines so far. */
+  logs: { level?: number; msg?: string }[];
 }
 
 /**
@@ -51,12 +53,14 @@ async function startChild(dbPath: string): Promise<Child> {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   let stderr = '';
   proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const logs: Child['logs'] = [];
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     const timer = setTimeout(() => reject(new Error(`child did not start: ${stderr}`)), 20_000);
     lines.on('line', (line) => {
       try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        const entry = JSON.parse(line) as { level?: number; msg?: string; url?: string };
+        logs.push(entry);
         if (entry.msg === 'listening' && entry.url) {
           clearTimeout(timer);
           resolve(entry.url);
@@ -67,7 +71,7 @@ async function startChild(dbPath: string): Promise<Child> {
     });
     void exited.then((code) => reject(new Error(`child exited (${String(code)}) before listening: ${stderr}`)));
   });
-  return { proc, url, exited };
+  return { proc, url, exited, logs };
 }
 
 async function post(base: string, path: string, token: string, body: unknown) {
@@ -83,6 +87,8 @@ describe('crash mid-delivery', () => {
   it('SIGKILL while the receiver holds the delivery open; after a restart on the same file the event arrives', async () => {
     const dbPath = tempDbPath('crash.sqlite');
     const first = await startChild(dbPath);
+    // Private addresses allowed (the receiver is on loopback): said at start, as a warning.
+    expect(first.logs.some((l) => l.level === 40 && /ORMIAR_WEBHOOK_ALLOW_PRIVATE=1/.test(l.msg ?? ''))).toBe(true);
     // The child migrated the file; make a tenant in it directly.
     const db = openDatabase(dbPath);
     const deps = { db: db.db, clock: { now: () => Date.now() } };
