@@ -61,7 +61,8 @@ async function main() {
     '',
     `Ormiar demo: ${running.url}  (database ${DEMO_DATABASE_PATH})`,
     seeded
-      ? `  Seeded "${DEMO_CLIENT_NAME}" (enterprise plan, ${seeded.bot_ids.length} bots, ${seeded.leads} leads over the last ${seeded.days} days, ${seeded.appointments} appointments).`
+      ? `  Seeded "${DEMO_CLIENT_NAME}" (enterprise plan, ${seeded.bot_ids.length} bots, ${seeded.leads} leads over the last ${seeded.days} days, ` +
+        `${seeded.appointments.scheduled + seeded.appointments.completed + seeded.appointments.cancelled} appointments, ${seeded.events} events).`
       : `  Using the existing "${DEMO_CLIENT_NAME}" workspace (delete ${DEMO_DATABASE_PATH} to start over).`,
     `  API key (new for this run, shown once): ${key.token}`,
     `  Try it:  curl -H "Authorization: Bearer ${key.token}" ${running.url}/v1/stats`,

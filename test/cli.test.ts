@@ -144,7 +144,7 @@ describe('admin CLI', () => {
       { id: small.bot_ids[0], name: 'Front desk' },
     ]);
 
-    expect(seeded).toMatchObject({ client_id: t.clientId, leads: 2500, days: 45, appointments: expect.any(Number) });
+    expect(seeded).toMatchObject({ client_id: t.clientId, leads: 2500, days: 45 });
     expect(seeded.bot_ids).toHaveLength(2);
     const s = seeded.statuses;
     expect(s.new + s.qualified + s.booked + s.lost).toBe(2500);
@@ -154,12 +154,12 @@ describe('admin CLI', () => {
     const rows = sqlite
       .prepare(
         `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost,
-           sum(source = 'import') AS imported, min(created_at) AS first, max(created_at) AS last,
+           sum(status = 'booked') AS bookedNow, sum(source = 'import') AS imported, min(created_at) AS first, max(created_at) AS last,
            sum(status IN ('qualified', 'booked') AND phone IS NULL AND email IS NULL) AS uncontactable
          FROM leads WHERE client_id = ?`,
       )
       .get(t.clientId) as Record<string, number>;
-    expect(rows).toMatchObject({ total: 2500, imported: 2500, uncontactable: 0, booked: s.booked, lost: s.lost });
+    expect(rows).toMatchObject({ total: 2500, imported: 2500, uncontactable: 0, bookedNow: s.booked, lost: s.lost });
     expect(rows.first).toBeGreaterThanOrEqual(Date.parse(seeded.from));
     expect(rows.last).toBeLessThan(Date.parse(seeded.to));
 
@@ -169,6 +169,12 @@ describe('admin CLI', () => {
     const all = await srv.call('GET', `/v1/stats?from=${from}&to=${to}`, { token: t.token });
     expect(all.status).toBe(200);
     expect(all.body.leads).toEqual({ total: rows.total, qualified: rows.qualified, booked: rows.booked, lost: rows.lost });
+    const appointmentsIn = sqlite.prepare(
+      `SELECT coalesce(sum(status = 'scheduled'), 0) AS scheduled, coalesce(sum(status = 'cancelled'), 0) AS cancelled,
+         coalesce(sum(status = 'completed'), 0) AS completed
+       FROM appointments WHERE client_id = ? AND starts_at >= ? AND starts_at < ?`,
+    );
+    expect(all.body.appointments).toEqual(appointmentsIn.get(t.clientId, Date.parse(from), Date.parse(to)));
     const perDay = sqlite
       .prepare(`SELECT created_at - created_at % 86400000 AS day, count(*) AS n FROM leads WHERE client_id = ? GROUP BY day`)
       .all(t.clientId) as { day: number; n: number }[];
@@ -184,6 +190,34 @@ describe('admin CLI', () => {
       )
       .get(t.clientId, Date.parse(recent.body.from), Date.parse(recent.body.to));
     expect(recent.body.leads).toEqual(window);
+    expect(recent.body.appointments).toEqual(appointmentsIn.get(t.clientId, Date.parse(recent.body.from), Date.parse(recent.body.to)));
+
+    // Appointments: one per lead ever booked, the booked ones' scheduled or completed, and a bot's
+    // scheduled appointments never overlap (the API's rule).
+    const a = seeded.appointments;
+    expect(a.scheduled + a.completed + a.cancelled).toBe(rows.booked);
+    expect(a.scheduled).toBeGreaterThan(0);
+    const integrity = sqlite
+      .prepare(
+        `SELECT
+           (SELECT count(*) FROM leads l WHERE l.client_id = @c AND l.status = 'booked' AND NOT EXISTS
+              (SELECT 1 FROM appointments x WHERE x.lead_id = l.id AND x.status IN ('scheduled', 'completed'))) AS bookedWithout,
+           (SELECT count(*) FROM appointments x JOIN appointments y ON x.bot_id = y.bot_id AND x.id < y.id
+              WHERE x.client_id = @c AND x.status = 'scheduled' AND y.status = 'scheduled'
+                AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at) AS overlaps,
+           (SELECT count(*) FROM appointments WHERE client_id = @c AND status = 'scheduled' AND starts_at < @now) AS scheduledInPast`,
+      )
+      .get({ c: t.clientId, now: Date.parse(seeded.to) });
+    expect(integrity).toEqual({ bookedWithout: 0, overlaps: 0, scheduledInPast: 0 });
+    const listed = await srv.call('GET', '/v1/calendar/appointments?status=scheduled&limit=3', { token: t.token });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toHaveLength(3);
+
+    // Events of the last 30 days, as the API records them.
+    expect(seeded.events).toBeGreaterThan(0);
+    const evts = await srv.call('GET', '/v1/events?type=lead_booked&limit=2', { token: t.token });
+    expect(evts.status).toBe(200);
+    expect(evts.body.data[0]).toMatchObject({ event: 'lead_booked', client_id: t.clientId, appointment: { status: 'scheduled' } });
 
     // One bot's share.
     const botId = seeded.bot_ids[0] as string;
@@ -207,9 +241,11 @@ describe('admin CLI', () => {
       .prepare(`SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost FROM leads WHERE client_id = ?`)
       .get(t.clientId);
     const from = result.from.slice(0, 10);
-    const to = new Date(Date.parse(result.to) + 86_400_000).toISOString().slice(0, 10);
+    // Far enough ahead to hold the scheduled appointments too.
+    const to = new Date(Date.parse(result.to) + 90 * 86_400_000).toISOString().slice(0, 10);
     const stats = await srv.call('GET', `/v1/stats?from=${from}&to=${to}`, { token: t.token });
     expect(stats.body.leads).toEqual(rows);
+    expect(stats.body.appointments).toEqual(result.appointments);
     const hourly = srv.deps.sqlite.prepare('SELECT sum(leads) AS n FROM stats_hourly WHERE client_id = ?').get(t.clientId);
     expect(hourly).toEqual({ n: 400 });
   });

@@ -145,7 +145,8 @@ function seedSummary(r: SeedResult): string {
     `Seeded ${fmtCount(r.leads)} leads for ${r.client_id} over the last ${r.days} days across ${r.bot_ids.length} bot(s) ` +
     `in ${(r.duration_ms / 1000).toFixed(1)} s (${fmtCount(rowsPerSecond(r))} rows/s): ` +
     `new ${fmtCount(s.new)}, qualified ${fmtCount(s.qualified)}, booked ${fmtCount(s.booked)}, lost ${fmtCount(s.lost)}; ` +
-    `${fmtCount(r.appointments)} appointments`
+    `appointments: scheduled ${fmtCount(r.appointments.scheduled)}, completed ${fmtCount(r.appointments.completed)}, cancelled ${fmtCount(r.appointments.cancelled)}; ` +
+    `${fmtCount(r.events)} events`
   );
 }
 

@@ -38,3 +38,28 @@ export function bumpCounters(tx: Tx, clientId: string, botId: string, at: number
   upsert(tx, 'stats_daily', clientId, botId, floorTo(at, DAY_MS), delta);
   upsert(tx, 'stats_hourly', clientId, botId, floorTo(at, HOUR_MS), delta);
 }
+
+/**
+ * Many deltas at once (the seed's batches): summed per (bot, day) and per (bot, hour) first, then one
+ * upsert per bucket, the same upsert bumpCounters runs.
+ */
+export function bumpCountersMany(tx: Tx, clientId: string, deltas: Iterable<{ botId: string; at: number; delta: CounterDelta }>): void {
+  const buckets = { stats_daily: new Map<string, { botId: string; bucket: number; sum: Required<CounterDelta> }>(), stats_hourly: new Map<string, { botId: string; bucket: number; sum: Required<CounterDelta> }>() };
+  for (const { botId, at, delta } of deltas) {
+    for (const [table, unit] of [['stats_daily', DAY_MS], ['stats_hourly', HOUR_MS]] as const) {
+      const bucket = floorTo(at, unit);
+      const key = `${botId}|${bucket}`;
+      let entry = buckets[table].get(key);
+      if (!entry) {
+        entry = { botId, bucket, sum: { leads: 0, qualified: 0, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 } };
+        buckets[table].set(key, entry);
+      }
+      for (const field of Object.keys(entry.sum) as (keyof CounterDelta)[]) entry.sum[field] += delta[field] ?? 0;
+    }
+  }
+  for (const table of ['stats_daily', 'stats_hourly'] as const) {
+    for (const { botId, bucket, sum } of buckets[table].values()) {
+      if (Object.values(sum).some((v) => v !== 0)) upsert(tx, table, clientId, botId, bucket, sum);
+    }
+  }
+}

@@ -1,19 +1,23 @@
 // Synthetic data for demos and benchmarks (the CLI `seed` command, the demo): N leads over the last
-// D days across a client's bots, with rollups kept exactly as the API keeps them.
-// Fast on purpose: timestamps are generated up front and sorted, so rows go in in index order (every
-// lead index ends in created_at, ids are time-sortable), through one prepared statement, in
-// transactions of `batchSize` rows whose rollup deltas are summed per (bot, hour) before one upsert each.
-import { eq, getTableColumns } from 'drizzle-orm';
+// D days across a client's bots, their appointments and their events, with rollups kept exactly as
+// the API keeps them.
+// Fast on purpose: lead times are generated up front and sorted, so rows go in in index order (every
+// lead index ends in created_at, ids are time-sortable), through prepared statements, in transactions
+// of `batchSize` leads whose rollup deltas are summed per (bot, hour) before one upsert each.
+import { and, eq, getTableColumns, getTableName, type Table } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import type { Tx } from '../db/client';
-import { bots, leads, type LeadRow, type LeadStatus } from '../db/schema';
+import { appointments, bots, events, leads, type AppointmentRow, type AppointmentStatus, type EventRow, type EventType, type LeadRow, type LeadStatus } from '../db/schema';
 import { AppError, issuesFromZod } from '../lib/errors';
 import { ID_RANDOM_SPACE, idAt } from '../lib/ids';
 import { DAY_MS, HOUR_MS, MINUTE_MS, floorTo, toIso } from '../lib/time';
 import { idOf, wholeNumber } from '../schemas/common';
+import { leadEventPayload } from '../webhooks/outbox';
+import { appointmentView } from './calendar';
 import { createBot, requireClient } from './clients';
 import type { ServiceDeps } from './deps';
-import { bumpCounters, type CounterDelta } from './rollup';
+import { EVENT_RETENTION_MS } from './events';
+import { bumpCountersMany, type CounterDelta } from './rollup';
 
 export const SEED_DEFAULT_DAYS = 60;
 export const SEED_MAX_LEADS = 50_000_000;
@@ -26,7 +30,7 @@ export const seedInput = z.strictObject({
 export type SeedInput = z.input<typeof seedInput>;
 
 export interface SeedOptions {
-  /** Rows per transaction (default 10,000). */
+  /** Leads per transaction (default 10,000). */
   batchSize?: number;
   /** Called after each committed batch. */
   onProgress?: (done: number, total: number) => void;
@@ -42,7 +46,8 @@ export interface SeedResult {
   from: string;
   to: string;
   statuses: Record<LeadStatus, number>;
-  appointments: number;
+  appointments: Record<AppointmentStatus, number>;
+  events: number;
   duration_ms: number;
 }
 
@@ -52,6 +57,7 @@ const INTERESTS = ['Book a consultation', 'Teeth whitening', 'Dental implants', 
 const CHANNELS = ['web_chat', 'whatsapp', 'instagram', 'messenger', 'sms'];
 const UTM_SOURCES = ['google', 'facebook', 'instagram', 'direct', 'newsletter', 'referral'];
 const LOCALES = ['en', 'es', 'de', 'fr', 'pt', 'it'];
+const NOTES = ['First visit', 'Bring previous X-rays', 'Prefers mornings', 'Follow-up', 'Insurance to confirm'];
 
 // Relative volume by UTC hour: quiet nights, a late-morning and an early-evening peak.
 const HOUR_WEIGHT = [0.1, 0.1, 0.05, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1, 1, 0.9, 0.8, 0.9, 1, 0.9, 0.8, 0.8, 0.9, 0.8, 0.6, 0.4, 0.3, 0.2];
@@ -59,13 +65,34 @@ const HOUR_WEIGHT = [0.1, 0.1, 0.05, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1, 1, 0.9, 0
 const WEEKDAY_WEIGHT = [0.5, 1, 1, 0.95, 0.95, 0.9, 0.6];
 // 1970-01-01 was a Thursday.
 const EPOCH_WEEKDAY = 4;
+const weekdayOf = (ms: number) => (Math.floor(ms / DAY_MS) + EPOCH_WEEKDAY) % 7;
+
+// Appointments sit on a 30-minute grid, Monday to Saturday, 08:00–18:00 UTC.
+const SLOT_MS = 30 * MINUTE_MS;
+const OPEN_HOUR = 8;
+const CLOSE_HOUR = 18;
 
 const BATCH_SIZE = 10_000;
+// A scheduled appointment lies at most this far after the slot its lead asked for.
+const BOOKING_HORIZON_MS = 60 * DAY_MS;
 
-// Column list from the drizzle table, so a new column shows up here as a type error in buildRow
-// (LeadRow gains a field) rather than as a silently wrong INSERT.
-const COLUMNS = Object.entries(getTableColumns(leads)).map(([key, column]) => ({ key, name: column.name }));
-const INSERT_SQL = `INSERT INTO leads (${COLUMNS.map((c) => `"${c.name}"`).join(', ')}) VALUES (${COLUMNS.map((c) => `@${c.key}`).join(', ')})`;
+/**
+ * A prepared INSERT of whole rows of a drizzle table, its column list taken from the table, so a new
+ * column shows up as a type error where the row is built (the row type gains a field) rather than as
+ * a silently wrong statement. Rows bind by property name.
+ */
+function prepareInsert<T extends Table>(sqlite: Database.Database, table: T): (row: T['$inferSelect']) => void {
+  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => ({ key, name: column.name }));
+  const statement = sqlite.prepare(
+    `INSERT INTO "${getTableName(table)}" (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+  );
+  const keys = columns.map((c) => c.key);
+  // Positional parameters bind measurably faster than named ones in better-sqlite3.
+  return (row) => {
+    const record = row as Record<string, unknown>;
+    statement.run(keys.map((k) => record[k]));
+  };
+}
 
 /** N lead creation times in [from, to), sorted, following the hour and weekday weights above. */
 function leadTimes(count: number, from: number, to: number, random: () => number): Float64Array {
@@ -74,12 +101,86 @@ function leadTimes(count: number, from: number, to: number, random: () => number
   for (let i = 0; i < count; ) {
     const t = from + Math.floor(random() * span);
     const hour = Math.floor(t / HOUR_MS) % 24;
-    const weekday = (Math.floor(t / DAY_MS) + EPOCH_WEEKDAY) % 7;
     // Rejection sampling: accept with probability weight / max weight (max is 1).
-    if (random() < (HOUR_WEIGHT[hour] ?? 1) * (WEEKDAY_WEIGHT[weekday] ?? 1)) times[i++] = t;
+    if (random() < (HOUR_WEIGHT[hour] ?? 1) * (WEEKDAY_WEIGHT[weekdayOf(t)] ?? 1)) times[i++] = t;
   }
   return times.sort();
 }
+
+/** Whether `slots` grid slots from grid slot `s` fit in one day's opening hours (Monday to Saturday). */
+function isOpen(s: number, slots: number): boolean {
+  const start = s * SLOT_MS;
+  const hour = Math.floor(start / HOUR_MS) % 24;
+  return weekdayOf(start) !== 0 && hour >= OPEN_HOUR && start + slots * SLOT_MS <= floorTo(start, DAY_MS) + CLOSE_HOUR * HOUR_MS;
+}
+
+/** The start of the first run of `slots` grid slots at or after `notBefore` within opening hours. */
+function openSlot(notBefore: number, slots: number): number {
+  let s = Math.ceil(notBefore / SLOT_MS);
+  while (!isOpen(s, slots)) s++;
+  return s * SLOT_MS;
+}
+
+/**
+ * Grid slots taken by each bot's scheduled appointments: the API's rule is that these never overlap.
+ * Per bot, a taken or closed slot points to a later candidate (union-find with path compression), so
+ * finding the next free slot in a busy calendar costs about the same as in an empty one.
+ */
+class SlotBook {
+  private readonly later = new Map<string, Map<number, number>>();
+
+  private of(botId: string): Map<number, number> {
+    let map = this.later.get(botId);
+    if (!map) {
+      map = new Map();
+      this.later.set(botId, map);
+    }
+    return map;
+  }
+
+  /** The first open, untaken grid slot at or after slot `s`. */
+  private free(map: Map<number, number>, s: number): number {
+    const path: number[] = [];
+    let r = s;
+    for (;;) {
+      const next = map.get(r);
+      if (next !== undefined) {
+        path.push(r);
+        r = next;
+      } else if (!isOpen(r, 1)) {
+        map.set(r, r + 1);
+        path.push(r);
+        r += 1;
+      } else break;
+    }
+    for (const q of path) map.set(q, r);
+    return r;
+  }
+
+  /** Marks every grid slot that [startsAt, endsAt) touches (appointments made through the API may be off the grid). */
+  hold(botId: string, startsAt: number, endsAt: number): void {
+    const map = this.of(botId);
+    for (let s = Math.floor(startsAt / SLOT_MS); s * SLOT_MS < endsAt; s++) map.set(s, s + 1);
+  }
+
+  /** Like openSlot, but also free in this bot's calendar and before `before`; held. Null when there is none. */
+  take(botId: string, notBefore: number, slots: number, before: number): number | null {
+    const map = this.of(botId);
+    for (let s = this.free(map, Math.ceil(notBefore / SLOT_MS)); s * SLOT_MS < before; s = this.free(map, s + 1)) {
+      if (!isOpen(s, slots)) continue;
+      let run = 1;
+      while (run < slots && this.free(map, s + run) === s + run) run++;
+      if (run < slots) continue;
+      for (let k = 0; k < slots; k++) map.set(s + k, s + k + 1);
+      return s * SLOT_MS;
+    }
+    return null;
+  }
+}
+
+type Counts = Required<CounterDelta>;
+const zeroCounts = (): Counts => ({ leads: 0, qualified: 0, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 });
+const APPOINTMENT_COUNTER = { scheduled: 'appointmentsScheduled', cancelled: 'appointmentsCancelled', completed: 'appointmentsCompleted' } as const;
 
 export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedOptions = {}): SeedResult {
   const parsed = seedInput.safeParse(rawInput);
@@ -96,16 +197,32 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
 
   const now = deps.clock.now();
   const from = now - days * DAY_MS;
+  const eventsFrom = now - EVENT_RETENTION_MS;
   const times = leadTimes(input.leads, from, now, random);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   const between = (min: number, max: number) => min + Math.floor(random() * (max - min));
 
+  // Scheduled appointments already in the calendar (the API's, an earlier seed's) keep their slots.
+  const slots = new SlotBook();
+  const existing = deps.db
+    .select({ botId: appointments.botId, startsAt: appointments.startsAt, endsAt: appointments.endsAt })
+    .from(appointments)
+    .where(and(eq(appointments.clientId, client.id), eq(appointments.status, 'scheduled')))
+    .all();
+  for (const a of existing) slots.hold(a.botId, a.startsAt, a.endsAt);
+
   const statuses: Record<LeadStatus, number> = { new: 0, qualified: 0, booked: 0, lost: 0 };
+  const appointmentCounts: Record<AppointmentStatus, number> = { scheduled: 0, cancelled: 0, completed: 0 };
+  let eventCount = 0;
   let lastMs = -1;
   let lastRandom = 0;
+  // Appointment and event ids: the time part is their own time, the random part a sequence from a
+  // random start, so they are unique within the run whatever their times.
+  let sequence = Math.floor(random() * ID_RANDOM_SPACE);
+  const nextSequence = () => (sequence = (sequence + 1) % ID_RANDOM_SPACE);
 
-  const buildRow = (createdAt: number): LeadRow => {
-    // Time-sortable ids carrying the lead's own creation time, unique within a millisecond.
+  const buildLead = (createdAt: number): LeadRow => {
+    // Time-sortable ids carrying the lead's own creation time, increasing within a millisecond.
     if (createdAt === lastMs && lastRandom < ID_RANDOM_SPACE - 1) lastRandom += 1;
     else {
       lastMs = createdAt;
@@ -118,8 +235,10 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
       ? r < 0.6 ? 'new' : r < 0.85 ? 'qualified' : r < 0.95 ? 'booked' : 'lost'
       : r < 0.25 ? 'new' : r < 0.6 ? 'qualified' : r < 0.82 ? 'booked' : 'lost';
     statuses[status] += 1;
-    // Half of the lost leads had qualified first; booked leads always had.
+    // Booked leads qualified first; half of the lost ones had too. Some qualified and lost leads had
+    // an appointment that was cancelled (so they were booked once: booked_at stays).
     const everQualified = status === 'qualified' || status === 'booked' || (status === 'lost' && random() < 0.5);
+    const everBooked = status === 'booked' || (status === 'qualified' && random() < 0.1) || (status === 'lost' && everQualified && random() < 0.3);
     const first = pick(FIRST);
     const last = pick(LAST);
     // A qualified lead needs a phone or an email (the API's rule); others often have neither.
@@ -127,8 +246,8 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
     const email = random() < (everQualified ? 0.7 : 0.35) ? `${first}.${last}${between(1, 1000)}@example.com`.toLowerCase() : null;
     if (everQualified && phone === null && email === null) phone = `+447700900${String(between(0, 1000)).padStart(3, '0')}`;
     const qualifiedAt = everQualified ? Math.min(now, createdAt + between(2 * MINUTE_MS, 6 * HOUR_MS)) : null;
-    const bookedAt = status === 'booked' && qualifiedAt !== null ? Math.min(now, qualifiedAt + between(MINUTE_MS, 2 * DAY_MS)) : null;
-    const lostAt = status === 'lost' ? Math.min(now, (qualifiedAt ?? createdAt) + between(HOUR_MS, 7 * DAY_MS)) : null;
+    const bookedAt = everBooked && qualifiedAt !== null ? Math.min(now, qualifiedAt + between(MINUTE_MS, 2 * DAY_MS)) : null;
+    const lostAt = status === 'lost' ? Math.min(now, (bookedAt ?? qualifiedAt ?? createdAt) + between(HOUR_MS, 7 * DAY_MS)) : null;
     const metadata: Record<string, string> = { channel: pick(CHANNELS), utm_source: pick(UTM_SOURCES) };
     if (random() < 0.5) metadata.locale = pick(LOCALES);
     return {
@@ -150,36 +269,99 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
     };
   };
 
-  const insert = deps.db.$client.prepare(INSERT_SQL);
-  let appointments = 0;
+  /**
+   * The appointment of a lead that was booked: a booked lead's is completed when its time has passed,
+   * else scheduled (in a free slot of its bot); a lead booked and then no longer booked had it cancelled.
+   */
+  const buildAppointment = (lead: LeadRow, bookedAt: number): AppointmentRow => {
+    const length = random() < 0.7 ? 1 : 2;
+    const wanted = openSlot(bookedAt + between(2 * HOUR_MS, 10 * DAY_MS), length);
+    let status: AppointmentStatus = 'cancelled';
+    let startsAt = wanted;
+    // Past and cancelled appointments may share a slot; only scheduled ones must not overlap.
+    if (lead.status === 'booked' && wanted + length * SLOT_MS <= now) status = 'completed';
+    else if (lead.status === 'booked') {
+      const free = slots.take(lead.botId, Math.max(wanted, now), length, wanted + BOOKING_HORIZON_MS);
+      if (free !== null) {
+        status = 'scheduled';
+        startsAt = free;
+      } else {
+        // The bot's calendar is full (huge seeds): the booking was cancelled and the lead is qualified again.
+        lead.status = 'qualified';
+        statuses.booked -= 1;
+        statuses.qualified += 1;
+      }
+    }
+    const endsAt = startsAt + length * SLOT_MS;
+    return {
+      id: idAt('appointment', bookedAt, nextSequence()),
+      clientId: lead.clientId,
+      botId: lead.botId,
+      leadId: lead.id,
+      status,
+      startsAt,
+      endsAt,
+      notes: random() < 0.3 ? pick(NOTES) : null,
+      createdAt: bookedAt,
+      updatedAt: status === 'cancelled' ? Math.min(now, between(bookedAt, Math.max(bookedAt + 1, startsAt))) : status === 'completed' ? Math.min(now, endsAt) : bookedAt,
+      deletedAt: null,
+    };
+  };
+
+  // Events as the API records them (same payloads), for the 30 days /v1/events keeps. They are written
+  // without deliveries: seeded history is not announced to webhook endpoints.
+  const buildEvent = (type: EventType, lead: LeadRow, at: number, appointment?: AppointmentRow): EventRow => {
+    const id = idAt('event', at, nextSequence());
+    const booked = appointment ? appointmentView({ ...appointment, status: 'scheduled', updatedAt: appointment.createdAt }) : undefined;
+    return { id, clientId: lead.clientId, botId: lead.botId, leadId: lead.id, type, payload: leadEventPayload(id, type, lead, at, booked), createdAt: at };
+  };
+
+  const insertLead = prepareInsert(deps.db.$client, leads);
+  const insertAppointment = prepareInsert(deps.db.$client, appointments);
+  const insertEvent = prepareInsert(deps.db.$client, events);
+
   for (let start = 0; start < times.length; start += batchSize) {
     const end = Math.min(times.length, start + batchSize);
     deps.db.transaction(
       (tx) => {
-        // The same counters createLead/updateLead keep, summed per (bot, hour) for this batch.
-        const deltas = new Map<string, { botId: string; hour: number; delta: Required<Pick<CounterDelta, 'leads' | 'qualified' | 'booked' | 'lost'>> }>();
-        const booked: LeadRow[] = [];
-        for (let i = start; i < end; i++) {
-          const row = buildRow(times[i] ?? now);
-          insert.run(row);
-          const hour = floorTo(row.createdAt, HOUR_MS);
-          const key = `${row.botId}|${hour}`;
+        // The counters the API keeps (leads by created_at, appointments by starts_at), summed per
+        // (bot, hour) for this batch.
+        const deltas = new Map<string, { botId: string; hour: number; counts: Counts }>();
+        const countsAt = (botId: string, at: number): Counts => {
+          const hour = floorTo(at, HOUR_MS);
+          const key = `${botId}|${hour}`;
           let entry = deltas.get(key);
           if (!entry) {
-            entry = { botId: row.botId, hour, delta: { leads: 0, qualified: 0, booked: 0, lost: 0 } };
+            entry = { botId, hour, counts: zeroCounts() };
             deltas.set(key, entry);
           }
-          entry.delta.leads += 1;
-          if (row.qualifiedAt !== null) entry.delta.qualified += 1;
-          if (row.bookedAt !== null) {
-            entry.delta.booked += 1;
-            booked.push(row);
+          return entry.counts;
+        };
+        for (let i = start; i < end; i++) {
+          const lead = buildLead(times[i] ?? now);
+          // Built before the lead is written: a full calendar can still change the lead's status.
+          const appointment = lead.bookedAt === null ? undefined : buildAppointment(lead, lead.bookedAt);
+          insertLead(lead);
+          const c = countsAt(lead.botId, lead.createdAt);
+          c.leads += 1;
+          if (lead.qualifiedAt !== null) c.qualified += 1;
+          if (lead.bookedAt !== null) c.booked += 1;
+          if (lead.status === 'lost') c.lost += 1;
+          if (appointment) {
+            insertAppointment(appointment);
+            appointmentCounts[appointment.status] += 1;
+            countsAt(appointment.botId, appointment.startsAt)[APPOINTMENT_COUNTER[appointment.status]] += 1;
           }
-          if (row.status === 'lost') entry.delta.lost += 1;
+          if (lead.qualifiedAt !== null && lead.qualifiedAt >= eventsFrom) {
+            insertEvent(buildEvent('lead_qualified', lead, lead.qualifiedAt));
+            eventCount += 1;
+          }
+          if (appointment && lead.bookedAt !== null && lead.bookedAt >= eventsFrom) {
+            insertEvent(buildEvent('lead_booked', lead, lead.bookedAt, appointment));
+            eventCount += 1;
+          }
         }
-        // bumpCounters buckets by day and by hour of `at`; the start of the hour lies in the same day.
-        for (const { botId, hour, delta } of deltas.values()) bumpCounters(tx, client.id, botId, hour, delta);
-        appointments += seedAppointments(tx, client.id, booked);
+        bumpCountersMany(tx, client.id, [...deltas.values()].map(({ botId, hour, counts }) => ({ botId, at: hour, delta: counts })));
       },
       { behavior: 'immediate' },
     );
@@ -194,17 +376,8 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
     from: toIso(from),
     to: toIso(now),
     statuses,
-    appointments,
+    appointments: appointmentCounts,
+    events: eventCount,
     duration_ms: Math.round(performance.now() - started),
   };
-}
-
-// ── Appointments: the calendar's spot ──────────────────────────────────────────────────────────
-// The calendar (src/services/calendar.ts, src/db/schema/calendar.ts) is being built in parallel. When
-// it lands, this gives each booked lead its appointment (mostly scheduled, some completed or
-// cancelled, without overlaps per bot), inserted inside the batch's transaction through one prepared
-// statement, with its counters bumped by starts_at like the calendar service does. Until then booked
-// leads carry booked_at and no appointment. Returns the number of appointments written.
-function seedAppointments(_tx: Tx, _clientId: string, _bookedLeads: readonly LeadRow[]): number {
-  return 0;
 }
