@@ -205,10 +205,11 @@ describe('admin CLI', () => {
            (SELECT count(*) FROM appointments x JOIN appointments y ON x.bot_id = y.bot_id AND x.id < y.id
               WHERE x.client_id = @c AND x.status = 'scheduled' AND y.status = 'scheduled'
                 AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at) AS overlaps,
-           (SELECT count(*) FROM appointments WHERE client_id = @c AND status = 'scheduled' AND starts_at < @now) AS scheduledInPast`,
+           (SELECT count(*) FROM appointments WHERE client_id = @c AND status = 'scheduled' AND starts_at < @now) AS scheduledInPast,
+           (SELECT count(*) FROM leads WHERE client_id = @c AND (email GLOB '*[^a-z0-9.@]*' OR phone NOT GLOB '+[1-9]*' OR length(phone) > 16)) AS oddContacts`,
       )
       .get({ c: t.clientId, now: Date.parse(seeded.to) });
-    expect(integrity).toEqual({ bookedWithout: 0, overlaps: 0, scheduledInPast: 0 });
+    expect(integrity).toEqual({ bookedWithout: 0, overlaps: 0, scheduledInPast: 0, oddContacts: 0 });
     const listed = await srv.call('GET', '/v1/calendar/appointments?status=scheduled&limit=3', { token: t.token });
     expect(listed.status).toBe(200);
     expect(listed.body.data).toHaveLength(3);

@@ -57,6 +57,8 @@ const INTERESTS = ['Book a consultation', 'Teeth whitening', 'Dental implants', 
 const CHANNELS = ['web_chat', 'whatsapp', 'instagram', 'messenger', 'sms'];
 const UTM_SOURCES = ['google', 'facebook', 'instagram', 'direct', 'newsletter', 'referral'];
 const LOCALES = ['en', 'es', 'de', 'fr', 'pt', 'it'];
+// Email local parts in plain ASCII (Müller → muller), as the API's email validation expects.
+const ASCII = new Map([...FIRST, ...LAST].map((n) => [n, n.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()]));
 const NOTES = ['First visit', 'Bring previous X-rays', 'Prefers mornings', 'Follow-up', 'Insurance to confirm'];
 
 // Relative volume by UTC hour: quiet nights, a late-morning and an early-evening peak.
@@ -243,7 +245,7 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
     const last = pick(LAST);
     // A qualified lead needs a phone or an email (the API's rule); others often have neither.
     let phone: string | null = random() < (everQualified ? 0.9 : 0.5) ? `+1555${String(between(0, 10_000_000)).padStart(7, '0')}` : null;
-    const email = random() < (everQualified ? 0.7 : 0.35) ? `${first}.${last}${between(1, 1000)}@example.com`.toLowerCase() : null;
+    const email = random() < (everQualified ? 0.7 : 0.35) ? `${ASCII.get(first) ?? 'lead'}.${ASCII.get(last) ?? 'lead'}${between(1, 1000)}@example.com` : null;
     if (everQualified && phone === null && email === null) phone = `+447700900${String(between(0, 1000)).padStart(3, '0')}`;
     const qualifiedAt = everQualified ? Math.min(now, createdAt + between(2 * MINUTE_MS, 6 * HOUR_MS)) : null;
     const bookedAt = everBooked && qualifiedAt !== null ? Math.min(now, qualifiedAt + between(MINUTE_MS, 2 * DAY_MS)) : null;
