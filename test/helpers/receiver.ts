@@ -3,7 +3,7 @@
 // the `standardwebhooks` library's verify against the secrets the test registers for that path.
 // Answers are scripted per path: a status, a status with headers, or 'hold' (never answered).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,7 @@ let certs: TestCertificates | undefined;
 export function testCertificates(): TestCertificates {
   if (certs) return certs;
   const dir = mkdtempSync(join(tmpdir(), 'ormiar-certs-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const p = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
