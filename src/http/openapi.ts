@@ -8,7 +8,7 @@ import { HTTP_STATUS, type ErrorCode } from '../lib/errors';
 import { errorSchema } from '../schemas/common';
 import type { Meta } from '../trpc/meta';
 
-const DESCRIPTION = `The Ormiar platform's public REST API: leads, stats, bots (calendar and webhooks follow).
+const DESCRIPTION = `The Ormiar platform's public REST API: stats, bots, leads, the calendar (appointments, availability, settings), webhooks and events.
 
 **Authentication.** \`Authorization: Bearer <API key>\` on every call but this document. Keys belong on servers: \`/v1\` sends no CORS headers.
 Missing, malformed, unknown or revoked keys get 401 with \`WWW-Authenticate: Bearer\`. The starter plan has no REST API (403).
