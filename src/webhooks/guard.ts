@@ -61,15 +61,51 @@ async function resolveAll(host: string): Promise<ResolvedAddress[]> {
   }
 }
 
+export type HostResolver = (host: string) => Promise<ResolvedAddress[]>;
+
+/**
+ * A resolver for the delivery worker: lookups of one host that overlap share one getaddrinfo call, and
+ * an answer is reused for `ttlMs` (0: every delivery resolves anew). Callers still check every address
+ * of the answer at every delivery, and connect only to them (agents.ts), so a reused answer can delay
+ * seeing a DNS change by at most `ttlMs`, never send a request to an address that was not checked.
+ * Failures are not kept. At most `maxEntries` names are kept (oldest dropped first).
+ */
+export function cachingResolver(ttlMs: number, maxEntries = 1_000): HostResolver {
+  // settledAt null: still in flight, shared whatever the TTL.
+  const answers = new Map<string, { settledAt: number | null; addresses: Promise<ResolvedAddress[]> }>();
+  return (host) => {
+    const hit = answers.get(host);
+    if (hit && (hit.settledAt === null || Date.now() - hit.settledAt < ttlMs)) return hit.addresses;
+    const entry: { settledAt: number | null; addresses: Promise<ResolvedAddress[]> } = { settledAt: null, addresses: resolveAll(host) };
+    answers.delete(host);
+    answers.set(host, entry);
+    if (answers.size > maxEntries) {
+      const oldest = answers.keys().next();
+      if (!oldest.done) answers.delete(oldest.value);
+    }
+    entry.addresses.then(
+      () => {
+        entry.settledAt = Date.now();
+        if (ttlMs <= 0 && answers.get(host) === entry) answers.delete(host);
+      },
+      () => {
+        if (answers.get(host) === entry) answers.delete(host);
+      },
+    );
+    return entry.addresses;
+  };
+}
+
 /**
  * Every address the URL's host stands for, each checked; any private answer refuses the whole URL.
  * With `allowPrivate` (development and tests) the addresses are resolved but not judged.
+ * IP literals are not looked up.
  */
-export async function resolveWebhookHost(url: URL, opts: { allowPrivate: boolean }): Promise<ResolvedAddress[]> {
+export async function resolveWebhookHost(url: URL, opts: { allowPrivate: boolean; resolve?: HostResolver | undefined }): Promise<ResolvedAddress[]> {
   const host = bareHost(url);
   const literal = isIP(host);
   if (!opts.allowPrivate && isLocalhostName(host)) throw new UrlRefused(`${host} is a loopback name`);
-  const addresses: ResolvedAddress[] = literal ? [{ address: host, family: literal === 6 ? 6 : 4 }] : await resolveAll(host);
+  const addresses: ResolvedAddress[] = literal ? [{ address: host, family: literal === 6 ? 6 : 4 }] : await (opts.resolve ?? resolveAll)(host);
   if (addresses.length === 0) throw new UrlRefused(`The host ${host} does not resolve`);
   if (!opts.allowPrivate) {
     for (const a of addresses) {

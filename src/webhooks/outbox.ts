@@ -54,6 +54,28 @@ export interface NewEvent {
   payload: (id: string) => string;
 }
 
+const queuedListeners = new Set<() => void>();
+let notifyScheduled = false;
+
+/**
+ * `listener` runs soon after a transaction of this process queued deliveries (after it commits: the
+ * writers are synchronous, the call is not), so the worker starts them at once instead of at its next
+ * poll. Returns the unsubscribe function.
+ */
+export function onDeliveriesQueued(listener: () => void): () => void {
+  queuedListeners.add(listener);
+  return () => void queuedListeners.delete(listener);
+}
+
+function notifyQueued() {
+  if (notifyScheduled || queuedListeners.size === 0) return;
+  notifyScheduled = true;
+  setImmediate(() => {
+    notifyScheduled = false;
+    for (const listener of queuedListeners) listener();
+  });
+}
+
 /**
  * A writer of one client's events inside one transaction: the plan and the subscribed endpoints are
  * read once, so a bulk path (the seed) pays one insert per event and one per delivery.
@@ -94,6 +116,7 @@ export function eventWriter(tx: DbOrTx, clientId: string, opts: { endpointId?: s
           })),
         )
         .run();
+      notifyQueued();
     }
     return row;
   };

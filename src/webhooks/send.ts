@@ -1,12 +1,12 @@
 // One HTTPS POST of a signed webhook. The host is resolved and vetted first, and the connection is
-// made to exactly the vetted addresses through a pinned `lookup` (TLS SNI and Host stay the name).
+// made to exactly the vetted addresses: a kept-alive one from the agent of that answer (agents.ts), or a
+// fresh one through a pinned `lookup` (TLS SNI and Host stay the name; certificates are verified).
 // Redirects are never followed (node:https does not follow them; a 3xx is a failure).
-import type { LookupAddress } from 'node:dns';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions, SecureContext } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { bareHost, parseWebhookUrl, resolveWebhookHost, type ResolvedAddress } from './guard';
+import { pinnedLookup, type AgentPool } from './agents';
+import { bareHost, parseWebhookUrl, resolveWebhookHost, type HostResolver } from './guard';
 
 export interface SendRequest {
   url: string;
@@ -21,6 +21,10 @@ export interface SendRequest {
   secureContext?: SecureContext | undefined;
   /** Aborts the attempt (graceful shutdown past its grace period). */
   signal?: AbortSignal | undefined;
+  /** Kept-alive connections per vetted answer; without it each attempt opens its own connection. */
+  agents?: AgentPool | undefined;
+  /** How the host is resolved (the worker's coalescing resolver); getaddrinfo each time by default. */
+  resolve?: HostResolver | undefined;
 }
 
 export interface SendResult {
@@ -53,19 +57,6 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
-function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
-    const first = wanted[0];
-    if (!first) {
-      callback(Object.assign(new Error('No vetted address of the requested family'), { code: 'ENOTFOUND' }), '', 0);
-      return;
-    }
-    if (options.all) callback(null, wanted.map((a): LookupAddress => ({ address: a.address, family: a.family })));
-    else callback(null, first.address, first.family);
-  };
-}
-
 const describe = (err: unknown): string => {
   const e = err as NodeJS.ErrnoException;
   const text = e?.message ? e.message : String(err);
@@ -95,52 +86,70 @@ export async function sendWebhook(req: SendRequest): Promise<SendResult> {
   let draining = false;
   try {
     const url = parseWebhookUrl(req.url);
-    const addresses = await Promise.race([resolveWebhookHost(url, { allowPrivate: req.allowPrivate }), aborted]);
-    const result = await new Promise<SendResult>((resolve) => {
-      // https.request hands secureContext on to tls.connect (the types list it only there).
-      const options: https.RequestOptions & Pick<ConnectionOptions, 'secureContext'> = {
-        method: 'POST',
-        protocol: 'https:',
-        hostname: bareHost(url),
-        port: Number(url.port || 443),
-        path: `${url.pathname}${url.search}`,
-        headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(req.body)), 'user-agent': USER_AGENT },
-        lookup: pinnedLookup(addresses),
-        // A fresh connection per attempt: no pooled socket outlives the address check it was made for.
-        agent: false,
-        secureContext: req.secureContext,
-        signal: controller.signal,
-      };
-      const request = https.request(options, (res) => {
-        const status = res.statusCode ?? 0;
-        // The verdict is the status; the body is drained in the background, still under the timer.
-        draining = true;
-        res.on('close', () => clearTimeout(timer));
-        let seen = 0;
-        res.on('data', (chunk: Buffer) => {
-          seen += chunk.length;
-          if (seen > MAX_RESPONSE_BYTES) res.destroy();
+    const addresses = await Promise.race([resolveWebhookHost(url, { allowPrivate: req.allowPrivate, resolve: req.resolve }), aborted]);
+    const hostname = bareHost(url);
+    const port = Number(url.port || 443);
+    const lease = req.agents?.acquire(hostname, port, addresses);
+    const attempt = (retried: boolean): Promise<SendResult> =>
+      new Promise<SendResult>((resolve) => {
+        // https.request hands secureContext on to tls.connect (the types list it only there).
+        const options: https.RequestOptions & Pick<ConnectionOptions, 'secureContext'> = {
+          method: 'POST',
+          protocol: 'https:',
+          hostname,
+          port,
+          path: `${url.pathname}${url.search}`,
+          headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(req.body)), 'user-agent': USER_AGENT },
+          signal: controller.signal,
+          ...(lease
+            ? { agent: lease.agent }
+            : // A fresh connection for this attempt alone, to the vetted addresses.
+              { agent: false, lookup: pinnedLookup(addresses), secureContext: req.secureContext }),
+        };
+        let answered = false;
+        const request = https.request(options, (res) => {
+          answered = true;
+          const status = res.statusCode ?? 0;
+          // The verdict is the status; the body is drained in the background, still under the timer
+          // (a drained response hands its socket back to the agent).
+          draining = true;
+          res.on('close', () => clearTimeout(timer));
+          let seen = 0;
+          res.on('data', (chunk: Buffer) => {
+            seen += chunk.length;
+            if (seen > MAX_RESPONSE_BYTES) res.destroy();
+          });
+          res.on('error', () => undefined);
+          const ok = status >= 200 && status < 300;
+          let retryAfterMs: number | null = null;
+          if (status === 429 || status === 503) {
+            const header = res.headers['retry-after'];
+            retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
+          }
+          const error = ok
+            ? null
+            : status >= 300 && status < 400
+              ? `HTTP ${status}: redirects are not followed${typeof res.headers.location === 'string' ? ` (Location: ${res.headers.location.slice(0, 200)})` : ''}`
+              : `HTTP ${status}`;
+          resolve({ ok, statusCode: status, error, retryAfterMs, latencyMs: elapsed() });
         });
-        res.on('error', () => undefined);
-        const ok = status >= 200 && status < 300;
-        let retryAfterMs: number | null = null;
-        if (status === 429 || status === 503) {
-          const header = res.headers['retry-after'];
-          retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
-        }
-        const error = ok
-          ? null
-          : status >= 300 && status < 400
-            ? `HTTP ${status}: redirects are not followed${typeof res.headers.location === 'string' ? ` (Location: ${res.headers.location.slice(0, 200)})` : ''}`
-            : `HTTP ${status}`;
-        resolve({ ok, statusCode: status, error, retryAfterMs, latencyMs: elapsed() });
+        request.on('error', (err: NodeJS.ErrnoException) => {
+          if (controller.signal.aborted) return resolve(fail(describe(controller.signal.reason)));
+          // A kept-alive connection the receiver closed just as we reused it: once more on a new one
+          // (the request may or may not have arrived: at least once, as any retry).
+          if (!retried && !answered && request.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+            resolve(attempt(true));
+            return;
+          }
+          resolve(fail(describe(err)));
+        });
+        request.end(req.body);
       });
-      request.on('error', (err) => {
-        resolve(fail(controller.signal.aborted ? describe(controller.signal.reason) : describe(err)));
-      });
-      request.end(req.body);
-    });
-    return result;
+    try {
+      return await attempt(false);
+    } finally {
+      lease?.release();
+    }
   } catch (err) {
     return fail(describe(err));
   } finally {

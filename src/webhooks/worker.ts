@@ -1,17 +1,22 @@
 // The delivery worker, run inside the server process. Among processes sharing the database file only
-// the holder of the `webhooks` lease works. It claims due deliveries by moving their next_attempt_at
-// to a lease expiry (so a crash mid-delivery leads to a retry, never a loss), POSTs them signed, and
-// records each attempt; it also prunes events past retention. At least once, no ordering.
+// the holder of the `webhooks` lease works. It claims due deliveries in batches by moving their
+// next_attempt_at to a lease expiry (so a crash mid-delivery leads to a retry, never a loss), keeps the
+// claimed ones in a short local queue, POSTs them signed over kept-alive connections within its
+// concurrency limits, and records the attempts of each event-loop turn in one transaction (a crash
+// before that commit also leads to a retry). It also prunes events past retention. At least once, no
+// ordering.
 import { randomBytes } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { and, asc, eq, inArray, isNotNull, lte, ne, notInArray, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../db/client';
-import { prepared } from '../db/prepared';
-import { clients, events, webhookAttempts, webhookDeliveries, webhookEndpoints, type DisabledReason, type WebhookDeliveryRow } from '../db/schema';
+import type Database from 'better-sqlite3';
+import { and, eq, isNotNull, ne, sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../db/client';
+import { webhookDeliveries, webhookEndpoints, type DisabledReason } from '../db/schema';
 import type { Logger } from '../lib/logger';
 import { DAY_MS, type Clock } from '../lib/time';
-import { holdLease, localIdentity, releaseLease, stillHeld, type LeaseIdentity } from './lease';
-import { failPendingDeliveries, pruneEventsBatch, WEBHOOK_PLAN } from './outbox';
+import { AgentPool } from './agents';
+import { cachingResolver } from './guard';
+import { holdLease, localIdentity, releaseLease, type LeaseIdentity } from './lease';
+import { failPendingDeliveries, onDeliveriesQueued, pruneEventsBatch, WEBHOOK_PLAN } from './outbox';
 import { sendWebhook, type SendResult } from './send';
 import { signWebhook } from './signing';
 
@@ -28,8 +33,14 @@ export interface WorkerOptions {
   /** Whole exchange, DNS to status line (API.md §4: 10 s). */
   timeoutMs: number;
   pollIntervalMs: number;
+  /** Deliveries in flight at once, and to one endpoint at once. */
   concurrency: number;
   perEndpointConcurrency: number;
+  /**
+   * Claimed deliveries waiting for a slot, per endpoint, as a multiple of perEndpointConcurrency (and
+   * overall at most `concurrency`): claims come in batches instead of one per finished delivery.
+   */
+  prefetchRounds: number;
   /** The worker lease (one active worker per database file); renewed at a third of it. */
   leaseTtlMs: number;
   /** How long a non-holder waits between attempts to take the lease. */
@@ -44,6 +55,15 @@ export interface WorkerOptions {
   pruneBatch: number;
   /** Trust anchors for receivers' certificates instead of Node's store (tests inject their CA here). */
   ca?: string | Buffer | undefined;
+  /** Kept-alive connections: agents (one per host, port and vetted answer), idle sockets per agent, idle time. */
+  maxAgents: number;
+  maxFreeSocketsPerAgent: number;
+  connectionIdleMs: number;
+  /**
+   * A DNS answer is reused this long (0: resolved at every delivery). Its addresses are still checked
+   * at every delivery, and connections go only to them.
+   */
+  dnsCacheMs: number;
 }
 
 export function workerOptions(config: { allowPrivate?: boolean | undefined; retrySchedule?: number[] | undefined }, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
@@ -56,6 +76,7 @@ export function workerOptions(config: { allowPrivate?: boolean | undefined; retr
     pollIntervalMs: 250,
     concurrency: 32,
     perEndpointConcurrency: 4,
+    prefetchRounds: 4,
     leaseTtlMs: 15_000,
     standbyPollMs: 1_000,
     claimLeaseMs: timeoutMs + 30_000,
@@ -64,6 +85,11 @@ export function workerOptions(config: { allowPrivate?: boolean | undefined; retr
     retentionMs: 30 * DAY_MS,
     pruneIntervalMs: 60_000,
     pruneBatch: 500,
+    maxAgents: 256,
+    maxFreeSocketsPerAgent: 8,
+    // Below the 5 s keep-alive of Node servers (and most others'), so we close an idle connection first.
+    connectionIdleMs: 4_000,
+    dnsCacheMs: 1_000,
     ...overrides,
   };
 }
@@ -74,21 +100,39 @@ export interface WorkerDeps {
   logger: Logger;
 }
 
+export interface WorkerStats {
+  inFlight: number;
+  queued: number;
+  agents: number;
+  sockets: number;
+}
+
 export interface WebhookWorker {
   readonly owner: string;
   /** Holds the lease and delivers. */
   isActive(): boolean;
   /** Look for due deliveries now rather than at the next poll. */
   kick(): void;
+  stats(): WorkerStats;
   /** Stops claiming, lets in-flight deliveries finish within the grace period, releases the rest and the lease. */
   stop(): Promise<void>;
 }
 
 interface Claimed {
-  delivery: WebhookDeliveryRow;
+  id: string;
+  endpointId: string;
+  eventId: string;
   url: string;
   secrets: string[];
   payload: string;
+  /** next_attempt_at as claimed: the delivery falls due again then. */
+  leaseUntil: number;
+}
+
+interface Finished {
+  c: Claimed;
+  startedAt: number;
+  result: SendResult;
 }
 
 interface InFlight {
@@ -99,13 +143,73 @@ interface InFlight {
 
 const PLAN_LACKS_WEBHOOKS = "The client's plan does not include webhooks";
 const ENDPOINT_DISABLED = 'Endpoint disabled';
+// A queued delivery starts only if it can finish (timeout included) this long before its claim lapses.
+const LEASE_MARGIN_MS = 5_000;
+
+// The per-delivery statements, in SQL: drizzle builds its SQL anew on every call, which cost more CPU
+// than SQLite running it. Compiled once per connection (db/client.ts caches statements by text).
+const SQL = {
+  lease: `SELECT owner, lease_until AS until FROM worker_leases WHERE name = ?`,
+  due: `SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1`,
+  // From the due index alone (it covers endpoint_id and the rowid), skipping endpoints already full.
+  candidates: `SELECT rowid AS rowid, endpoint_id AS endpointId FROM webhook_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= ? AND endpoint_id NOT IN (SELECT value FROM json_each(?))
+    ORDER BY next_attempt_at LIMIT ?`,
+  picked: `SELECT d.id AS id, d.endpoint_id AS endpointId, d.event_id AS eventId, e.url AS url, e.enabled AS enabled,
+      e.secret AS secret, e.previous_secret AS previousSecret, e.previous_secret_expires_at AS previousSecretExpiresAt,
+      ev.payload AS payload, c.plan AS plan
+    FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id
+    JOIN events ev ON ev.id = d.event_id
+    JOIN clients c ON c.id = d.client_id
+    WHERE d.rowid IN (SELECT value FROM json_each(?))`,
+  claim: `UPDATE webhook_deliveries SET claimed_by = ?, next_attempt_at = ? WHERE rowid IN (SELECT value FROM json_each(?))`,
+  finalize: `UPDATE webhook_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, claimed_by = NULL, manual_retry = 0 WHERE id = ?`,
+  // Success in one statement: only while this worker still holds it (not released, disabled, deleted, pruned).
+  succeeded: `UPDATE webhook_deliveries SET status = 'succeeded', attempts = attempts + 1, last_attempt_at = ?, last_status_code = ?,
+      last_error = NULL, next_attempt_at = NULL, claimed_by = NULL, manual_retry = 0
+    WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+  attempt: `INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?)`,
+  streakEnds: `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`,
+  mine: `SELECT id, endpoint_id AS endpointId, attempts, manual_retry AS manualRetry FROM webhook_deliveries
+    WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+  release: `UPDATE webhook_deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+} as const;
+
+interface PickedRow {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  url: string;
+  enabled: number;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: number | null;
+  payload: string;
+  plan: string;
+}
 
 export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): WebhookWorker {
   const { db, clock, logger } = deps;
+  const sqlite: Database.Database = db.$client;
   const me: LeaseIdentity = localIdentity('webhooks', `wrk_${randomBytes(8).toString('hex')}`);
   const log = logger.child({ component: 'webhooks', worker: me.owner });
-  const secureContext = createSecureContext(opts.ca ? { ca: opts.ca } : {});
+  const agents = new AgentPool({
+    maxAgents: opts.maxAgents,
+    maxSockets: opts.concurrency,
+    maxFreeSockets: opts.maxFreeSocketsPerAgent,
+    idleMs: opts.connectionIdleMs,
+    secureContext: createSecureContext(opts.ca ? { ca: opts.ca } : {}),
+  });
+  const resolve = cachingResolver(opts.dnsCacheMs);
   const inflight = new Map<string, InFlight>();
+  const inflightPerEndpoint = new Map<string, number>();
+  // Claimed, waiting for a slot (FIFO), and how many of them each endpoint has.
+  let queue: Claimed[] = [];
+  const queuedPerEndpoint = new Map<string, number>();
+  // Attempts finished and not yet recorded: written together at the end of the event-loop turn.
+  let finished: Finished[] = [];
+  let flushScheduled = false;
   // Deliveries handed back at shutdown: their late results are dropped, not recorded.
   const released = new Set<string>();
   let active = false;
@@ -118,6 +222,13 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   let again = false;
 
   const d = webhookDeliveries;
+  const perEndpointLimit = opts.perEndpointConcurrency * (1 + Math.max(0, opts.prefetchRounds));
+  const localLimit = opts.concurrency * 2;
+  const bump = (m: Map<string, number>, key: string, by: number) => {
+    const n = (m.get(key) ?? 0) + by;
+    if (n > 0) m.set(key, n);
+    else m.delete(key);
+  };
 
   function schedule(ms: number) {
     if (stopping) return;
@@ -157,87 +268,80 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     active = r.held;
   }
 
-  function finalize(tx: Tx, id: string, reason: string) {
-    tx.update(d).set({ status: 'failed', lastError: reason, nextAttemptAt: null, claimedBy: null, manualRetry: false }).where(eq(d.id, id)).run();
-  }
-
-  function claim(now: number): Claimed[] {
-    const capacity = opts.concurrency - inflight.size;
-    if (capacity <= 0) return [];
-    const perEndpoint = new Map<string, number>();
-    for (const f of inflight.values()) perEndpoint.set(f.endpointId, (perEndpoint.get(f.endpointId) ?? 0) + 1);
-    const saturated = [...perEndpoint].filter(([, n]) => n >= opts.perEndpointConcurrency).map(([id]) => id);
+  /** Claims due deliveries up to the local limits, in one transaction, onto the local queue. */
+  function claim(now: number): void {
+    const room = localLimit - inflight.size - queue.length;
+    if (room <= 0) return;
     // A cheap read first: an idle worker never takes the write lock.
-    const due = prepared(db, 'webhooks.due', (pdb) =>
-      pdb
-        .select({ rowid: sql<number>`${d}.rowid` })
-        .from(d)
-        .where(and(sql`${d.status} = 'pending'`, lte(d.nextAttemptAt, sql.placeholder('now'))))
-        .limit(1)
-        .prepare(),
-    ).get({ now });
-    if (!due) return [];
-    return db.transaction(
-      (tx) => {
-        if (!stillHeld(tx, me, now)) return [];
-        // Pick from the due index alone (it covers endpoint_id and the rowid), honouring the limits…
-        const candidates = tx
-          .select({ rowid: sql<number>`${d}.rowid`, endpointId: d.endpointId })
-          .from(d)
-          .where(and(sql`${d.status} = 'pending'`, lte(d.nextAttemptAt, now), saturated.length > 0 ? notInArray(d.endpointId, saturated) : undefined))
-          .orderBy(asc(d.nextAttemptAt))
-          .limit(capacity * 4)
-          .all();
+    if (!sqlite.prepare(SQL.due).get(now)) return;
+    const local = new Map<string, number>(inflightPerEndpoint);
+    for (const [id, n] of queuedPerEndpoint) bump(local, id, n);
+    const full = [...local].filter(([, n]) => n >= perEndpointLimit).map(([id]) => id);
+    const claimed = sqlite
+      .transaction((): Claimed[] => {
+        const lease = sqlite.prepare(SQL.lease).get(me.name) as { owner: string; until: number } | undefined;
+        if (lease?.owner !== me.owner || lease.until <= now) return [];
+        // Pick from the due index alone, honouring the limits…
+        const candidates = sqlite.prepare(SQL.candidates).all(now, JSON.stringify(full), room * 4) as { rowid: number; endpointId: string }[];
         const picked: number[] = [];
         for (const c of candidates) {
-          const n = perEndpoint.get(c.endpointId) ?? 0;
-          if (n >= opts.perEndpointConcurrency) continue;
-          perEndpoint.set(c.endpointId, n + 1);
+          const n = local.get(c.endpointId) ?? 0;
+          if (n >= perEndpointLimit) continue;
+          local.set(c.endpointId, n + 1);
           picked.push(c.rowid);
-          if (picked.length >= capacity) break;
+          if (picked.length >= room) break;
         }
         if (picked.length === 0) return [];
-        // …then read what sending needs for those only.
-        const rows = tx
-          .select({
-            delivery: d,
-            url: webhookEndpoints.url,
-            enabled: webhookEndpoints.enabled,
-            secret: webhookEndpoints.secret,
-            previousSecret: webhookEndpoints.previousSecret,
-            previousSecretExpiresAt: webhookEndpoints.previousSecretExpiresAt,
-            payload: events.payload,
-            plan: clients.plan,
-          })
-          .from(d)
-          .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, d.endpointId))
-          .innerJoin(events, eq(events.id, d.eventId))
-          .innerJoin(clients, eq(clients.id, d.clientId))
-          .where(inArray(sql`${d}.rowid`, picked))
-          .all();
+        // …then read what sending needs for those only, and take them.
+        const ids = JSON.stringify(picked);
+        const rows = sqlite.prepare(SQL.picked).all(ids) as PickedRow[];
+        const until = now + opts.claimLeaseMs;
+        sqlite.prepare(SQL.claim).run(me.owner, until, ids);
         const out: Claimed[] = [];
         for (const r of rows) {
           // The plan is read at claim time: a downgrade stops deliveries already queued.
-          if (r.plan !== WEBHOOK_PLAN) {
-            finalize(tx, r.delivery.id, PLAN_LACKS_WEBHOOKS);
+          if (r.plan !== WEBHOOK_PLAN || !r.enabled) {
+            sqlite.prepare(SQL.finalize).run(r.plan !== WEBHOOK_PLAN ? PLAN_LACKS_WEBHOOKS : ENDPOINT_DISABLED, r.id);
             continue;
           }
-          if (!r.enabled) {
-            finalize(tx, r.delivery.id, ENDPOINT_DISABLED);
-            continue;
-          }
-          tx.update(d)
-            .set({ claimedBy: me.owner, nextAttemptAt: now + opts.claimLeaseMs })
-            .where(eq(d.id, r.delivery.id))
-            .run();
           const secrets = [r.secret];
           if (r.previousSecret && (r.previousSecretExpiresAt ?? 0) > now) secrets.push(r.previousSecret);
-          out.push({ delivery: r.delivery, url: r.url, secrets, payload: r.payload });
+          out.push({ id: r.id, endpointId: r.endpointId, eventId: r.eventId, url: r.url, secrets, payload: r.payload, leaseUntil: until });
         }
         return out;
-      },
-      { behavior: 'immediate' },
-    );
+      })
+      .immediate();
+    for (const c of claimed) {
+      // Already here (cannot happen while claims outlast attempts; kept as a guard against a double send).
+      if (inflight.has(c.id) || queue.some((q) => q.id === c.id)) continue;
+      queue.push(c);
+      bump(queuedPerEndpoint, c.endpointId, 1);
+    }
+  }
+
+  /** Starts queued deliveries while there are free slots, oldest first, skipping endpoints at their limit. */
+  function dispatch() {
+    if (stopping || queue.length === 0) return;
+    const now = clock.now();
+    const rest: Claimed[] = [];
+    const late: Claimed[] = [];
+    for (const c of queue) {
+      if (inflight.size >= opts.concurrency || (inflightPerEndpoint.get(c.endpointId) ?? 0) >= opts.perEndpointConcurrency) {
+        rest.push(c);
+        continue;
+      }
+      bump(queuedPerEndpoint, c.endpointId, -1);
+      // Waited so long (a slow endpoint) that its claim could lapse mid-attempt: handed back instead.
+      if (now + opts.timeoutMs + LEASE_MARGIN_MS > c.leaseUntil) late.push(c);
+      else launch(c);
+    }
+    queue = rest;
+    if (late.length > 0) {
+      sqlite.transaction(() => {
+        for (const c of late) sqlite.prepare(SQL.release).run(now, c.id, me.owner);
+      })();
+      kick();
+    }
   }
 
   /** Delay before the next attempt after attempt `attempt` failed, or null when the schedule is spent. */
@@ -248,120 +352,104 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     return Math.round(Math.max(jittered, retryAfterMs ?? 0));
   }
 
-  function disable(tx: Tx, endpointId: string, reason: DisabledReason, now: number) {
+  function disable(tx: DbOrTx, endpointId: string, reason: DisabledReason, now: number) {
     tx.update(webhookEndpoints).set({ enabled: false, disabledReason: reason, updatedAt: now }).where(eq(webhookEndpoints.id, endpointId)).run();
     failPendingDeliveries(tx, endpointId, `${ENDPOINT_DISABLED}: ${reason}`);
     log.warn({ endpoint: endpointId, reason }, 'webhook endpoint disabled');
   }
 
-  function finish(c: Claimed, startedAt: number, result: SendResult) {
-    db.transaction(
-      (tx) => {
-        // The success path runs once per delivery: its statements are prepared once (same connection,
-        // so they run inside this transaction).
-        const row = prepared(db, 'webhooks.finish.row', (pdb) =>
-          pdb
-            .select()
-            .from(d)
-            .where(and(eq(d.id, sql.placeholder('id')), eq(d.claimedBy, sql.placeholder('owner')), sql`${d.status} = 'pending'`))
-            .prepare(),
-        ).get({ id: c.delivery.id, owner: me.owner });
-        // Released, disabled, deleted or pruned meanwhile: nothing to record.
-        if (!row) return;
-        const now = clock.now();
-        const attempts = row.attempts + 1;
-        prepared(db, 'webhooks.finish.attempt', (pdb) =>
-          pdb
-            .insert(webhookAttempts)
-            .values({
-              deliveryId: sql.placeholder('deliveryId'),
-              at: sql.placeholder('at'),
-              statusCode: sql.placeholder('statusCode'),
-              latencyMs: sql.placeholder('latencyMs'),
-              error: sql.placeholder('error'),
-            })
-            .prepare(),
-        ).run({ deliveryId: row.id, at: startedAt, statusCode: result.statusCode, latencyMs: result.latencyMs, error: result.error });
-        const done = { attempts, lastAttemptAt: startedAt, lastStatusCode: result.statusCode, lastError: result.error, claimedBy: null, manualRetry: false };
-        if (result.ok) {
-          prepared(db, 'webhooks.finish.succeeded', (pdb) =>
-            pdb
-              .update(d)
-              .set({
-                status: 'succeeded',
-                attempts: sql`${sql.placeholder('attempts')}`,
-                lastAttemptAt: sql`${sql.placeholder('at')}`,
-                lastStatusCode: sql`${sql.placeholder('statusCode')}`,
-                lastError: null,
-                nextAttemptAt: null,
-                claimedBy: null,
-                manualRetry: false,
-              })
-              .where(eq(d.id, sql.placeholder('id')))
-              .prepare(),
-          ).run({ id: row.id, attempts, at: startedAt, statusCode: result.statusCode });
-          prepared(db, 'webhooks.finish.streakEnds', (pdb) =>
-            pdb
-              .update(webhookEndpoints)
-              .set({ failingSince: null })
-              .where(and(eq(webhookEndpoints.id, sql.placeholder('id')), isNotNull(webhookEndpoints.failingSince)))
-              .prepare(),
-          ).run({ id: row.endpointId });
-          return;
-        }
-        const endpoint = tx
-          .select({ failingSince: webhookEndpoints.failingSince })
-          .from(webhookEndpoints)
-          .where(eq(webhookEndpoints.id, row.endpointId))
-          .get();
-        if (!endpoint) return;
-        let reason: DisabledReason | null = null;
-        if (result.statusCode === 410) reason = 'endpoint_gone';
-        else {
-          const since = endpoint.failingSince ?? startedAt;
-          if (endpoint.failingSince === null) tx.update(webhookEndpoints).set({ failingSince: since }).where(eq(webhookEndpoints.id, row.endpointId)).run();
-          if (now - since >= opts.failingDisableMs) reason = 'failing_for_5_days';
-        }
-        if (reason) {
-          tx.update(d).set({ ...done, status: 'failed', nextAttemptAt: null }).where(eq(d.id, row.id)).run();
-          disable(tx, row.endpointId, reason, now);
-          return;
-        }
-        const delay = row.manualRetry ? null : nextDelay(attempts, result.retryAfterMs);
-        tx.update(d)
-          .set(delay === null ? { ...done, status: 'failed', nextAttemptAt: null } : { ...done, nextAttemptAt: now + delay })
-          .where(eq(d.id, row.id))
-          .run();
-      },
-      { behavior: 'immediate' },
-    );
+  function recordSuccess({ c, startedAt, result }: Finished) {
+    const res = sqlite.prepare(SQL.succeeded).run(startedAt, result.statusCode, c.id, me.owner);
+    // Released, disabled, deleted or pruned meanwhile: nothing to record.
+    if (res.changes === 0) return;
+    sqlite.prepare(SQL.attempt).run(c.id, startedAt, result.statusCode, result.latencyMs, result.error);
+    sqlite.prepare(SQL.streakEnds).run(c.endpointId);
+  }
+
+  function recordFailure({ c, startedAt, result }: Finished) {
+    const row = sqlite.prepare(SQL.mine).get(c.id, me.owner) as { id: string; endpointId: string; attempts: number; manualRetry: number } | undefined;
+    if (!row) return;
+    const now = clock.now();
+    const attempts = row.attempts + 1;
+    sqlite.prepare(SQL.attempt).run(row.id, startedAt, result.statusCode, result.latencyMs, result.error);
+    const done = { attempts, lastAttemptAt: startedAt, lastStatusCode: result.statusCode, lastError: result.error, claimedBy: null, manualRetry: false };
+    const endpoint = db.select({ failingSince: webhookEndpoints.failingSince }).from(webhookEndpoints).where(eq(webhookEndpoints.id, row.endpointId)).get();
+    if (!endpoint) return;
+    let reason: DisabledReason | null = null;
+    if (result.statusCode === 410) reason = 'endpoint_gone';
+    else {
+      const since = endpoint.failingSince ?? startedAt;
+      if (endpoint.failingSince === null) db.update(webhookEndpoints).set({ failingSince: since }).where(eq(webhookEndpoints.id, row.endpointId)).run();
+      if (now - since >= opts.failingDisableMs) reason = 'failing_for_5_days';
+    }
+    if (reason) {
+      db.update(d).set({ ...done, status: 'failed', nextAttemptAt: null }).where(eq(d.id, row.id)).run();
+      disable(db, row.endpointId, reason, now);
+      return;
+    }
+    const delay = row.manualRetry ? null : nextDelay(attempts, result.retryAfterMs);
+    db.update(d)
+      .set(delay === null ? { ...done, status: 'failed', nextAttemptAt: null } : { ...done, nextAttemptAt: now + delay })
+      .where(eq(d.id, row.id))
+      .run();
+  }
+
+  /** Records the finished attempts in one transaction (one commit for many deliveries). */
+  function flush() {
+    flushScheduled = false;
+    const batch = finished.filter((f) => !released.has(f.c.id));
+    finished = [];
+    if (batch.length === 0) return;
+    try {
+      sqlite
+        .transaction(() => {
+          for (const f of batch) {
+            if (f.result.ok) recordSuccess(f);
+            else recordFailure(f);
+          }
+        })
+        .immediate();
+    } catch (err) {
+      // Not recorded: the deliveries stay claimed and are sent again when their claims lapse.
+      log.error({ err, deliveries: batch.length }, 'could not record webhook attempts');
+    }
   }
 
   function launch(c: Claimed) {
     const controller = new AbortController();
-    const id = c.delivery.id;
+    const { id, endpointId } = c;
+    bump(inflightPerEndpoint, endpointId, 1);
     const done = (async () => {
       const startedAt = clock.now();
-      const headers = signWebhook(c.secrets, c.delivery.eventId, new Date(startedAt), c.payload);
+      const headers = signWebhook(c.secrets, c.eventId, new Date(startedAt), c.payload);
       const result = await sendWebhook({
         url: c.url,
         body: c.payload,
         headers: { ...headers },
         timeoutMs: opts.timeoutMs,
         allowPrivate: opts.allowPrivate,
-        secureContext,
         signal: controller.signal,
+        agents,
+        resolve,
       });
       if (released.has(id)) return;
       log.debug({ delivery: id, status: result.statusCode, ms: result.latencyMs, error: result.error }, 'webhook attempt');
-      finish(c, startedAt, result);
+      finished.push({ c, startedAt, result });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     })()
       .catch((err: unknown) => log.error({ err, delivery: id }, 'webhook delivery failed unexpectedly'))
       .finally(() => {
         inflight.delete(id);
-        if (!stopping) kick();
+        bump(inflightPerEndpoint, endpointId, -1);
+        if (stopping) return;
+        dispatch();
+        // Refill when this endpoint has a round or less left (claims come in batches, not one per delivery).
+        if ((queuedPerEndpoint.get(endpointId) ?? 0) <= opts.perEndpointConcurrency) kick();
       });
-    inflight.set(id, { endpointId: c.delivery.endpointId, controller, done });
+    inflight.set(id, { endpointId, controller, done });
   }
 
   async function prune() {
@@ -370,7 +458,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     for (let i = 0; i < 20 && !stopping; i++) {
       const n = db.transaction((tx) => pruneEventsBatch(tx, before, opts.pruneBatch), { behavior: 'immediate' });
       if (n < opts.pruneBatch) break;
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -378,7 +466,8 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     const now = clock.now();
     refreshLease(now);
     if (!active) return;
-    for (const c of claim(now)) launch(c);
+    claim(now);
+    dispatch();
     if (now >= nextPruneAt) {
       nextPruneAt = now + opts.pruneIntervalMs;
       await prune();
@@ -401,14 +490,21 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     return ticking;
   }
 
+  const unsubscribe = onDeliveriesQueued(kick);
+
   async function stop() {
     if (stopping) return;
     stopping = true;
+    unsubscribe();
     clearTimeout(timer);
     await ticking;
+    // Claimed but never started: released below with the rest.
+    const unstarted = queue.length;
+    queue = [];
+    queuedPerEndpoint.clear();
     const waiting = [...inflight.values()].map((f) => f.done);
     let graceTimer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled(waiting), new Promise((resolve) => (graceTimer = setTimeout(resolve, opts.shutdownGraceMs)))]);
+    await Promise.race([Promise.allSettled(waiting), new Promise((r) => (graceTimer = setTimeout(r, opts.shutdownGraceMs)))]);
     clearTimeout(graceTimer);
     const left = [...inflight.entries()];
     for (const [id, f] of left) {
@@ -416,12 +512,14 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
       f.controller.abort();
     }
     try {
-      if (left.length > 0) {
+      // What finished is recorded before the rest is handed back.
+      flush();
+      if (left.length + unstarted > 0) {
         db.update(d)
           .set({ claimedBy: null, nextAttemptAt: clock.now() })
           .where(and(eq(d.claimedBy, me.owner), sql`${d.status} = 'pending'`))
           .run();
-        log.info({ released: left.length }, 'released in-flight webhook deliveries at shutdown');
+        log.info({ released: left.length + unstarted }, 'released in-flight webhook deliveries at shutdown');
       }
       if (active) releaseLease(db, me);
     } catch (err) {
@@ -429,8 +527,11 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     }
     active = false;
     await Promise.allSettled(left.map(([, f]) => f.done));
+    agents.destroy();
   }
 
+  const stats = (): WorkerStats => ({ inFlight: inflight.size, queued: queue.length, agents: agents.size, sockets: agents.sockets() });
+
   schedule(0);
-  return { owner: me.owner, isActive: () => active, kick, stop };
+  return { owner: me.owner, isActive: () => active, kick, stats, stop };
 }
