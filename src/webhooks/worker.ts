@@ -340,6 +340,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
       sqlite.transaction(() => {
         for (const c of late) sqlite.prepare(SQL.release).run(now, c.id, me.owner);
       })();
+      log.info({ deliveries: late.length }, 'handed back queued webhook deliveries whose claim could lapse mid-attempt');
       kick();
     }
   }

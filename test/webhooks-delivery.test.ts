@@ -1,0 +1,250 @@
+// The delivery path's performance parts keep its guarantees: signatures equal the standardwebhooks
+// library's; kept-alive connections go only to vetted addresses, with TLS verification on, and are
+// bounded; DNS answers are shared briefly, never failures; claimed deliveries that never started are
+// handed back (at shutdown, or when their claim could lapse) and delivered, none sent twice.
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentPool } from '../src/webhooks/agents';
+import { cachingResolver } from '../src/webhooks/guard';
+import { newWebhookSecret, signature, signWebhook } from '../src/webhooks/signing';
+import { startTestServer, tempDbPath, type TestServer } from './helpers/harness';
+import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
+
+/** A bare HTTPS server for 127.0.0.1 that answers 200 and counts TLS connections and requests. */
+async function countingServer() {
+  const { cert, key } = testCertificates();
+  let connections = 0;
+  const remotes: string[] = [];
+  const server = https.createServer({ cert, key }, (req, res) => {
+    remotes.push((req.socket as TLSSocket).localAddress ?? '');
+    req.resume();
+    req.on('end', () => res.writeHead(200).end('ok'));
+  });
+  server.on('secureConnection', () => connections++);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    connections: () => connections,
+    requests: () => remotes.length,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function post(agent: https.Agent, host: string, port: number, extra: https.RequestOptions = {}) {
+  return new Promise<number>((ok, fail) => {
+    const req = https.request({ method: 'POST', hostname: host, port, path: '/', agent, ...extra }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode ?? 0));
+    });
+    req.on('error', fail);
+    req.end('{}');
+  });
+}
+
+describe('signing', () => {
+  it('equals the standardwebhooks library for any secret, id, time and body', () => {
+    const bodies = ['{}', '{"name":"Zoë Müller","emoji":"🦷"}', 'x'.repeat(5000), ''];
+    for (let i = 0; i < 20; i++) {
+      const secret = newWebhookSecret();
+      const id = `evt_${i}${'a'.repeat(i)}`;
+      const at = new Date(1_700_000_000_000 + i * 999_999);
+      const body = bodies[i % bodies.length] ?? '';
+      expect(signature(secret, id, Math.floor(at.getTime() / 1000), body)).toBe(new Webhook(secret).sign(id, at, body));
+      const headers = signWebhook([secret, newWebhookSecret()], id, at, body);
+      expect(headers['webhook-signature'].split(' ')[0]).toBe(new Webhook(secret).sign(id, at, body));
+    }
+  });
+});
+
+describe('DNS answers for deliveries', () => {
+  it('shares a lookup in flight and for the TTL, then resolves anew; failures are not kept', async () => {
+    const resolve = cachingResolver(200);
+    const first = resolve('localhost');
+    expect(resolve('localhost')).toBe(first);
+    expect((await first).length).toBeGreaterThan(0);
+    expect(resolve('localhost')).toBe(first);
+    await new Promise((r) => setTimeout(r, 250));
+    const later = resolve('localhost');
+    expect(later).not.toBe(first);
+    await later;
+
+    const uncached = cachingResolver(0);
+    const a = uncached('localhost');
+    expect(uncached('localhost')).toBe(a);
+    await a;
+    expect(uncached('localhost')).not.toBe(a);
+
+    const failing = resolve('does-not-exist.invalid');
+    await expect(failing).rejects.toThrow(/does not resolve/);
+    expect(resolve('does-not-exist.invalid')).not.toBe(failing);
+    await expect(resolve('does-not-exist.invalid')).rejects.toThrow();
+  });
+});
+
+describe('agent pool', () => {
+  let srv: Awaited<ReturnType<typeof countingServer>>;
+  beforeAll(async () => {
+    srv = await countingServer();
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+  const pool = () => new AgentPool({ maxAgents: 2, maxSockets: 4, maxFreeSockets: 4, idleMs: 60_000, secureContext: undefined });
+  const v4 = (address: string) => ({ address, family: 4 as const });
+
+  it('one agent per host, port and answer set (order aside); the least recently used idle one goes first', () => {
+    const p = pool();
+    const a = p.acquire('localhost', 443, [v4('127.0.0.1'), v4('127.0.0.2')]);
+    const b = p.acquire('localhost', 443, [v4('127.0.0.2'), v4('127.0.0.1')]);
+    expect(b.agent).toBe(a.agent);
+    const c = p.acquire('localhost', 443, [v4('127.0.0.1')]);
+    expect(c.agent).not.toBe(a.agent);
+    expect(p.acquire('localhost', 8443, [v4('127.0.0.1')]).agent).not.toBe(c.agent);
+    // Three agents, bound two, all in use: none is closed under a request.
+    expect(p.size).toBe(3);
+    for (const l of [a, b, c]) l.release();
+    const d = p.acquire('example.com', 443, [v4('93.184.215.14')]);
+    expect(p.size).toBe(2);
+    d.release();
+    p.destroy();
+    expect(p.size).toBe(0);
+  });
+
+  it('connects only to the vetted address, whatever the request asks, and reuses the connection', async () => {
+    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxFreeSockets: 4, idleMs: 60_000, secureContext: undefined });
+    const lease = p.acquire('localhost', srv.port, [v4('127.0.0.1')]);
+    const before = srv.connections();
+    // A request-level lookup pointing elsewhere is overridden by the agent's pinned one.
+    const elsewhere = (_h: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void) => cb(null, '127.0.0.9', 4);
+    for (let i = 0; i < 5; i++) {
+      expect(await post(lease.agent, 'localhost', srv.port, { ca: testCertificates().ca, lookup: elsewhere as never })).toBe(200);
+    }
+    expect(srv.connections() - before).toBe(1);
+    lease.release();
+    p.destroy();
+  });
+
+  it('keeps TLS verification on: the name is checked against the certificate, not the address', async () => {
+    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxFreeSockets: 4, idleMs: 60_000, secureContext: undefined });
+    // The test CA is trusted, but the certificate is for localhost/127.0.0.1, not this name.
+    const lease = p.acquire('receiver.example', srv.port, [v4('127.0.0.1')]);
+    await expect(post(lease.agent, 'receiver.example', srv.port, { ca: testCertificates().ca })).rejects.toThrow(/altnames|certificate/i);
+    lease.release();
+    p.destroy();
+  });
+});
+
+describe('delivery worker', () => {
+  let rcv: Receiver;
+  const servers: TestServer[] = [];
+  beforeAll(async () => {
+    rcv = await startReceiver();
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await rcv?.close();
+  });
+
+  it('reuses connections to an endpoint: 40 deliveries over at most its concurrency of connections', async () => {
+    const counting = await countingServer();
+    const srv = await startTestServer({ ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1' }, { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } });
+    servers.push(srv);
+    try {
+      const t = srv.tenant('enterprise');
+      const ep = await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: `https://localhost:${counting.port}/hook` } });
+      expect(ep.status, ep.text).toBe(201);
+      for (let i = 0; i < 40; i++) {
+        const res = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `L${i}`, email: `l${i}@example.com`, status: 'qualified' } });
+        expect(res.status).toBe(201);
+      }
+      const deadline = Date.now() + 15_000;
+      while (counting.requests() < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(counting.requests()).toBe(40);
+      expect(counting.connections()).toBeGreaterThanOrEqual(1);
+      expect(counting.connections()).toBeLessThanOrEqual(4);
+      const stats = srv.webhooks.stats();
+      expect(stats.agents).toBe(1);
+      expect(stats.sockets).toBeLessThanOrEqual(4);
+    } finally {
+      await counting.close();
+    }
+  });
+
+  it('hands back claimed deliveries that never started at shutdown; the next worker delivers each', async () => {
+    const dbPath = tempDbPath('handback.sqlite');
+    const opts = { ca: testCertificates().ca, pollIntervalMs: 20, standbyPollMs: 50, shutdownGraceMs: 200, concurrency: 1, perEndpointConcurrency: 1 };
+    const env = { DATABASE_PATH: dbPath, ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' };
+    const a = await startTestServer(env, { webhooks: opts });
+    servers.push(a);
+    const t = a.tenant('enterprise');
+    const ep = await a.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/handback') } });
+    rcv.expectSecrets('/handback', [ep.body.secret]);
+    rcv.script('/handback', ['hold']);
+    for (let i = 0; i < 6; i++) {
+      await a.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `H${i}`, email: `h${i}@example.com`, status: 'qualified' } });
+    }
+    await rcv.waitFor(() => rcv.received('/handback').length === 1);
+    // One in flight (held), the rest claimed onto the local queue or still due.
+    const claimed = () => (a.deps.sqlite.prepare('SELECT count(*) AS n FROM webhook_deliveries WHERE claimed_by IS NOT NULL').get() as { n: number }).n;
+    const deadline = Date.now() + 5_000;
+    while (claimed() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(claimed()).toBeGreaterThanOrEqual(2);
+    await a.close();
+    servers.splice(servers.indexOf(a), 1);
+
+    const b = await startTestServer(env, { webhooks: opts });
+    servers.push(b);
+    await rcv.waitFor((all) => new Set(all.filter((r) => r.path === '/handback' && r.answered === 200).map((r) => r.headers['webhook-id'])).size === 6);
+    const got = rcv.received('/handback');
+    const ids = got.map((r) => r.headers['webhook-id']);
+    // Only the held one was sent twice (aborted at shutdown, then delivered).
+    expect(ids).toHaveLength(7);
+    expect(new Set(ids).size).toBe(6);
+    expect(got.every((r) => r.verifiedWith.length === 1)).toBe(true);
+    const rows = b.deps.sqlite.prepare('SELECT status, attempts FROM webhook_deliveries').all() as { status: string; attempts: number }[];
+    const deadline2 = Date.now() + 5_000;
+    let done = rows;
+    while (!done.every((r) => r.status === 'succeeded') && Date.now() < deadline2) {
+      await new Promise((r) => setTimeout(r, 20));
+      done = b.deps.sqlite.prepare('SELECT status, attempts FROM webhook_deliveries').all() as typeof rows;
+    }
+    expect(done).toHaveLength(6);
+    expect(done.every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true);
+  });
+
+  it('a queued delivery whose claim could lapse before it finished is handed back and claimed anew, never sent twice', async () => {
+    // Claims last 6.2 s; an attempt may take 1 s and must end 5 s before its claim does, so a delivery
+    // that waited over 0.2 s behind the held one is handed back rather than started.
+    const logs: string[] = [];
+    const srv = await startTestServer(
+      { ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1', LOG_LEVEL: 'info' },
+      {
+        webhooks: { ca: testCertificates().ca, pollIntervalMs: 20, timeoutMs: 1_000, claimLeaseMs: 6_200, concurrency: 1, perEndpointConcurrency: 1 },
+        logDestination: { write: (line: string) => void logs.push(line) },
+      },
+    );
+    servers.push(srv);
+    const t = srv.tenant('enterprise');
+    const ep = await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/lapse') } });
+    rcv.expectSecrets('/lapse', [ep.body.secret]);
+    rcv.script('/lapse', ['hold']);
+    for (let i = 0; i < 3; i++) {
+      await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `P${i}`, email: `p${i}@example.com`, status: 'qualified' } });
+    }
+    await rcv.waitFor((all) => new Set(all.filter((r) => r.path === '/lapse' && r.answered === 200).map((r) => r.headers['webhook-id'])).size === 3, 20_000);
+    rcv.releaseHeld();
+    const ids = rcv.received('/lapse').map((r) => r.headers['webhook-id']);
+    // The held one twice (timed out, retried), the others once each.
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(3);
+    expect(logs.some((l) => l.includes('claim could lapse'))).toBe(true);
+  });
+});
