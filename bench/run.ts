@@ -11,6 +11,7 @@ import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
 import { encodeCursor } from '../src/services/pagination';
 import { ROOT, cpuPerRequest, load, machine, median, percentile, startTarget, type RequestSpec, type Target } from './lib/measure';
+import { benchWebhooks } from './webhooks';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -240,6 +241,11 @@ async function main() {
   const ready: number[] = [];
   for (let r = 0; r < 3; r++) ready.push(await timeToReady(large.path));
   record('Resources (large database)', 'start to /readyz 200 (`npm start` path: tsx + migrations)', 'ms', ready);
+
+  // 7. Webhook fan-out to a local HTTPS receiver: deliveries/s, event-to-receipt p50/p99 (bench/webhooks.ts).
+  log('webhooks: fan-out to a local HTTPS receiver');
+  const hooks = await benchWebhooks({ rounds: ROUNDS, deliveries: QUICK ? 2000 : 5000, steadyRate: 100, steadySeconds: 5, log });
+  for (const r of hooks) record(r.group, r.name, r.unit, r.values, r.baseline, r.note);
 
   report();
   rmSync(dir, { recursive: true, force: true });
