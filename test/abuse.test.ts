@@ -101,6 +101,16 @@ describe('slow clients (slowloris)', () => {
     expect(count.n).toBe(0);
   });
 
+  it('a request line or headers over 16 KiB are refused by the parser with a 431 in the contract body', async () => {
+    const srv = await server();
+    for (const res of [await fetch(`${srv.url}/v1/leads?q=${'a'.repeat(17_000)}`), await fetch(`${srv.url}/v1/leads`, { headers: { 'x-big': 'a'.repeat(17_000) } })]) {
+      expect(res.status).toBe(431);
+      const body = (await res.json()) as { error: { code: string; request_id: string } };
+      expect(body.error.code).toBe('BAD_REQUEST');
+      expect(body.error.request_id).toBe(res.headers.get('x-request-id'));
+    }
+  });
+
   it('defaults: 15 s for headers, 30 s for the whole request; a request bound shorter than the header bound is refused at start-up', async () => {
     expect(parseEnv({})).toMatchObject({ ORMIAR_HEADERS_TIMEOUT_MS: 15_000, ORMIAR_REQUEST_TIMEOUT_MS: 30_000, ORMIAR_MAX_CONNECTIONS_PER_ADDRESS: 256 });
     const srv = await server();
