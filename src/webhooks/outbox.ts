@@ -2,16 +2,7 @@
 // handle, so they commit together with the change that caused them, or not at all.
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import {
-  clients,
-  events,
-  webhookDeliveries,
-  webhookEndpoints,
-  type EventRow,
-  type EventType,
-  type LeadRow,
-  type StoredEventType,
-} from '../db/schema';
+import { webhookDeliveries, type EventRow, type EventType, type LeadRow, type StoredEventType } from '../db/schema';
 import { newId } from '../lib/ids';
 import { toIso } from '../lib/time';
 
@@ -82,7 +73,9 @@ function notifyQueued() {
  * `endpointId` targets one endpoint whatever its filter (ping).
  */
 export function eventWriter(tx: DbOrTx, clientId: string, opts: { endpointId?: string } = {}): (e: Omit<NewEvent, 'clientId'>) => EventRow {
-  const plan = tx.select({ plan: clients.plan }).from(clients).where(eq(clients.id, clientId)).get()?.plan;
+  // SQL text rather than the query builder: this runs in the transaction of every qualifying lead
+  // change, and building the builder's SQL cost more than running it.
+  const plan = tx.get<{ plan: string } | undefined>(sql`SELECT plan FROM clients WHERE id = ${clientId}`)?.plan;
   // Events raised while the plan has no webhooks are stored, never queued.
   const endpoints =
     plan !== WEBHOOK_PLAN
@@ -90,34 +83,21 @@ export function eventWriter(tx: DbOrTx, clientId: string, opts: { endpointId?: s
       : opts.endpointId
         ? [{ id: opts.endpointId, types: null }]
         : tx
-            .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
-            .from(webhookEndpoints)
-            .where(sql`${webhookEndpoints.clientId} = ${clientId} AND ${webhookEndpoints.enabled} = 1`)
-            .all()
+            .all<{ id: string; events: string }>(sql`SELECT id, events FROM webhook_endpoints WHERE client_id = ${clientId} AND enabled = 1`)
             .map((ep) => ({ id: ep.id, types: parseEndpointEvents(ep.events) as string[] }));
   return (e) => {
     const id = e.id ?? newId('event');
     const row: EventRow = { id, clientId, botId: e.botId, leadId: e.leadId, type: e.type, payload: e.payload(id), createdAt: e.at };
-    tx.insert(events).values(row).run();
-    const targets = endpoints.filter((ep) => ep.types === null || ep.types.includes(e.type));
-    if (targets.length > 0) {
-      tx.insert(webhookDeliveries)
-        .values(
-          targets.map((ep) => ({
-            id: newId('delivery'),
-            clientId,
-            endpointId: ep.id,
-            eventId: id,
-            event: e.type,
-            status: 'pending' as const,
-            attempts: 0,
-            nextAttemptAt: e.at,
-            createdAt: e.at,
-          })),
-        )
-        .run();
-      notifyQueued();
+    tx.run(sql`INSERT INTO events (id, client_id, bot_id, lead_id, type, payload, created_at)
+      VALUES (${row.id}, ${row.clientId}, ${row.botId}, ${row.leadId}, ${row.type}, ${row.payload}, ${row.createdAt})`);
+    let queued = false;
+    for (const ep of endpoints) {
+      if (ep.types !== null && !ep.types.includes(e.type)) continue;
+      tx.run(sql`INSERT INTO webhook_deliveries (id, client_id, endpoint_id, event_id, event, status, attempts, next_attempt_at, created_at)
+        VALUES (${newId('delivery')}, ${clientId}, ${ep.id}, ${id}, ${e.type}, 'pending', 0, ${e.at}, ${e.at})`);
+      queued = true;
     }
+    if (queued) notifyQueued();
     return row;
   };
 }

@@ -57,6 +57,18 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
+// Endpoint URLs parsed once (they were validated at registration; parsing is checked again here).
+const parsedUrls = new Map<string, URL>();
+function parseOnce(raw: string): URL {
+  let url = parsedUrls.get(raw);
+  if (!url) {
+    url = parseWebhookUrl(raw);
+    if (parsedUrls.size >= 1_000) parsedUrls.clear();
+    parsedUrls.set(raw, url);
+  }
+  return url;
+}
+
 const describe = (err: unknown): string => {
   const e = err as NodeJS.ErrnoException;
   const text = e?.message ? e.message : String(err);
@@ -85,7 +97,7 @@ export async function sendWebhook(req: SendRequest): Promise<SendResult> {
 
   let draining = false;
   try {
-    const url = parseWebhookUrl(req.url);
+    const url = parseOnce(req.url);
     const addresses = await Promise.race([resolveWebhookHost(url, { allowPrivate: req.allowPrivate, resolve: req.resolve }), aborted]);
     const hostname = bareHost(url);
     const port = Number(url.port || 443);

@@ -73,7 +73,9 @@ export function workerOptions(config: { allowPrivate?: boolean | undefined; retr
     retrySchedule: config.retrySchedule ?? DEFAULT_RETRY_SCHEDULE,
     jitter: 0.1,
     timeoutMs,
-    pollIntervalMs: 250,
+    // Events queued by this process start at once (outbox notifies); this bounds the wait for those
+    // queued by other processes (WORKERS > 1, the CLI) and for retries falling due.
+    pollIntervalMs: 100,
     concurrency: 32,
     perEndpointConcurrency: 4,
     prefetchRounds: 4,
