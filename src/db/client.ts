@@ -1,6 +1,6 @@
 // Opens the SQLite file with the settings the README documents, and applies drizzle migrations.
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
@@ -20,7 +20,17 @@ export interface Database_ {
   close(): void;
 }
 
-export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+/** The committed migrations: the nearest `drizzle/` folder above this module (src/db/ or a bundle in dist/). */
+export const MIGRATIONS_FOLDER = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'drizzle');
+    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return resolve('drizzle');
+    dir = parent;
+  }
+})();
 
 const STATEMENT_CACHE_SIZE = 1000;
 
