@@ -16,20 +16,27 @@ export interface CounterDelta {
 
 type Tx = Pick<DbOrTx, 'run'>;
 
-function upsert(tx: Tx, table: 'stats_daily' | 'stats_hourly', clientId: string, botId: string, bucket: number, d: CounterDelta) {
-  tx.run(sql`
-    INSERT INTO ${sql.identifier(table)}
-      (client_id, bot_id, bucket, leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed)
-    VALUES (${clientId}, ${botId}, ${bucket}, ${d.leads ?? 0}, ${d.qualified ?? 0}, ${d.booked ?? 0}, ${d.lost ?? 0},
-            ${d.appointmentsScheduled ?? 0}, ${d.appointmentsCancelled ?? 0}, ${d.appointmentsCompleted ?? 0})
-    ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET
-      leads = leads + excluded.leads,
-      qualified = qualified + excluded.qualified,
-      booked = booked + excluded.booked,
-      lost = lost + excluded.lost,
-      appointments_scheduled = appointments_scheduled + excluded.appointments_scheduled,
-      appointments_cancelled = appointments_cancelled + excluded.appointments_cancelled,
-      appointments_completed = appointments_completed + excluded.appointments_completed`);
+const ADD = sql.raw(`leads = leads + excluded.leads, qualified = qualified + excluded.qualified,
+  booked = booked + excluded.booked, lost = lost + excluded.lost,
+  appointments_scheduled = appointments_scheduled + excluded.appointments_scheduled,
+  appointments_cancelled = appointments_cancelled + excluded.appointments_cancelled,
+  appointments_completed = appointments_completed + excluded.appointments_completed`);
+
+// Two fixed SQL texts (no identifier interpolation): the statement cache in db/client.ts then
+// compiles each once, and building the query stays cheap on the hot path of every lead change.
+const upserts = {
+  stats_daily: (tx: Tx, clientId: string, botId: string, bucket: number, d: CounterDelta) =>
+    tx.run(sql`INSERT INTO stats_daily (client_id, bot_id, bucket, leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed)
+      VALUES (${clientId}, ${botId}, ${bucket}, ${d.leads ?? 0}, ${d.qualified ?? 0}, ${d.booked ?? 0}, ${d.lost ?? 0}, ${d.appointmentsScheduled ?? 0}, ${d.appointmentsCancelled ?? 0}, ${d.appointmentsCompleted ?? 0})
+      ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET ${ADD}`),
+  stats_hourly: (tx: Tx, clientId: string, botId: string, bucket: number, d: CounterDelta) =>
+    tx.run(sql`INSERT INTO stats_hourly (client_id, bot_id, bucket, leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed)
+      VALUES (${clientId}, ${botId}, ${bucket}, ${d.leads ?? 0}, ${d.qualified ?? 0}, ${d.booked ?? 0}, ${d.lost ?? 0}, ${d.appointmentsScheduled ?? 0}, ${d.appointmentsCancelled ?? 0}, ${d.appointmentsCompleted ?? 0})
+      ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET ${ADD}`),
+};
+
+function upsert(tx: Tx, table: keyof typeof upserts, clientId: string, botId: string, bucket: number, d: CounterDelta) {
+  upserts[table](tx, clientId, botId, bucket, d);
 }
 
 /** Adds `delta` to the day and hour buckets holding `at` (a lead's created_at, an appointment's starts_at). */
