@@ -2,11 +2,15 @@
 // library's; kept-alive connections go only to vetted addresses, with TLS verification on, and are
 // bounded; DNS answers are shared briefly, never failures; claimed deliveries that never started are
 // handed back (at shutdown, or when their claim could lapse) and delivered, none sent twice.
+import { lookup } from 'node:dns/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeEndpoint } from '../src/services/webhooks';
+import { checkAddress } from '../src/webhooks/address';
 import { AgentPool } from '../src/webhooks/agents';
 import { cachingResolver } from '../src/webhooks/guard';
 import { newWebhookSecret, signature, signWebhook } from '../src/webhooks/signing';
@@ -48,6 +52,20 @@ function post(agent: https.Agent, host: string, port: number, extra: https.Reque
     req.end('{}');
   });
 }
+
+/** A name this machine resolves only to private addresses (/etc/hosts, its own name), if any. */
+async function privateName(): Promise<string | undefined> {
+  for (const name of [hostname(), 'vm', 'runsc', 'localhost.localdomain']) {
+    try {
+      const answers = await lookup(name, { all: true });
+      if (answers.length > 0 && answers.every((a) => !checkAddress(a.address).ok)) return name;
+    } catch {
+      // Not resolvable here.
+    }
+  }
+  return undefined;
+}
+const PRIVATE_NAME = await privateName();
 
 describe('signing', () => {
   it('equals the standardwebhooks library for any secret, id, time and body', () => {
@@ -141,6 +159,37 @@ describe('agent pool', () => {
     p.destroy();
   });
 });
+
+// Without ORMIAR_WEBHOOK_ALLOW_PRIVATE: a shared or reused DNS answer is checked again at each delivery.
+// (Generated only where some name resolves privately, as the SSRF table does.)
+if (PRIVATE_NAME) {
+  describe('DNS answers at delivery', () => {
+    it(`refuses every delivery to ${PRIVATE_NAME}, including those served from a shared answer`, async () => {
+      const srv = await startTestServer({ ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1' }, { webhooks: { pollIntervalMs: 20, dnsCacheMs: 60_000 } });
+      try {
+        const t = srv.tenant('enterprise');
+        // Stored directly, as if it had resolved publicly at registration and been re-pointed since.
+        const ep = storeEndpoint(srv.deps, t.clientId, { url: `https://${PRIVATE_NAME}:9/hook` });
+        for (let i = 0; i < 4; i++) {
+          const res = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `D${i}`, email: `d${i}@example.com`, status: 'qualified' } });
+          expect(res.status).toBe(201);
+        }
+        const rows = () => srv.deps.sqlite.prepare('SELECT attempts, last_error AS lastError, last_status_code AS code FROM webhook_deliveries WHERE endpoint_id = ?').all(ep.id) as { attempts: number; lastError: string | null; code: number | null }[];
+        const deadline = Date.now() + 10_000;
+        while (!rows().every((r) => r.attempts >= 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const got = rows();
+        expect(got).toHaveLength(4);
+        for (const r of got) {
+          expect(r.attempts).toBeGreaterThanOrEqual(2);
+          expect(r.code).toBeNull();
+          expect(r.lastError).toMatch(/non-public address/);
+        }
+      } finally {
+        await srv.close();
+      }
+    });
+  });
+}
 
 describe('delivery worker', () => {
   let rcv: Receiver;
