@@ -8,21 +8,26 @@ import { startServer, type RunningServer } from './server';
 const SHUTDOWN_BOUND_MS = 15_000;
 
 async function serve(env: Env) {
-  // SIGHUP reloads a renewed certificate (as nginx does); without TLS it is logged and ignored rather
-  // than ending the process (Node's default for SIGHUP). Installed before start-up, which reads the
-  // files anyway, so a signal right after the `listening` line is never fatal.
+  // Signal handlers go in before start-up, so a signal right after the `listening` line is handled,
+  // not fatal. SIGHUP reloads a renewed certificate (as nginx does); without TLS it is logged and
+  // ignored rather than ending the process (Node's default for SIGHUP).
   let started: RunningServer | undefined;
-  process.on('SIGHUP', () => started?.reloadTls());
-  const running = await startServer(env);
-  started = running;
+  let stopRequested: string | undefined;
   const stop = (signal: string) => {
-    running.deps.logger.info({ signal }, 'shutting down');
     // A hung client must not keep the process up forever.
     setTimeout(() => process.exit(1), SHUTDOWN_BOUND_MS).unref();
-    void running.close().then(() => process.exit(0));
+    if (!started) {
+      stopRequested = signal; // finishes start-up, then stops
+      return;
+    }
+    started.deps.logger.info({ signal }, 'shutting down');
+    void started.close().then(() => process.exit(0));
   };
+  process.on('SIGHUP', () => started?.reloadTls());
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  started = await startServer(env);
+  if (stopRequested) stop(stopRequested);
 }
 
 function primary(env: Env) {
