@@ -101,6 +101,14 @@ describe('/trpc', () => {
     expect(body.error.data.error.request_id).toBe('trace-123');
   });
 
+  it('words malformed JSON input as /v1 does', async () => {
+    const t = srv.tenant('business');
+    const res = await fetch(`${srv.url}/trpc/leads.list?input=${encodeURIComponent('{bad')}`, { headers: { authorization: `Bearer ${t.token}` } });
+    const body = (await res.json()) as { error: { message: string; data: { error: { code: string; message: string } } } };
+    expect(res.status).toBe(400);
+    expect(body.error.data.error).toMatchObject({ code: 'BAD_REQUEST', message: 'Malformed JSON body' });
+  });
+
   it('never leaks internals in /trpc errors', async () => {
     const res = await fetch(`${srv.url}/trpc/leads.create`, {
       method: 'POST',

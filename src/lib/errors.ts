@@ -135,7 +135,7 @@ export function normalizeError(err: unknown): NormalizedError {
       };
     }
     // tRPC's parse errors carry the JSON parser's own wording; say it the way /v1 does.
-    if (err.code === 'PARSE_ERROR') return { status: 400, code: 'BAD_REQUEST', message: 'Malformed JSON body', unexpected: false };
+    if (err.code === 'PARSE_ERROR' || (err.code === 'BAD_REQUEST' && err.cause instanceof SyntaxError)) return { status: 400, code: 'BAD_REQUEST', message: 'Malformed JSON body', unexpected: false };
     const code = FROM_TRPC[err.code];
     if (code) {
       return { status: HTTP_STATUS[code], code, message: safeMessage(code, err.message), unexpected: false };
