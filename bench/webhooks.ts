@@ -100,6 +100,8 @@ async function startBenchReceiver() {
     });
   };
   const server = https.createServer({ cert, key, keepAliveTimeout: 30_000 }, handler);
+  let connections = 0;
+  server.on('secureConnection', () => connections++);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
   return {
@@ -107,6 +109,8 @@ async function startBenchReceiver() {
     url: (path: string) => `https://localhost:${port}${path}`,
     expectSecret: (path: string, secret: string) => void secrets.set(path, secret),
     badSignatures: () => bad,
+    /** TLS connections accepted so far. */
+    connections: () => connections,
     /** Collects `expected` distinct deliveries; resolves with them, or rejects after WAIT_MS. */
     collect(expected: number) {
       const r: Round = { expected, seen: new Set(), latencies: [], duplicates: 0, last: 0 };
@@ -196,10 +200,12 @@ async function burst(f: Fixture, rcv: BenchReceiver, deliveries: number, endpoin
   const events = Math.ceil(deliveries / endpoints);
   const collecting = rcv.collect(events * endpoints);
   const before = await f.target.stats();
+  const opened = rcv.connections();
   const committed = insertBurst(f.path, who.clientId, who.botId, events);
   const r = await collecting;
   const after = await f.target.stats();
   return {
+    connections: rcv.connections() - opened,
     perSecond: (events * endpoints) / ((r.last - committed) / 1000),
     cpuMicros: (after.cpuMicros - before.cpuMicros) / (events * endpoints),
     p50: percentile(r.latencies, 50),
@@ -257,6 +263,8 @@ export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]>
     const series = new Map<string, number[]>();
     const add = (k: string, v: number) => series.set(k, [...(series.get(k) ?? []), v]);
     let duplicates = 0;
+    let connections = 0;
+    let bursts = 0;
     // Warm-up: connections, statement caches, JIT.
     for (const f of fixtures) await burst(f, rcv, Math.min(500, o.deliveries), FANOUT);
     for (let r = 0; r < o.rounds; r++) {
@@ -265,6 +273,10 @@ export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]>
         const many = await burst(f, rcv, o.deliveries, FANOUT);
         const calm = await steady(f, rcv, o.steadyRate, o.steadySeconds);
         duplicates += one.duplicates + many.duplicates + calm.duplicates;
+        if (f.label === 'app') {
+          connections += one.connections + many.connections;
+          bursts += 2;
+        }
         add(`${f.label} rate1`, one.perSecond);
         add(`${f.label} rate8`, many.perSecond);
         add(`${f.label} cpu1`, one.cpuMicros);
@@ -298,7 +310,9 @@ export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]>
       }
     }
     const first = rows[0];
-    if (first) first.note = `${duplicates} duplicate deliveries; steady: POST /v1/leads, ${o.steadySeconds} s`;
+    if (first) {
+      first.note = `${duplicates} duplicate deliveries; ${Math.round(connections / Math.max(1, bursts))} TLS connections per burst; steady: POST /v1/leads, ${o.steadySeconds} s`;
+    }
     return rows;
   } finally {
     await Promise.all(fixtures.map((f) => f.target.stop()));

@@ -115,7 +115,7 @@ describe('agent pool', () => {
   afterAll(async () => {
     await srv?.close();
   });
-  const pool = () => new AgentPool({ maxAgents: 2, maxSockets: 4, maxFreeSockets: 4, idleMs: 60_000, secureContext: undefined });
+  const pool = () => new AgentPool({ maxAgents: 2, maxSockets: 4, maxIdleSockets: 4, idleMs: 60_000, secureContext: undefined });
   const v4 = (address: string) => ({ address, family: 4 as const });
 
   it('one agent per host, port and answer set (order aside); the least recently used idle one goes first', () => {
@@ -137,7 +137,7 @@ describe('agent pool', () => {
   });
 
   it('connects only to the vetted address, whatever the request asks, and reuses the connection', async () => {
-    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxFreeSockets: 4, idleMs: 60_000, secureContext: undefined });
+    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxIdleSockets: 4, idleMs: 60_000, secureContext: undefined });
     const lease = p.acquire('localhost', srv.port, [v4('127.0.0.1')]);
     const before = srv.connections();
     // A request-level lookup pointing elsewhere is overridden by the agent's pinned one.
@@ -151,7 +151,7 @@ describe('agent pool', () => {
   });
 
   it('keeps TLS verification on: the name is checked against the certificate, not the address', async () => {
-    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxFreeSockets: 4, idleMs: 60_000, secureContext: undefined });
+    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxIdleSockets: 4, idleMs: 60_000, secureContext: undefined });
     // The test CA is trusted, but the certificate is for localhost/127.0.0.1, not this name.
     const lease = p.acquire('receiver.example', srv.port, [v4('127.0.0.1')]);
     await expect(post(lease.agent, 'receiver.example', srv.port, { ca: testCertificates().ca })).rejects.toThrow(/altnames|certificate/i);

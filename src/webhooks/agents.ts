@@ -3,9 +3,10 @@
 // it holds was connected to an address that was checked. Each delivery still resolves and checks the
 // host (guard.ts), then takes the agent of exactly the answer it checked: a changed answer gets another
 // agent, and an address that turned private is refused before any agent is chosen.
-// Bounded: at most `maxAgents` agents (least recently used idle ones are closed first), at most
-// `maxFreeSockets` idle sockets each, closed after `idleMs` idle (or sooner when the receiver's
-// Keep-Alive header says so).
+// Bounded: at most `maxAgents` agents (least recently used idle ones are closed first), `maxSockets`
+// sockets each, and `maxIdleSockets` idle sockets in all (those of the least recently used agents are
+// closed first); an idle socket is closed after `idleMs` (or sooner when the receiver's Keep-Alive
+// header says so).
 import https from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
@@ -16,7 +17,8 @@ export interface AgentPoolOptions {
   maxAgents: number;
   /** Sockets per agent, in use or idle (the worker's own limits keep in-flight deliveries lower). */
   maxSockets: number;
-  maxFreeSockets: number;
+  /** Idle sockets across all agents. */
+  maxIdleSockets: number;
   idleMs: number;
   /** Trust anchors, built once (a context per connection costs more CPU than the rest of an attempt). */
   secureContext?: SecureContext | undefined;
@@ -47,10 +49,20 @@ export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunct
   };
 }
 
+// How often the idle-socket bound is enforced (it walks every agent).
+const IDLE_CHECK_MS = 100;
+
+function freeCount(agent: https.Agent): number {
+  let n = 0;
+  for (const list of Object.values(agent.freeSockets)) n += list?.length ?? 0;
+  return n;
+}
+
 export class AgentPool {
   // Map order is recency order: an entry is moved to the end whenever it is used.
   private readonly entries = new Map<string, Entry>();
   private lastSweep = 0;
+  private lastIdleCheck = 0;
 
   constructor(private readonly opts: AgentPoolOptions) {}
 
@@ -63,7 +75,7 @@ export class AgentPool {
     let n = 0;
     for (const e of this.entries.values()) {
       for (const list of Object.values(e.agent.sockets)) n += list?.length ?? 0;
-      for (const list of Object.values(e.agent.freeSockets)) n += list?.length ?? 0;
+      n += freeCount(e.agent);
     }
     return n;
   }
@@ -80,7 +92,9 @@ export class AgentPool {
         agent: new https.Agent({
           keepAlive: true,
           maxSockets: this.opts.maxSockets,
-          maxFreeSockets: this.opts.maxFreeSockets,
+          // An agent keeps as many idle sockets as it may have (endpoints on one host share it);
+          // the pool bounds the idle ones in all.
+          maxFreeSockets: this.opts.maxSockets,
           // Idle sockets time out and are closed; the receiver's `Keep-Alive: timeout=` shortens it.
           timeout: this.opts.idleMs,
           scheduling: 'lifo',
@@ -110,6 +124,10 @@ export class AgentPool {
   }
 
   private evict(now: number) {
+    if (now - this.lastIdleCheck >= IDLE_CHECK_MS) {
+      this.lastIdleCheck = now;
+      this.trimIdleSockets();
+    }
     const sweep = now - this.lastSweep >= this.opts.idleMs;
     if (sweep) this.lastSweep = now;
     if (!sweep && this.entries.size <= this.opts.maxAgents) return;
@@ -122,6 +140,22 @@ export class AgentPool {
         this.entries.delete(key);
         over--;
       } else if (over <= 0) break;
+    }
+  }
+
+  /** Closes idle sockets over `maxIdleSockets`, those of the least recently used agents first. */
+  private trimIdleSockets() {
+    let idle = 0;
+    for (const e of this.entries.values()) idle += freeCount(e.agent);
+    for (const e of this.entries.values()) {
+      if (idle <= this.opts.maxIdleSockets) return;
+      for (const list of Object.values(e.agent.freeSockets)) {
+        for (const socket of [...(list ?? [])]) {
+          if (idle <= this.opts.maxIdleSockets) return;
+          socket.destroy();
+          idle--;
+        }
+      }
     }
   }
 

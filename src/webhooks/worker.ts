@@ -55,9 +55,9 @@ export interface WorkerOptions {
   pruneBatch: number;
   /** Trust anchors for receivers' certificates instead of Node's store (tests inject their CA here). */
   ca?: string | Buffer | undefined;
-  /** Kept-alive connections: agents (one per host, port and vetted answer), idle sockets per agent, idle time. */
+  /** Kept-alive connections: agents (one per host, port and vetted answer), idle sockets in all, idle time. */
   maxAgents: number;
-  maxFreeSocketsPerAgent: number;
+  maxIdleSockets: number;
   connectionIdleMs: number;
   /**
    * A DNS answer is reused this long (0: resolved at every delivery). Its addresses are still checked
@@ -88,7 +88,7 @@ export function workerOptions(config: { allowPrivate?: boolean | undefined; retr
     pruneIntervalMs: 60_000,
     pruneBatch: 500,
     maxAgents: 256,
-    maxFreeSocketsPerAgent: 8,
+    maxIdleSockets: 128,
     // Below the 5 s keep-alive of Node servers (and most others'), so we close an idle connection first.
     connectionIdleMs: 4_000,
     dnsCacheMs: 1_000,
@@ -199,7 +199,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   const agents = new AgentPool({
     maxAgents: opts.maxAgents,
     maxSockets: opts.concurrency,
-    maxFreeSockets: opts.maxFreeSocketsPerAgent,
+    maxIdleSockets: opts.maxIdleSockets,
     idleMs: opts.connectionIdleMs,
     secureContext: createSecureContext(opts.ca ? { ca: opts.ca } : {}),
   });
