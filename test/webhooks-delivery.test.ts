@@ -150,6 +150,21 @@ describe('agent pool', () => {
     p.destroy();
   });
 
+  it('keeps at most maxIdleSockets idle sockets in all, closing those of the least recently used agents', async () => {
+    const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxIdleSockets: 1, idleMs: 60_000, secureContext: undefined });
+    const lease = p.acquire('localhost', srv.port, [v4('127.0.0.1')]);
+    // Three at once: three sockets, idle once answered.
+    await Promise.all([0, 1, 2].map(() => post(lease.agent, 'localhost', srv.port, { ca: testCertificates().ca })));
+    lease.release();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(p.sockets()).toBe(3);
+    // The bound is enforced as agents are used.
+    p.acquire('localhost', srv.port + 1, [v4('127.0.0.1')]).release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(p.sockets()).toBe(1);
+    p.destroy();
+  });
+
   it('keeps TLS verification on: the name is checked against the certificate, not the address', async () => {
     const p = new AgentPool({ maxAgents: 8, maxSockets: 4, maxIdleSockets: 4, idleMs: 60_000, secureContext: undefined });
     // The test CA is trusted, but the certificate is for localhost/127.0.0.1, not this name.
