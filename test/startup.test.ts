@@ -106,6 +106,22 @@ describe('process', () => {
     db.close();
   });
 
+  it('`npm start` (the bundle) serves, and exits 0 on SIGTERM sent to npm', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-start-'));
+    const child = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PORT: '0', DATABASE_PATH: join(dir, 'db.sqlite'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = await listeningUrl(child);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    // The server process is gone too (npm runs it with exec, so the signal reaches it).
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
   it('serves HTTPS with TLS 1.3 only when TLS_CERT_PATH and TLS_KEY_PATH are set', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-tls-'));
     const key = join(dir, 'key.pem');
