@@ -309,7 +309,7 @@ export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]>
         rows.push(row);
       }
     }
-    const first = rows[0];
+    const first = rows.find((r) => !r.name.startsWith('before: '));
     if (first) {
       first.note = `${duplicates} duplicate deliveries; ${Math.round(connections / Math.max(1, bursts))} TLS connections per burst; steady: POST /v1/leads, ${o.steadySeconds} s`;
     }
