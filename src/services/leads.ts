@@ -59,6 +59,33 @@ export function getLead(deps: ServiceDeps, clientId: string, leadId: string): Le
   return leadView(row);
 }
 
+// The insert every new lead runs, prepared once per connection (db/prepared.ts); inside a transaction
+// it runs on the root handle, which is the same single connection.
+function insertLead(db: Db, row: LeadRow): void {
+  prepared(db, 'leads.insert', (d) =>
+    d
+      .insert(leads)
+      .values({
+        id: sql.placeholder('id'),
+        clientId: sql.placeholder('clientId'),
+        botId: sql.placeholder('botId'),
+        status: sql.placeholder('status'),
+        name: sql.placeholder('name'),
+        phone: sql.placeholder('phone'),
+        email: sql.placeholder('email'),
+        interest: sql.placeholder('interest'),
+        source: sql.placeholder('source'),
+        metadata: sql.placeholder('metadata'),
+        createdAt: sql.placeholder('createdAt'),
+        updatedAt: sql.placeholder('updatedAt'),
+        qualifiedAt: sql.placeholder('qualifiedAt'),
+        bookedAt: sql.placeholder('bookedAt'),
+        deletedAt: sql.placeholder('deletedAt'),
+      })
+      .prepare(),
+  ).run(row);
+}
+
 export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): Lead {
   const bot = requireOwnBot(deps, clientId, input.bot_id);
   const status = input.status ?? 'new';
@@ -83,7 +110,7 @@ export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreat
   };
   deps.db.transaction(
     (tx) => {
-      tx.insert(leads).values(row).run();
+      insertLead(deps.db, row);
       if (status === 'qualified') emitLeadQualified(tx, row, now);
       bumpCounters(tx, clientId, bot.id, now, { leads: 1, qualified: status === 'qualified' ? 1 : 0 });
     },
