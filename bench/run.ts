@@ -10,7 +10,7 @@ import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
 import { encodeCursor } from '../src/services/pagination';
-import { ROOT, cpuPerRequest, load, machine, median, percentile, startTarget, type RequestSpec, type Target } from './lib/measure';
+import { ROOT, cpuPerRequest, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
 import { benchWebhooks } from './webhooks';
 
 const args = process.argv.slice(2);
@@ -161,7 +161,7 @@ async function main() {
   log('GET /v1/leads/{id}: app vs express vs raw');
   const raw = await startTarget('raw', 'bench/servers/raw.ts', env(large));
   const exp = await startTarget('express', 'bench/servers/express.ts', env(large));
-  const app = await startTarget('app', 'bench/servers/app.ts', env(large));
+  const app = await startBundle('app', env(large));
   const auth = { authorization: `Bearer ${large.token}` };
   const getLead: RequestSpec = { path: (i) => `/v1/leads/${large.leadIds[i % large.leadIds.length]}`, headers: auth };
   const trpcGet: RequestSpec = {
@@ -194,7 +194,7 @@ async function main() {
 
   // 3. Stats for a year: 10k leads against the large database.
   log(`GET /v1/stats (a year): ${SMALL} vs ${LARGE} leads`);
-  const appSmall = await startTarget('app-small', 'bench/servers/app.ts', env(small));
+  const appSmall = await startBundle('app-small', env(small));
   const yearQuery = `/v1/stats?from=${new Date(Date.now() - 365 * 86_400_000).toISOString()}`;
   const st = await interleave([
     { label: 'small', target: appSmall, spec: { path: yearQuery, headers: { authorization: `Bearer ${small.token}` } } },

@@ -1,7 +1,8 @@
 // Measuring servers side by side: each target runs in its own child process (so its CPU time is its
 // own), answers IPC 'stats' with process.cpuUsage() and RSS, and is driven over keep-alive HTTP from
 // this process. Rounds interleave targets so machine noise hits all of them alike; we report medians.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { cpus } from 'node:os';
@@ -39,11 +40,7 @@ export async function startTarget(name: string, script: string, env: Record<stri
     });
     child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
   });
-  const stats = () =>
-    new Promise<ChildStats>((ok) => {
-      child.once('message', (m) => ok(m as ChildStats));
-      child.send('stats');
-    });
+  const stats = () => procStats(child.pid ?? 0);
   const stop = () =>
     new Promise<void>((ok) => {
       if (child.exitCode !== null) return ok();
@@ -53,14 +50,46 @@ export async function startTarget(name: string, script: string, env: Record<stri
   return { name, url, child, stats, stop };
 }
 
-/** For bench/servers entries: report readiness and answer stats requests. */
-export function serveStats(url: string): void {
-  process.on('message', (m) => {
-    if (m === 'stats') {
-      const u = process.cpuUsage();
-      process.send?.({ cpuMicros: u.user + u.system, rss: process.memoryUsage().rss } satisfies ChildStats);
-    }
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (user + system) and RSS of a process, read from /proc: no cooperation from the process needed. */
+export async function procStats(pid: number): Promise<ChildStats> {
+  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuMicros: (ticks / TICKS_PER_SECOND) * 1e6, rss: rssKb * 1024 };
+}
+
+/** `npm start`'s process (node dist/main.mjs) as a bench target; ready once it logs `listening`. */
+export async function startBundle(name: string, env: Record<string, string>): Promise<Target> {
+  const child = spawn(process.execPath, ['dist/main.mjs'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m?.[1]) ok(m[1]);
+    });
+    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  child.stdout.resume();
+  const stop = () =>
+    new Promise<void>((ok) => {
+      if (child.exitCode !== null) return ok();
+      child.once('exit', () => ok());
+      child.kill('SIGTERM');
+    });
+  return { name, url, child, stats: () => procStats(child.pid ?? 0), stop };
+}
+
+/** For bench/servers entries: report readiness (CPU and RSS are read from /proc). */
+export function serveStats(url: string): void {
   process.stdout.write(`READY ${url}\n`);
 }
 
