@@ -10,7 +10,7 @@ export const getStatsProcedure = apiKeyProcedure
       operationId: 'getStats',
       summary: 'Lead and appointment statistics',
       description:
-        'Counts over the half-open range [from, to): default the last 30 days, at most 366 days. Leads are counted by `created_at`; `qualified` and `booked` count leads that ever reached that status; `daily` has a row for each UTC date the range touches. Served from rollups: the cost does not grow with the number of leads.',
+        'Counts over the half-open range [from, to): default the last 30 days, at most 366 days. Leads are counted by `created_at`; `qualified` and `booked` count leads that ever reached that status, `lost` those lost now; appointments are counted by `starts_at`, by current status; `daily` has a row for each UTC date the range touches. Served from rollups: the cost does not grow with the number of leads.',
       tags: ['Stats'],
     },
   })
