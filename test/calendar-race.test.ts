@@ -1,7 +1,6 @@
 // No double booking, ever: concurrent POSTs for one slot over real HTTP, in one server process and
 // in two processes sharing one database file (where only SQLite's write lock can keep them apart).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase } from '../src/db/client';
 import { systemClock } from '../src/lib/time';
@@ -9,6 +8,7 @@ import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import type { ServiceDeps } from '../src/services/deps';
 import { expectError, startTestServer, tempDbPath, type ApiResponse, type TestServer } from './helpers/harness';
+import { spawnServer } from './helpers/processes';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -118,33 +118,6 @@ describe('the race for one slot, one server process', () => {
   });
 });
 
-/** Starts `tsx src/main.ts` on `databasePath` and resolves with the URL from its `listening` log line. */
-function spawnServer(databasePath: string): Promise<string> {
-  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: databasePath, LOG_LEVEL: 'info', NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 20_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${String(code)}\n${stderr}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-}
 
 describe('the race across two server processes on one database file', () => {
   it('same slot: exactly one 201; staggered slots: winners never overlap', async () => {
@@ -156,7 +129,7 @@ describe('the race across two server processes on one database file', () => {
     const stagger = tenantWithLeads(deps, RACERS);
     database.close();
 
-    const urls = await Promise.all([spawnServer(path), spawnServer(path)]);
+    const urls = await Promise.all([spawnServer(path, children), spawnServer(path, children)]);
     const day = BASE + 3 * DAY;
     const bodies = same.leadIds.map((lead_id) => ({ lead_id, starts_at: iso(day + 10 * HOUR), ends_at: iso(day + 11 * HOUR) }));
     const answers = await race(urls, same.token, bodies);

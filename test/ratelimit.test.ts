@@ -1,15 +1,15 @@
 // Rate limits (API.md §2 "Rate limits", §5 "Rate limiting"): 120 a minute per key, exact under a
 // concurrent burst and across server processes sharing one database; the contract's headers on every
 // authenticated answer; failed authentications limited per address.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase } from '../src/db/client';
 import { randomToken } from '../src/lib/crypto';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/services/clients';
 import { expectError, startTestServer, tempDbPath, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
+import { spawnServer } from './helpers/processes';
 import { randomId } from './helpers/operations';
 
 const servers: TestServer[] = [];
@@ -187,33 +187,6 @@ afterAll(async () => {
   );
 });
 
-/** Starts `tsx src/main.ts` and resolves with the URL from its `listening` log line. */
-function spawnServer(databasePath: string): Promise<string> {
-  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: databasePath, LOG_LEVEL: 'info', NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 20_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${String(code)}\n${stderr}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-}
 
 describe('two server processes sharing one database file', () => {
   it('count one budget: a burst of 150 split across both gets exactly 120 successes', async () => {
@@ -226,7 +199,7 @@ describe('two server processes sharing one database file', () => {
     const { token } = createApiKey(deps, { client_id: client.id });
     database.close();
 
-    const urls = await Promise.all([spawnServer(path), spawnServer(path)]);
+    const urls = await Promise.all([spawnServer(path, children), spawnServer(path, children)]);
     expect(new Set(urls).size).toBe(2);
     const answers = await burst(urls, token);
     expectExactBurst(answers, 120);
