@@ -7,6 +7,7 @@ import { badRequest } from '../lib/errors';
 import { DAY_MS, MINUTE_MS, toIso, toIsoOrNull } from '../lib/time';
 import { addDays, daysBetween, localDateOf, localToUtc, weekdayOf } from '../lib/zonedTime';
 import {
+  MAX_APPOINTMENT_MINUTES,
   MAX_AVAILABILITY_DAYS,
   WEEKDAYS,
   minuteOfDay,
@@ -129,22 +130,26 @@ export function computeSlots(schedule: Schedule, from: number, to: number, durat
 }
 
 /**
- * The bot's scheduled appointments that can overlap [from, to), by start. Appointments last at most
- * 24 h, so this is a bounded seek on appointments_bot_status_starts_idx.
+ * The condition "a scheduled appointment of this bot overlapping [from, to)" (touching is not
+ * overlapping). Appointments last at most 24 h, so only those starting in (from − 24 h, to) can
+ * overlap: a bounded range seek on appointments_bot_status_starts_idx, whatever the calendar's size.
+ * Shared by availability and the booking's conflict check.
  */
+export const overlapping = (botId: string, from: number, to: number) =>
+  and(
+    eq(appointments.botId, botId),
+    eq(appointments.status, 'scheduled'),
+    gt(appointments.startsAt, from - MAX_APPOINTMENT_MINUTES * MINUTE_MS),
+    lt(appointments.startsAt, to),
+    gt(appointments.endsAt, from),
+  );
+
+/** The bot's scheduled appointments that overlap [from, to), by start. */
 export function scheduledBetween(db: DbOrTx, botId: string, from: number, to: number): Interval[] {
   return db
     .select({ startsAt: appointments.startsAt, endsAt: appointments.endsAt })
     .from(appointments)
-    .where(
-      and(
-        eq(appointments.botId, botId),
-        eq(appointments.status, 'scheduled'),
-        gt(appointments.startsAt, from - DAY_MS),
-        lt(appointments.startsAt, to),
-        gt(appointments.endsAt, from),
-      ),
-    )
+    .where(overlapping(botId, from, to))
     .orderBy(asc(appointments.startsAt))
     .all();
 }

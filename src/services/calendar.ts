@@ -5,7 +5,7 @@
 // The lead transitions a booking or a cancellation causes are the named functions below
 // (markLeadBooked, releaseLeadIfUnbooked, cancelScheduledAppointmentsOfLead, eraseAppointmentsOfLead);
 // each takes the caller's transaction, so whatever must commit with them (events) goes beside them.
-import { and, asc, eq, gt, gte, isNull, lt, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
 import { appointments, leads, type AppointmentRow, type AppointmentStatus, type LeadRow } from '../db/schema';
 import { AppError, badRequest, notFound } from '../lib/errors';
@@ -19,7 +19,7 @@ import type {
   BookSlotInput,
 } from '../schemas/calendar';
 import { MAX_APPOINTMENT_MINUTES } from '../schemas/calendar';
-import { isOfferedSlot, loadSchedule } from './availability';
+import { isOfferedSlot, loadSchedule, overlapping } from './availability';
 import { requireOwnBot } from './clients';
 import type { ServiceDeps } from './deps';
 import { emitLeadBooked, emitLeadQualified } from './events';
@@ -118,24 +118,13 @@ function checkTimes(startsAt: number, endsAt: number, now: number, startChanged 
 
 /**
  * 409 when [startsAt, endsAt) overlaps one of the bot's scheduled appointments (touching is fine).
- * Must run inside the write's IMMEDIATE transaction. Appointments last at most 24 h, so only those
- * starting in (startsAt − 24 h, endsAt) can overlap: a bounded range seek on
- * appointments_bot_status_starts_idx (bot_id, status, starts_at), whatever the calendar's size.
+ * Must run inside the write's IMMEDIATE transaction (see `overlapping` for why it is a bounded seek).
  */
 function assertNoOverlap(tx: DbOrTx, botId: string, startsAt: number, endsAt: number, exceptId?: string): void {
   const clash = tx
     .select({ id: appointments.id })
     .from(appointments)
-    .where(
-      and(
-        eq(appointments.botId, botId),
-        eq(appointments.status, 'scheduled'),
-        gt(appointments.startsAt, startsAt - MAX_APPOINTMENT_MS),
-        lt(appointments.startsAt, endsAt),
-        gt(appointments.endsAt, startsAt),
-        exceptId !== undefined ? ne(appointments.id, exceptId) : undefined,
-      ),
-    )
+    .where(and(overlapping(botId, startsAt, endsAt), exceptId !== undefined ? ne(appointments.id, exceptId) : undefined))
     .limit(1)
     .get();
   if (clash) throw new AppError('CONFLICT', 'The appointment overlaps another scheduled appointment of this bot');
