@@ -161,6 +161,21 @@ describe('process', () => {
   });
 });
 
+describe('npm run cli', () => {
+  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 and one stderr line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-cli-'));
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
+    const ok = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'business', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ id: expect.stringMatching(/^cli_/) });
+    const bad = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'gold', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
 describe('migrations', () => {
   it('match the drizzle schema (drizzle-kit generate finds nothing to add)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-drift-'));
