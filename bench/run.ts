@@ -11,7 +11,7 @@ import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
 import { encodeCursor } from '../src/services/pagination';
 import { ROOT, cpuPerRequest, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
-import { benchWebhooks } from './webhooks';
+import { benchWebhooks, type BenchRow } from './webhooks';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -57,14 +57,7 @@ function makeDb(name: string, leads: number): Fixture {
   return { path, token: key.token, leadIds, cursorAtDepth: encodeCursor(row.at, row.id) };
 }
 
-interface Row {
-  group: string;
-  name: string;
-  unit: string;
-  values: number[];
-  baseline?: string;
-  note?: string;
-}
+type Row = BenchRow;
 const rows: Row[] = [];
 const record = (group: string, name: string, unit: string, values: number[], baseline?: string, note?: string) => {
   const row: Row = { group, name, unit, values, ...(baseline ? { baseline } : {}), ...(note ? { note } : {}) };

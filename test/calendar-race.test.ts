@@ -8,7 +8,7 @@ import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import type { ServiceDeps } from '../src/services/deps';
 import { expectError, startTestServer, tempDbPath, type ApiResponse, type TestServer } from './helpers/harness';
-import { spawnServer } from './helpers/processes';
+import { spawnServer, stopAll } from './helpers/processes';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -21,16 +21,7 @@ const servers: TestServer[] = [];
 const children: ChildProcess[] = [];
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await stopAll(children);
 });
 
 /** A client with one bot, an API key and `leads` leads that can be booked (they have a phone). */

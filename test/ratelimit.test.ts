@@ -9,7 +9,7 @@ import { randomToken } from '../src/lib/crypto';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/services/clients';
 import { expectError, startTestServer, tempDbPath, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
-import { spawnServer } from './helpers/processes';
+import { spawnServer, stopAll } from './helpers/processes';
 import { randomId } from './helpers/operations';
 
 const servers: TestServer[] = [];
@@ -175,16 +175,7 @@ describe('failed authentications per address', () => {
 
 const children: ChildProcess[] = [];
 afterAll(async () => {
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await stopAll(children);
 });
 
 

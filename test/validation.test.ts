@@ -19,31 +19,10 @@ import {
   type TestServer,
 } from './helpers/harness';
 import { dbSnapshot, OPERATIONS, randomId, seedLead, trpcInputOf, urlOf, type Operation, type OperationRequest } from './helpers/operations';
+import type { JsonSchema } from './helpers/arbitraries';
 
 // ── Part 1: invalid inputs derived from the document ─────────────────────────────────────────────
 
-interface JsonSchema {
-  $ref?: string;
-  type?: string | string[];
-  anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
-  enum?: unknown[];
-  const?: unknown;
-  minLength?: number;
-  maxLength?: number;
-  pattern?: string;
-  format?: string;
-  minimum?: number;
-  maximum?: number;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  additionalProperties?: boolean | JsonSchema;
-  propertyNames?: JsonSchema;
-  items?: JsonSchema;
-  prefixItems?: JsonSchema[];
-  minItems?: number;
-  maxItems?: number;
-}
 
 interface DocParameter {
   name: string;

@@ -29,3 +29,17 @@ export function spawnServer(databasePath: string, children: ChildProcess[]): Pro
     });
   });
 }
+
+/** SIGTERM to every child still running; resolves when all have exited. */
+export function stopAll(children: ChildProcess[]): Promise<void[]> {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
