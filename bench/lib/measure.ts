@@ -63,8 +63,8 @@ export async function procStats(pid: number): Promise<ChildStats> {
 }
 
 /** `npm start`'s process (node dist/main.mjs) as a bench target; ready once it logs `listening`. */
-export async function startBundle(name: string, env: Record<string, string>): Promise<Target> {
-  const child = spawn(process.execPath, ['dist/main.mjs'], {
+export async function startBundle(name: string, env: Record<string, string>, execArgv: string[] = []): Promise<Target> {
+  const child = spawn(process.execPath, [...execArgv, 'dist/main.mjs'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,6 +1,7 @@
 // Leads: the one implementation behind REST, /trpc, the bot runtime and the CLI seed.
 import { and, desc, eq, gte, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { commitTogether } from '../db/groupCommit';
 import { prepared } from '../db/prepared';
 import { leads, type LeadRow, type LeadSource, type LeadStatus } from '../db/schema';
 import { AppError, notFound } from '../lib/errors';
@@ -86,12 +87,13 @@ function insertLead(db: Db, row: LeadRow): void {
   ).run(row);
 }
 
-export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): Lead {
+/** The row of a new lead, after the checks that need no write (own bot, contact for a qualified lead). */
+function newLeadRow(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): LeadRow {
   const bot = requireOwnBot(deps, clientId, input.bot_id);
   const status = input.status ?? 'new';
   if (status === 'qualified' && !input.phone && !input.email) throw contactRequired();
   const now = deps.clock.now();
-  const row: LeadRow = {
+  return {
     id: newId('lead'),
     clientId,
     botId: bot.id,
@@ -108,14 +110,30 @@ export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreat
     bookedAt: null,
     deletedAt: null,
   };
-  deps.db.transaction(
-    (tx) => {
-      insertLead(deps.db, row);
-      if (status === 'qualified') emitLeadQualified(tx, row, now);
-      bumpCounters(tx, clientId, bot.id, now, { leads: 1, qualified: status === 'qualified' ? 1 : 0 });
-    },
-    { behavior: 'immediate' },
-  );
+}
+
+/** The writes of a new lead: the row, its lead_qualified event (and outbox), its rollup counters. Run inside a transaction. */
+function writeNewLead(db: Db, row: LeadRow): void {
+  insertLead(db, row);
+  if (row.status === 'qualified') emitLeadQualified(db, row, row.createdAt);
+  bumpCounters(db, row.clientId, row.botId, row.createdAt, { leads: 1, qualified: row.status === 'qualified' ? 1 : 0 });
+}
+
+/** Creates a lead in a transaction of its own (the CLI, fixtures). */
+export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): Lead {
+  const row = newLeadRow(deps, clientId, input, source);
+  deps.db.transaction(() => writeNewLead(deps.db, row), { behavior: 'immediate' });
+  return leadView(row);
+}
+
+/**
+ * Creates a lead for a request (POST /v1/leads and its /trpc twin): the same writes as createLead,
+ * committed together with the other creates of this turn of the event loop (db/groupCommit.ts);
+ * resolves after the COMMIT, so an acknowledged lead is as durable as one committed alone.
+ */
+export async function createLeadGrouped(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): Promise<Lead> {
+  const row = newLeadRow(deps, clientId, input, source);
+  await commitTogether(deps.db, () => writeNewLead(deps.db, row));
   return leadView(row);
 }
 
