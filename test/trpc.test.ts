@@ -99,6 +99,11 @@ describe('/trpc', () => {
     const body = (await res.json()) as { error: { data: { error: { request_id: string } } } };
     expect(res.headers.get('x-request-id')).toBe('trace-123');
     expect(body.error.data.error.request_id).toBe('trace-123');
+    // Without a caller's id, the generated one: header and body agree.
+    const anon = await fetch(`${srv.url}/trpc/leads.create`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${INTERNAL_TOKEN}` }, body: 'x' });
+    const anonBody = (await anon.json()) as { error: { data: { error: { request_id: string } } } };
+    expect(anon.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(anonBody.error.data.error.request_id).toBe(anon.headers.get('x-request-id'));
   });
 
   it('words malformed JSON input as /v1 does', async () => {

@@ -1,6 +1,6 @@
 // The one tRPC instance. Base procedures are built from it in procedures.ts.
 import { initTRPC } from '@trpc/server';
-import { currentRequestId } from '../http/requestId';
+import { requestIdOfError } from '../http/requestId';
 import { errorBody, normalizeError } from '../lib/errors';
 import type { Context } from './context';
 import type { Meta } from './meta';
@@ -15,7 +15,7 @@ const t = initTRPC
       // /trpc keeps tRPC's own shape (its client depends on it); the message is the contract's
       // (internals hidden) and data.error carries the contract's error body.
       const normalized = normalizeError(error);
-      const { error: contract } = errorBody(normalized, ctx?.requestId ?? currentRequestId());
+      const { error: contract } = errorBody(normalized, ctx?.requestId ?? requestIdOfError(error));
       return {
         ...shape,
         message: normalized.message,
