@@ -1,10 +1,10 @@
 // npx tsx bench/limiter.ts [--n 5000] [--rounds 9] — what the rate limiter's store costs per consume().
 // Compares, one after another in interleaved rounds (so machine noise hits each alike), medians:
 //   memory      RateLimiterMemory: the floor, but per process (two processes would each allow 120)
-//   sqlite-lib  RateLimiterSQLite on the raw better-sqlite3 handle, as the library ships
-//   sqlite-app  the store the app uses (src/http/ratelimit.ts: prepared once, no BEGIN/COMMIT)
-// Both SQLite stores run on a file database opened by the app's openDatabase (WAL, synchronous=NORMAL,
-// busy_timeout) and migrated, so the table and pragmas are the production ones.
+//   sqlite-lib  RateLimiterSQLite on the raw better-sqlite3 handle of the main database file, as the
+//               library ships (opened by the app's openDatabase: WAL, synchronous=NORMAL, busy_timeout)
+//   sqlite-app  the store the app uses (src/http/ratelimit.ts: its own `-ratelimit` file, WAL,
+//               synchronous=OFF, statements prepared once, no BEGIN/COMMIT)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ const POINTS = 1_000_000_000;
 const dir = mkdtempSync(join(tmpdir(), 'ormiar-limiter-bench-'));
 const database = openDatabase(join(dir, 'bench.sqlite'));
 migrateDatabase(database.db);
+database.sqlite.exec('CREATE TABLE rate_limits (key TEXT PRIMARY KEY, points INTEGER NOT NULL DEFAULT 0, expire INTEGER)');
 
 const stores: { name: string; limiter: RateLimiterAbstract }[] = [
   { name: 'memory', limiter: new RateLimiterMemory({ points: POINTS, duration: 60 }) },
@@ -44,7 +45,8 @@ const stores: { name: string; limiter: RateLimiterAbstract }[] = [
   },
 ];
 // The app's own store, with the points raised the same way (createLimits takes the per-minute limit).
-stores.push({ name: 'sqlite-app', limiter: createLimits(database.sqlite, POINTS).perKey });
+const limits = createLimits(database.sqlite, POINTS);
+stores.push({ name: 'sqlite-app', limiter: limits.perKey });
 
 async function run(limiter: RateLimiterAbstract, n: number): Promise<{ wallUs: number; cpuUs: number }> {
   const cpu0 = process.cpuUsage();
@@ -90,6 +92,7 @@ async function main() {
         `${Math.min(...r.wall).toFixed(2)}–${Math.max(...r.wall).toFixed(2)}`,
     );
   }
+  limits.close();
   database.close();
   rmSync(dir, { recursive: true, force: true });
 }

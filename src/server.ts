@@ -105,7 +105,10 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       }),
       // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
       webhooks.stop(),
-    ]).then(() => database.close());
+    ]).then(() => {
+      deps.limits.close();
+      database.close();
+    });
     return closing;
   };
   const reloadTls = (): boolean => {

@@ -162,7 +162,7 @@ describe('failed authentications per address', () => {
     expect(await getFrom('127.0.0.2', `${srv.url}/v1/bots`, t.token)).toBe(200);
 
     // The window ends: move its end into the past in the real store, as 60 seconds would.
-    srv.deps.sqlite.prepare("UPDATE rate_limits SET expire = ? WHERE key LIKE 'auth%'").run(Date.now() - 1);
+    srv.deps.limits.store.prepare("UPDATE rate_limits SET expire = ? WHERE key LIKE 'auth%'").run(Date.now() - 1);
     const after = await srv.call('GET', '/v1/bots', { token: t.token });
     expect(after.status).toBe(200);
     // 120 − the one request from 127.0.0.2 − this one.

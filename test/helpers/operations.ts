@@ -398,7 +398,7 @@ export const randomId = (kind: IdKind) => newId(kind);
 // What a refused request may still change: the limiter's counters, the "last used" hint of a key
 // that authenticated, and background bookkeeping (the webhook worker renews its lease on its own).
 // Add a table or column here only when it changes without a request by design.
-const VOLATILE_TABLES = new Set(['rate_limits', '__drizzle_migrations', 'worker_leases']);
+const VOLATILE_TABLES = new Set(['__drizzle_migrations', 'worker_leases']);
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] };
 
 /** Every row of every table (minus the volatile parts), to show that a refused request changed nothing. */

@@ -1,4 +1,5 @@
-// Tables of the HTTP machinery: idempotency records and the rate limiter's counters.
+// Tables of the HTTP machinery: idempotency records. (The rate limiter's counters live in a file of their
+// own, `<DATABASE_PATH>-ratelimit`: src/http/ratelimit.ts.)
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const idempotencyKeys = sqliteTable(
@@ -16,10 +17,3 @@ export const idempotencyKeys = sqliteTable(
   (t) => [primaryKey({ columns: [t.clientId, t.key] }), index('idempotency_created_idx').on(t.createdAt)],
 );
 
-// The table rate-limiter-flexible's RateLimiterSQLite uses (its own DDL, kept here so migrations own it).
-// Shared by every server process on the same database file, so limits hold across processes.
-export const rateLimits = sqliteTable('rate_limits', {
-  key: text('key').primaryKey(),
-  points: integer('points').notNull().default(0),
-  expire: integer('expire'),
-});
