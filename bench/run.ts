@@ -218,17 +218,25 @@ async function main() {
   log('cluster: WORKERS=2 vs WORKERS=1 (GET /v1/leads/{id})');
   const one = await startMain(large.path, 1);
   const two = await startMain(large.path, 2);
-  const rps1: number[] = [];
-  const rps2: number[] = [];
+  // The machine's own ceiling, in the same rounds: the raw node:http baseline as 1 and as 2 cluster
+  // workers. The load generator runs on the same cores, so no server gets 2× here.
+  const rawOne = await startTarget('raw-1', 'bench/servers/raw.ts', { ...env(large), WORKERS: '1' });
+  const rawTwo = await startTarget('raw-2', 'bench/servers/raw.ts', { ...env(large), WORKERS: '2' });
+  const rps: Record<'one' | 'two' | 'rawOne' | 'rawTwo', number[]> = { one: [], two: [], rawOne: [], rawTwo: [] };
   const tool = hasWrk() ? 'wrk' : 'node http client';
   for (let r = 0; r < ROUNDS; r++) {
-    rps1.push(await throughput(one.url, large, QUICK ? 3 : 5));
-    rps2.push(await throughput(two.url, large, QUICK ? 3 : 5));
+    rps.one.push(await throughput(one.url, large, QUICK ? 3 : 5));
+    rps.two.push(await throughput(two.url, large, QUICK ? 3 : 5));
+    rps.rawOne.push(await throughput(rawOne.url, large, QUICK ? 3 : 5));
+    rps.rawTwo.push(await throughput(rawTwo.url, large, QUICK ? 3 : 5));
     log(`  round ${r + 1}/${ROUNDS}`);
   }
-  await Promise.all([one.stop(), two.stop()]);
-  record('Cluster (GET /v1/leads/{id}, throughput)', 'WORKERS=1', 'req/s', rps1, undefined, `load: ${tool}`);
-  record('Cluster (GET /v1/leads/{id}, throughput)', 'WORKERS=2', 'req/s', rps2, 'WORKERS=1');
+  await Promise.all([one.stop(), two.stop(), rawOne.stop(), rawTwo.stop()]);
+  const group = 'Cluster (GET /v1/leads/{id}, throughput)';
+  record(group, 'WORKERS=1', 'req/s', rps.one, undefined, `load: ${tool} on the same 2 cores`);
+  record(group, 'WORKERS=2', 'req/s', rps.two, 'WORKERS=1');
+  record(group, 'raw node:http baseline, 1 process', 'req/s', rps.rawOne, undefined, 'the machine\'s ceiling for the same load');
+  record(group, 'raw node:http baseline, 2 cluster workers', 'req/s', rps.rawTwo, 'raw node:http baseline, 1 process');
 
   // 6. Memory and start-up on the large database.
   record('Resources (large database)', 'peak RSS of the server under the loads above', 'MB', [rssUnderLoad / 1024 / 1024]);

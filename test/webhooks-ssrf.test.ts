@@ -14,7 +14,7 @@ let rcv: Receiver;
 
 beforeAll(async () => {
   rcv = await startReceiver();
-  srv = await startTestServer({ ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' }, { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } });
+  srv = await startTestServer({ ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' }, { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } });
   t = srv.tenant('enterprise');
 });
 afterAll(async () => {

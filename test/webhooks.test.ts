@@ -14,7 +14,9 @@ let pathSeq = 0;
 beforeAll(async () => {
   rcv = await startReceiver();
   srv = await startTestServer(
-    { ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' },
+    // Waiting for deliveries polls the API every 25 ms; the per-key limit is not what this file tests
+    // (test/ratelimit.test.ts does), so it is raised out of the way.
+    { ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' },
     // The contract's 10 s timeout: a loaded CI machine must not turn a slow handshake into a failure.
     { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } },
   );
@@ -305,7 +307,7 @@ describe.concurrent('deliveries', () => {
   it('a receiver that does not answer within the timeout is a failed attempt, retried', async () => {
     // Its own server, with a short timeout (deps, not env), so waiting for it stays cheap.
     const quick = await startTestServer(
-      { ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1' },
+      { ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' },
       { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20, timeoutMs: 1_000 } },
     );
     try {
