@@ -10,7 +10,7 @@ import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
 import { encodeCursor } from '../src/services/pagination';
-import { ROOT, cpuPerRequest, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
+import { ROOT, START_NODE_ARGS, cpuPerRequest, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
 import { benchWebhooks, type BenchRow } from './webhooks';
 
 const args = process.argv.slice(2);
@@ -97,7 +97,7 @@ async function timeToReady(path: string): Promise<number> {
 
 /** `npm start`'s process (the dist/main.mjs bundle) as a child, with WORKERS=n; resolves once listening. */
 async function startMain(path: string, workers: number) {
-  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.mjs'], {
+  const child = spawn(process.execPath, [...START_NODE_ARGS, 'dist/main.mjs'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: path, LOG_LEVEL: 'info', WORKERS: String(workers), ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -242,7 +242,7 @@ async function main() {
   record('Resources (large database)', 'peak RSS of the server under the loads above', 'MB', [rssUnderLoad / 1024 / 1024]);
   const ready: number[] = [];
   for (let r = 0; r < 3; r++) ready.push(await timeToReady(large.path));
-  record('Resources (large database)', 'process start to /readyz 200 (`npm start`: node dist/main.mjs, migrations checked)', 'ms', ready);
+  record('Resources (large database)', `process start to /readyz 200 (\`npm start\`: node ${START_NODE_ARGS.join(' ')} dist/main.mjs, migrations checked)`, 'ms', ready);
 
   // 7. Webhook fan-out to a local HTTPS receiver: deliveries/s, event-to-receipt p50/p99 (bench/webhooks.ts).
   log('webhooks: fan-out to a local HTTPS receiver');

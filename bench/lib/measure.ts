@@ -2,6 +2,7 @@
 // own), answers IPC 'stats' with process.cpuUsage() and RSS, and is driven over keep-alive HTTP from
 // this process. Rounds interleave targets so machine noise hits all of them alike; we report medians.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -62,9 +63,20 @@ export async function procStats(pid: number): Promise<ChildStats> {
   return { cpuMicros: (ticks / TICKS_PER_SECOND) * 1e6, rss: rssKb * 1024 };
 }
 
-/** `npm start`'s process (node dist/main.mjs) as a bench target; ready once it logs `listening`. */
+/**
+ * The node flags `npm start` runs the bundle with, read from package.json's "start" script, so the
+ * bench measures the process a deployment runs (e.g. --max-semi-space-size, which bounds RSS).
+ */
+export const START_NODE_ARGS: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/main\.mjs/.exec(pkg.scripts.start);
+  if (!m) throw new Error(`package.json "start" does not run node … dist/main.mjs: ${pkg.scripts.start}`);
+  return (m[1] ?? '').trim().split(/\s+/).filter(Boolean);
+})();
+
+/** `npm start`'s process (node START_NODE_ARGS dist/main.mjs) as a bench target; ready once it logs `listening`. */
 export async function startBundle(name: string, env: Record<string, string>, execArgv: string[] = []): Promise<Target> {
-  const child = spawn(process.execPath, [...execArgv, 'dist/main.mjs'], {
+  const child = spawn(process.execPath, [...START_NODE_ARGS, ...execArgv, 'dist/main.mjs'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
