@@ -170,7 +170,7 @@ async function main() {
   record('GET /v1/leads/{id} (server CPU per request)', 'raw node:http + better-sqlite3', 'µs', a.cpu.get('raw') ?? []);
   record('GET /v1/leads/{id} (server CPU per request)', 'hand-written express 5 route', 'µs', a.cpu.get('express') ?? [], 'raw node:http + better-sqlite3');
   record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1 (auth, limiter, validation, db, errors)', 'µs', a.cpu.get('app') ?? [], 'hand-written express 5 route');
-  record('GET /v1/leads/{id} (server CPU per request)', 'same procedure over /trpc (tRPC express adapter)', 'µs', a.cpu.get('trpc') ?? [], 'full stack /v1 (auth, limiter, validation, db, errors)');
+  record('GET /v1/leads/{id} (server CPU per request)', 'same procedure over /trpc (tRPC node:http handler)', 'µs', a.cpu.get('trpc') ?? [], 'full stack /v1 (auth, limiter, validation, db, errors)');
   record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1, throughput', 'req/s', a.rps.get('app') ?? []);
   const rawApp = median(a.cpu.get('app') ?? []) / median(a.cpu.get('raw') ?? []);
   rows[rows.length - 3] = { ...(rows[rows.length - 3] as Row), note: `${rawApp.toFixed(1)}× raw` };

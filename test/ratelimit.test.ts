@@ -4,7 +4,9 @@
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { migrateDatabase, openDatabase } from '../src/db/client';
+import { limiterPath } from '../src/http/ratelimit';
 import { randomToken } from '../src/lib/crypto';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/services/clients';
@@ -199,6 +201,13 @@ describe('two server processes sharing one database file', () => {
     for (const part of byServer) {
       expect(part.some((r) => r.status === 200)).toBe(true);
     }
+    // The counters live beside the database, in `<DATABASE_PATH>-ratelimit`, not in the main file.
+    const counters = new Database(limiterPath(path), { readonly: true });
+    expect((counters.prepare("SELECT points FROM rate_limits WHERE key LIKE 'key%'").get() as { points: number }).points).toBe(150);
+    counters.close();
+    const main = new Database(path, { readonly: true });
+    expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'rate_limits'").all()).toEqual([]);
+    main.close();
     console.info(
       `two processes: ${answers.filter((r) => r.status === 200).length} × 200, ${answers.filter((r) => r.status === 429).length} × 429 ` +
         `(per process: ${byServer.map((p) => `${p.filter((r) => r.status === 200).length}/${p.length}`).join(', ')})`,
