@@ -1,4 +1,4 @@
-// Webhook fan-out, end to end: a server child (`bench/servers/app.ts`, as `npm start` runs it) delivers to
+// Webhook fan-out, end to end: a server child (`bench/servers/app.ts`: npm start's server code, under tsx) delivers to
 // a local HTTPS receiver in this process whose certificate is made with openssl for the run and trusted
 // through NODE_EXTRA_CA_CERTS, the way an operator adds a CA. Measured, in interleaved rounds:
 // - saturation: a burst of N deliveries committed at once (N events to 1 endpoint, N/8 events to 8),

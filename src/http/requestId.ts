@@ -7,11 +7,9 @@ const HEADER = 'x-request-id';
 /**
  * Every response carries X-Request-Id: the caller's own when well-formed, else a new one. The id is
  * also written back into the request's headers, so a layer that only sees the request (tRPC's onError,
- * for errors raised before a context exists) reads the same id. Calling it again returns the same id.
+ * for errors raised before a context exists) reads the same id. Called once per request (app.ts).
  */
 export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
-  const assigned = res.getHeader(HEADER);
-  if (typeof assigned === 'string') return assigned;
   const given = req.headers[HEADER];
   const id = typeof given === 'string' && CALLER_ID.test(given) ? given : newId('request');
   req.headers[HEADER] = id;

@@ -119,7 +119,7 @@ function writeNewLead(db: Db, row: LeadRow): void {
   bumpCounters(db, row.clientId, row.botId, row.createdAt, { leads: 1, qualified: row.status === 'qualified' ? 1 : 0 });
 }
 
-/** Creates a lead in a transaction of its own (the CLI, fixtures). */
+/** Creates a lead in a transaction of its own, outside a request (test fixtures). */
 export function createLead(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): Lead {
   const row = newLeadRow(deps, clientId, input, source);
   deps.db.transaction(() => writeNewLead(deps.db, row), { behavior: 'immediate' });
