@@ -182,7 +182,7 @@ describe('migrations', () => {
     cpSync(join(ROOT, 'drizzle'), join(dir, 'drizzle'), { recursive: true });
     writeFileSync(
       join(dir, 'drizzle.config.ts'),
-      `export default { dialect: 'sqlite', schema: ${JSON.stringify(join(ROOT, 'src/db/schema/index.ts'))}, out: './drizzle' };\n`,
+      `export default { dialect: 'sqlite', schema: ${JSON.stringify(join(ROOT, 'src/db/sqlite/schema/index.ts'))}, out: './drizzle' };\n`,
     );
     const r = spawnSync(join(ROOT, 'node_modules/.bin/drizzle-kit'), ['generate'], { cwd: dir, encoding: 'utf8' });
     expect(r.stdout + r.stderr).toContain('No schema changes');

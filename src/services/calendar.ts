@@ -7,7 +7,7 @@
 // each takes the caller's transaction, so whatever must commit with them (events) goes beside them.
 import { and, asc, eq, gte, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { appointments, leads, type AppointmentRow, type AppointmentStatus, type LeadRow } from '../db/schema';
+import { appointments, leads, type AppointmentRow, type AppointmentStatus, type LeadRow } from '../db/sqlite/schema';
 import { AppError, badRequest, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { toIso } from '../lib/time';

@@ -3,7 +3,7 @@ import { and, desc, eq, gte, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { commitTogether } from '../db/groupCommit';
 import { prepared } from '../db/prepared';
-import { leads, type LeadRow, type LeadSource, type LeadStatus } from '../db/schema';
+import { leads, type LeadRow, type LeadSource, type LeadStatus } from '../db/sqlite/schema';
 import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { toIso, toIsoOrNull } from '../lib/time';
