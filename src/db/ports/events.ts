@@ -40,7 +40,4 @@ export interface EventsRepo {
    * becomes '', lead_data.phone/email/interest and appointment.notes null; ids and times stay.
    */
   eraseLead(leadId: string): Promise<void>;
-
-  /** Deletes up to `batch` events created before `before`, oldest first, with their deliveries and attempts; returns how many. */
-  pruneBefore(before: number, batch: number): Promise<number>;
 }

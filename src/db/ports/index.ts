@@ -3,7 +3,7 @@
 // or engine type crosses this line.
 import type { CalendarRepo } from './calendar';
 import type { ClientsRepo } from './clients';
-import type { DeliveriesRepo } from './deliveries';
+import type { DeliveriesRepository, DeliveryReadsRepository } from './deliveries';
 import type { EndpointsRepo } from './endpoints';
 import type { EventsRepo } from './events';
 import type { IdempotencyRepo } from './idempotency';
@@ -13,6 +13,7 @@ import type { StatsRepo } from './stats';
 export type * from './calendar';
 export type * from './clients';
 export type * from './deliveries';
+export { fairShares } from './deliveries';
 export type * from './endpoints';
 export type * from './events';
 export type * from './idempotency';
@@ -39,7 +40,8 @@ export interface Store {
   readonly idempotency: IdempotencyRepo;
   readonly events: EventsRepo;
   readonly endpoints: EndpointsRepo;
-  readonly deliveries: DeliveriesRepo;
+  /** The worker's side (claims, results, lease, pruning) and the API's (reads, manual retry). */
+  readonly deliveries: DeliveriesRepository & DeliveryReadsRepository;
   // users, sessions: helper dashboard adds its repositories here.
 
   /**
