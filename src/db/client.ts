@@ -20,17 +20,22 @@ export interface Database_ {
   close(): void;
 }
 
-/** The committed migrations: the nearest `drizzle/` folder above this module (src/db/ or a bundle in dist/). */
-export const MIGRATIONS_FOLDER = (() => {
+/**
+ * One engine's committed migrations: `drizzle/<engine>/` in the nearest folder above this module that has
+ * it (src/db/ or a bundle in dist/).
+ */
+export function migrationsFolder(engine: 'sqlite' | 'pg'): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'drizzle');
+    const candidate = join(dir, 'drizzle', engine);
     if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) return resolve('drizzle');
+    if (parent === dir) return resolve('drizzle', engine);
     dir = parent;
   }
-})();
+}
+
+export const MIGRATIONS_FOLDER = migrationsFolder('sqlite');
 
 const STATEMENT_CACHE_SIZE = 1000;
 
