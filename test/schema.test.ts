@@ -10,7 +10,7 @@ import { getTableConfig as sqliteConfig, SQLiteSyncDialect } from 'drizzle-orm/s
 import { describe, expect, it } from 'vitest';
 import { migratePg, openPg } from '../src/db/pg/client';
 import * as pgSchema from '../src/db/pg/schema';
-import * as sqliteSchema from '../src/db/schema';
+import * as sqliteSchema from '../src/db/sqlite/schema';
 import { createTestDatabase } from './helpers/pg';
 
 const ROOT = resolve(__dirname, '..');
