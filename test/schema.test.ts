@@ -9,7 +9,7 @@ import { getTableConfig as pgConfig, PgDialect } from 'drizzle-orm/pg-core';
 import { getTableConfig as sqliteConfig, SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import * as pgSchema from '../src/db/pg/schema';
-import * as sqliteSchema from '../src/db/schema';
+import * as sqliteSchema from '../src/db/sqlite/schema';
 
 const ROOT = resolve(__dirname, '..');
 

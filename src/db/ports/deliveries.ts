@@ -24,7 +24,8 @@
 //    failures of one endpoint in one batch see each other's failing streak.
 // 5. The SQLite adapter and the PostgreSQL one may differ in who delivers (`holdLease`): one worker
 //    per SQLite file, every process on PostgreSQL — bounds (1) hold either way.
-import type { DisabledReason } from '../schema';
+import type { DeliveryStatus, DisabledReason, WebhookAttemptRow, WebhookDeliveryRow } from './rows';
+import type { Keyset } from './keyset';
 
 /** Who a worker is: claims are stamped with `owner`; `host`/`pid` let a lease holder killed on this host be seen at once. */
 export interface WorkerIdentity {
@@ -209,4 +210,28 @@ export function fairShares(due: readonly DueEndpoint[], live: LiveClaims, bounds
     clients = clients.filter((c) => c.room > 0 && c.endpoints.some((e) => endpointRoom(e) > 0));
   }
   return shares;
+}
+
+// --- The API's side (/v1/webhooks/deliveries, endpoint disabling): reads and manual retries. ---
+
+export type DeliveryChange = Partial<Pick<WebhookDeliveryRow, 'status' | 'nextAttemptAt' | 'manualRetry'>>;
+
+export interface DeliveryFilter {
+  /** With endpointId (already checked to be the client's) the endpoint alone filters. */
+  clientId: string;
+  endpointId?: string | undefined;
+  status?: DeliveryStatus | undefined;
+}
+
+export interface DeliveryReadsRepository {
+  /** The delivery if it belongs to `clientId`. */
+  find(clientId: string, deliveryId: string): Promise<WebhookDeliveryRow | undefined>;
+  /** Deliveries of `filter`, newest first: (created_at DESC, id DESC), strictly after `page.after`. */
+  list(filter: DeliveryFilter, page: Keyset): Promise<WebhookDeliveryRow[]>;
+  /** The delivery's attempt log, oldest first. */
+  attempts(deliveryId: string): Promise<WebhookAttemptRow[]>;
+  /** Sets the given columns (a manual retry); the caller checked the delivery is not claimed. */
+  update(deliveryId: string, change: DeliveryChange): Promise<void>;
+  /** Every pending delivery of the endpoint becomes `failed` with `reason`, unclaimed, nothing due. */
+  failPending(endpointId: string, reason: string): Promise<void>;
 }

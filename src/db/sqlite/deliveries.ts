@@ -18,7 +18,7 @@ import {
   type RecordResult,
   type WorkerIdentity,
 } from '../ports/deliveries';
-import type { DisabledReason } from '../schema';
+import type { DisabledReason } from '../ports/rows';
 import { failPendingDeliveries } from '../../webhooks/outbox';
 
 const LEASE_NAME = 'webhooks';

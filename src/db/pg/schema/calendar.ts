@@ -1,7 +1,7 @@
 // Appointments and calendar settings: the PostgreSQL twin. No double booking is guaranteed here by an
 // exclusion constraint (drizzle/pg, custom migration), not by a check in the transaction as on SQLite.
 import { bigint, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
-import { APPOINTMENT_STATUSES } from '../../schema/calendar';
+import { APPOINTMENT_STATUSES } from '../../ports/rows';
 import { bots, clients } from './clients';
 import { leads } from './leads';
 

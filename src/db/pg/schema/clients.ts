@@ -2,7 +2,7 @@
 // indexes; times are epoch milliseconds in bigint, as SQLite stores them in integer).
 import { sql } from 'drizzle-orm';
 import { bigint, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { PLANS } from '../../schema/clients';
+import { PLANS } from '../../ports/rows';
 
 const ms = (name: string) => bigint(name, { mode: 'number' });
 

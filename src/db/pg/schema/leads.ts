@@ -1,7 +1,7 @@
-// Leads: the PostgreSQL twin of the SQLite table (see src/db/schema/leads.ts for why each index exists).
+// Leads: the PostgreSQL twin of the SQLite table (see src/db/sqlite/schema/leads.ts for why each index exists).
 import { sql } from 'drizzle-orm';
 import { bigint, index, pgTable, text } from 'drizzle-orm/pg-core';
-import { LEAD_SOURCES, LEAD_STATUSES } from '../../schema/leads';
+import { LEAD_SOURCES, LEAD_STATUSES } from '../../ports/rows';
 import { bots, clients } from './clients';
 
 const ms = (name: string) => bigint(name, { mode: 'number' });

@@ -1,4 +1,4 @@
-// Stats rollups: the PostgreSQL twin (see src/db/schema/stats.ts).
+// Stats rollups: the PostgreSQL twin (see src/db/sqlite/schema/stats.ts).
 import { bigint, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 
 const counters = () => ({

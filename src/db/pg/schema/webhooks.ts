@@ -1,9 +1,9 @@
-// Webhooks: the PostgreSQL twin (see src/db/schema/webhooks.ts). Payloads stay text: the signed body is
+// Webhooks: the PostgreSQL twin (see src/db/sqlite/schema/webhooks.ts). Payloads stay text: the signed body is
 // delivered byte for byte.
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
-import { DELIVERY_STATUSES, DISABLED_REASONS } from '../../schema/webhooks';
-import type { StoredEventType } from '../../schema/webhooks';
+import { DELIVERY_STATUSES, DISABLED_REASONS } from '../../ports/rows';
+import type { StoredEventType } from '../../ports/rows';
 import { clients } from './clients';
 
 const ms = (name: string) => bigint(name, { mode: 'number' });

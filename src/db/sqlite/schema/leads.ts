@@ -2,10 +2,8 @@ import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { bots, clients } from './clients';
 
-export const LEAD_STATUSES = ['new', 'qualified', 'booked', 'lost'] as const;
-export type LeadStatus = (typeof LEAD_STATUSES)[number];
-export const LEAD_SOURCES = ['bot', 'api', 'import'] as const;
-export type LeadSource = (typeof LEAD_SOURCES)[number];
+import { LEAD_STATUSES, LEAD_SOURCES, type LeadStatus, type LeadSource } from '../../ports/rows';
+export { LEAD_STATUSES, LEAD_SOURCES, type LeadStatus, type LeadSource };
 
 export const leads = sqliteTable(
   'leads',
