@@ -1,11 +1,11 @@
 // Opens the SQLite file with the settings the README documents, and applies drizzle migrations.
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { migrationsFolder } from './migrations';
 import * as schema from './sqlite/schema';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -18,21 +18,6 @@ export interface Database_ {
   db: Db;
   sqlite: Database.Database;
   close(): void;
-}
-
-/**
- * One engine's committed migrations: `drizzle/<engine>/` in the nearest folder above this module that has
- * it (src/db/ or a bundle in dist/).
- */
-export function migrationsFolder(engine: 'sqlite' | 'pg'): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'drizzle', engine);
-    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return resolve('drizzle', engine);
-    dir = parent;
-  }
 }
 
 export const MIGRATIONS_FOLDER = migrationsFolder('sqlite');
