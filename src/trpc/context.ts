@@ -3,11 +3,11 @@
 // `createCaller(createInnerContext(…))`. An HTTP adapter (src/http/context.ts) derives the same
 // shape from a request and adds the hooks only a network caller has (response headers, the key's quota).
 import type { AppDeps } from '../deps';
-import type { ClientRow } from '../db/schema';
+import type { Plan } from '../db/ports/rows';
 import type { AppError } from '../lib/errors';
 import { newId } from '../lib/ids';
 
-export type Plan = ClientRow['plan'];
+export type { Plan };
 
 /** Who is acting. Decided once per request (or per CLI command), before any procedure runs. */
 export type Principal =
