@@ -5,10 +5,12 @@
 //   serviceProcedure  – the service token only, acting for the client named in x-ormiar-client-id (bot runtime)
 import type { IncomingMessage } from 'node:http';
 import type { ClientRow } from '../db/schema';
+import { clientAddress, noteCaller } from '../http/observe';
 import { consume, isExhausted, type LimitDecision } from '../http/ratelimit';
+import { countAuthFailure, countLimiterRefusal } from '../lib/metrics';
 import { constantTimeEqual } from '../lib/crypto';
 import { AppError } from '../lib/errors';
-import { authenticateToken, getClientRow } from '../services/clients';
+import { authenticateToken, getClientRow, TOKEN_PREFIX } from '../services/clients';
 import type { Context } from './context';
 import { middleware, publicProcedure } from './init';
 
@@ -25,7 +27,6 @@ function bearerToken(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-const clientAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
 
 function setRetryAfter(ctx: Context, seconds: number) {
   ctx.res.setHeader('Retry-After', String(seconds));
@@ -33,13 +34,25 @@ function setRetryAfter(ctx: Context, seconds: number) {
 
 /** A failed authentication: 401, or 429 once this address has failed too often this minute. */
 async function authFailure(ctx: Context, message: string, hadToken: boolean): Promise<AppError> {
-  const limit = await consume(ctx.deps.limits.failedAuth, clientAddress(ctx.req));
+  const address = clientAddress(ctx.req);
+  // Never the token: its public prefix and first characters, as the key's own preview shows them.
+  const token = bearerToken(ctx.req);
+  ctx.deps.logger.info({ request_id: ctx.requestId, address, key_prefix: keyPrefix(token), reason: message }, 'authentication failed');
+  countAuthFailure(hadToken ? 'invalid_token' : 'missing_token');
+  const limit = await consume(ctx.deps.limits.failedAuth, address);
   if (!limit.allowed) {
+    countLimiterRefusal('auth');
     setRetryAfter(ctx, limit.resetSeconds);
     return new AppError('RATE_LIMITED', 'Too many failed authentications from this address; retry later');
   }
   ctx.res.setHeader('WWW-Authenticate', hadToken ? 'Bearer realm="ormiar", error="invalid_token"' : 'Bearer realm="ormiar"');
   return new AppError('UNAUTHORIZED', message);
+}
+
+/** `ormiar_sk_` and the next 4 characters (what the key's preview shows); nothing of another kind of token. */
+function keyPrefix(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  return token.startsWith(TOKEN_PREFIX) ? token.slice(0, TOKEN_PREFIX.length + 4) : `${token.length} characters, not ${TOKEN_PREFIX}…`;
 }
 
 function isServiceToken(ctx: Context, token: string | undefined): boolean {
@@ -79,6 +92,7 @@ async function resolveCaller(ctx: Context): Promise<{ client: ClientRow; princip
   // An address that is guessing keys is refused even when a guess is right.
   const blocked = await isExhausted(ctx.deps.limits.failedAuth, clientAddress(ctx.req));
   if (blocked) {
+    countLimiterRefusal('auth');
     setRetryAfter(ctx, blocked.resetSeconds);
     throw new AppError('RATE_LIMITED', 'Too many failed authentications from this address; retry later');
   }
@@ -87,6 +101,7 @@ async function resolveCaller(ctx: Context): Promise<{ client: ClientRow; princip
 
 const actingForClient = middleware(async ({ ctx, meta, next }) => {
   const { client, principal } = await resolveCaller(ctx);
+  noteCaller(ctx.req, client.id, principal.kind === 'key' ? principal.keyId : undefined);
   // Plans are read on every request, so a plan change takes effect on the next one.
   if (principal.kind === 'key' && client.plan === 'starter') {
     throw new AppError('FORBIDDEN', 'REST API is not available on your current plan');
@@ -98,6 +113,7 @@ const actingForClient = middleware(async ({ ctx, meta, next }) => {
     const decision = await consume(ctx.deps.limits.perKey, principal.keyId);
     setRateLimitHeaders(ctx, decision);
     if (!decision.allowed) {
+      countLimiterRefusal('key');
       setRetryAfter(ctx, decision.resetSeconds);
       throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${ctx.deps.limits.perMinute} requests per minute per key`);
     }

@@ -12,6 +12,7 @@ import { and, eq, isNotNull, ne, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client';
 import { webhookDeliveries, webhookEndpoints, type DisabledReason } from '../db/schema';
 import type { Logger } from '../lib/logger';
+import { observeDelivery } from '../lib/metrics';
 import { DAY_MS, type Clock } from '../lib/time';
 import { AgentPool } from './agents';
 import { cachingResolver } from './guard';
@@ -438,6 +439,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
         agents,
         resolve,
       });
+      observeDelivery(result.ok, result.latencyMs);
       if (released.has(id)) return;
       log.debug({ delivery: id, status: result.statusCode, ms: result.latencyMs, error: result.error }, 'webhook attempt');
       finished.push({ c, startedAt, result });
