@@ -13,6 +13,7 @@ import { EnvError, type Env } from './env';
 import { answerClientErrors, answerExpectations, capConnectionsPerAddress } from './http/transport';
 import { createLogger } from './lib/logger';
 import { serveMetrics, shareMetricsWithPrimary, watchWebhookQueue } from './lib/metrics';
+import { sqliteDeliveries } from './db/sqlite/deliveries';
 import { startWebhookWorker, workerOptions, type WebhookWorker, type WorkerOptions } from './webhooks/worker';
 
 export interface RunningServer {
@@ -100,7 +101,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const url = `${tlsFiles ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
-    deps,
+    { deliveries: sqliteDeliveries(deps.db), clock: deps.clock, logger: deps.logger },
     workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
   );
   const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
