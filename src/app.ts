@@ -6,14 +6,15 @@ import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
 import { buildOpenApiDocument } from './http/openapi';
+import { createHttpContextFactory } from './http/context';
 import { compileTrustProxy, noteRoute, observeExchange, trpcRoute, type TrustProxy } from './http/observe';
-import { assignRequestId, rememberRequestId } from './http/requestId';
+import { assignRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
 import { createRestHandler } from './http/rest';
 import { HSTS, hasUnmetExpectation } from './http/transport';
 import { AppError, errorBody } from './lib/errors';
 import { appRouter } from './routers/_app';
-import { makeContextFactory } from './trpc/context';
+import { rememberRequestId } from './trpc/init';
 
 export const API_VERSION = '1.0.0';
 
@@ -21,7 +22,7 @@ export function createApp(deps: AppDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const createContext = makeContextFactory(deps);
+  const createContext = createHttpContextFactory(deps);
   const openapi = buildOpenApiDocument(appRouter, API_VERSION);
   const openapiJson = JSON.stringify(openapi);
   const trust = deps.config.trustProxy?.length ? compileTrustProxy(deps.config.trustProxy) : undefined;
@@ -51,7 +52,7 @@ export function createApp(deps: AppDeps) {
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
-    createContext: ({ req, res }) => createContext({ req, res, transport: 'trpc' }),
+    createContext: ({ req, res }) => createContext({ req, res, surface: 'trpc' }),
     maxBodySize: MAX_BODY_BYTES,
     onError: ({ error, path, req }) => {
       const id = req.headers['x-request-id'];

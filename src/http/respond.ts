@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { AppError, errorBody, normalizeError, type NormalizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { requestIdOf } from '../trpc/context';
+import { requestIdOf } from './requestId';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);

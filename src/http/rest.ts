@@ -12,9 +12,9 @@ import { callTRPCProcedure, type AnyRouter, type ProcedureType } from '@trpc/ser
 import { forEachOpenApiProcedure, getPathRegExp, normalizePath } from 'trpc-to-openapi';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { ContextInput, Context } from '../trpc/context';
 import type { Meta } from '../trpc/meta';
 import { MAX_BODY_BYTES, readBody } from './body';
+import type { HttpContextFactory } from './context';
 import { noteRoute } from './observe';
 import { sendError, sendJson } from './respond';
 
@@ -91,7 +91,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 
 export interface RestHandlerOptions {
   router: AnyRouter;
-  createContext: (opts: ContextInput) => Context;
+  createContext: HttpContextFactory;
   logger: Logger;
 }
 
@@ -154,7 +154,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
       } else {
         input = { ...queryInput(search), ...params };
       }
-      const ctx = createContext({ req, res, transport: 'rest', bodyError });
+      const ctx = await createContext({ req, res, surface: 'rest', inputError: bodyError });
       const data: unknown = await callTRPCProcedure({
         router,
         path: route.procedurePath,
