@@ -22,6 +22,7 @@ import {
   type RateLimiterStoreAbstract,
 } from 'rate-limiter-flexible';
 import { storeUnavailable } from '../lib/errors';
+import { countBusyRetry } from '../lib/metrics';
 
 export const WINDOW_SECONDS = 60;
 export const FAILED_AUTH_PER_WINDOW = 20;
@@ -234,6 +235,7 @@ async function unlessBusy<T>(op: () => Promise<T>): Promise<T> {
       return await op();
     } catch (err) {
       if (!isBusy(err) || Date.now() > deadline) throw err;
+      countBusyRetry('ratelimit');
       await new Promise<void>((resume) => (attempt < 4 ? setImmediate(resume) : setTimeout(resume, 1)));
     }
   }
