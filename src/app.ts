@@ -10,6 +10,7 @@ import { createHttpContextFactory } from './http/context';
 import { assignRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
 import { createRestHandler } from './http/rest';
+import { createTrpcHandler } from './http/trpc';
 import { HSTS } from './http/transport';
 import { AppError } from './lib/errors';
 import { appRouter } from './routers/_app';
@@ -43,10 +44,11 @@ export function createApp(deps: AppDeps) {
   // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
 
-  // The two API surfaces, dispatched before express (below): REST over our adapter, /trpc over
-  // tRPC's own node:http handler.
+  // The two API surfaces, dispatched before express (below), each over our own lean adapter that
+  // calls the procedures with tRPC's callProcedure. /trpc requests that adapter does not speak
+  // (streaming links, form data, other methods) go to tRPC's own node:http handler.
   const rest = createRestHandler({ router: appRouter, createContext, logger: deps.logger });
-  const trpc = createHTTPHandler({
+  const trpcFallback = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     createContext: ({ req, res }) => createContext({ req, res, surface: 'trpc' }),
@@ -56,6 +58,14 @@ export function createApp(deps: AppDeps) {
       rememberRequestId(error, typeof id === 'string' ? id : null);
       if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure: path }, 'unexpected error');
     },
+  });
+
+  const trpc = createTrpcHandler({
+    router: appRouter,
+    createContext,
+    logger: deps.logger,
+    fallback: trpcFallback,
+    onError: (error, requestId) => rememberRequestId(error, requestId),
   });
 
   // Anything not matched above, /v1 included: the contract's 404.
@@ -80,7 +90,7 @@ export function createApp(deps: AppDeps) {
     if (!prelude(req, res, deps)) return;
     const url = req.url ?? '/';
     if (url.startsWith('/v1/')) rest(req, res, () => app(req, res)).catch((err: unknown) => sendError(res, err, deps.logger));
-    else if (url === '/trpc' || url.startsWith('/trpc/') || url.startsWith('/trpc?')) trpc(req, res);
+    else if (url === '/trpc' || url.startsWith('/trpc/') || url.startsWith('/trpc?')) trpc(req, res).catch((err: unknown) => sendError(res, err, deps.logger));
     else app(req, res);
   };
 }
