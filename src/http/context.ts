@@ -5,9 +5,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDeps } from '../deps';
 import { constantTimeEqual } from '../lib/crypto';
 import { AppError } from '../lib/errors';
-import { authenticateToken } from '../services/clients';
+import { countAuthFailure, countLimiterRefusal } from '../lib/metrics';
+import { authenticateToken, TOKEN_PREFIX } from '../services/clients';
 import type { Context, Principal, TransportHooks } from '../trpc/context';
 import { CLIENT_HEADER } from '../trpc/procedures';
+import { clientAddress, noteCaller } from './observe';
 import { consume, isExhausted, type LimitDecision } from './ratelimit';
 import { requestIdOf } from './requestId';
 
@@ -31,7 +33,11 @@ function bearerToken(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-const clientAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
+/** `ormiar_sk_` and the next 4 characters (what the key's preview shows); of another kind of token, only its length. */
+function keyPrefix(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  return token.startsWith(TOKEN_PREFIX) ? token.slice(0, TOKEN_PREFIX.length + 4) : `${token.length} characters, not ${TOKEN_PREFIX}…`;
+}
 
 function setRateLimitHeaders(res: ServerResponse, limit: number, d: LimitDecision) {
   res.setHeader('RateLimit-Policy', `"default";q=${limit};w=60`);
@@ -57,8 +63,12 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
 
   /** A failed authentication: 401, or 429 once this address has failed too often this minute. */
   async function failure(req: IncomingMessage, res: ServerResponse, message: string): Promise<Principal> {
-    const limit = await consume(limits.failedAuth, clientAddress(req));
+    const address = clientAddress(req);
+    deps.logger.info({ request_id: requestIdOf(res), address, key_prefix: keyPrefix(bearerToken(req)), reason: message }, 'authentication failed');
+    countAuthFailure(req.headers.authorization === undefined ? 'missing_token' : 'invalid_token');
+    const limit = await consume(limits.failedAuth, address);
     if (!limit.allowed) {
+      countLimiterRefusal('auth');
       res.setHeader('Retry-After', String(limit.resetSeconds));
       return { kind: 'anonymous', refusal: throttled() };
     }
@@ -90,6 +100,7 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
     // An address that is guessing keys is refused even when a guess is right.
     const blocked = await isExhausted(limits.failedAuth, clientAddress(req));
     if (blocked) {
+      countLimiterRefusal('auth');
       res.setHeader('Retry-After', String(blocked.resetSeconds));
       return { kind: 'anonymous', refusal: throttled() };
     }
@@ -104,6 +115,7 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
         const decision = await consume(limits.perKey, keyId);
         setRateLimitHeaders(res, limits.perMinute, decision);
         if (!decision.allowed) {
+          countLimiterRefusal('key');
           res.setHeader('Retry-After', String(decision.resetSeconds));
           throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${limits.perMinute} requests per minute per key`);
         }
@@ -111,6 +123,9 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
       inputError,
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey,
     };
-    return { deps, principal: await principalOf(req, res, surface), requestId: requestIdOf(res), transport };
+    const principal = await principalOf(req, res, surface);
+    if (principal.kind === 'apiKey') noteCaller(req, principal.clientId, principal.keyId);
+    else if ((principal.kind === 'service' || principal.kind === 'session') && principal.clientId !== null) noteCaller(req, principal.clientId, undefined);
+    return { deps, principal, requestId: requestIdOf(res), transport };
   };
 }

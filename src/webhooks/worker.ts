@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import type { AttemptOutcome, ClaimedDelivery, DeliveriesRepository, DeliveryBounds, WorkerIdentity } from '../db/ports/deliveries';
 import type { Logger } from '../lib/logger';
+import { observeDelivery } from '../lib/metrics';
 import { DAY_MS, type Clock } from '../lib/time';
 import { AgentPool } from './agents';
 import { cachingResolver } from './guard';
@@ -237,6 +238,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
         agents,
         resolve,
       });
+      observeDelivery(result.ok, result.latencyMs);
       if (released.has(id)) return;
       log.debug({ delivery: id, status: result.statusCode, ms: result.latencyMs, error: result.error }, 'webhook attempt');
       finished.push({ deliveryId: id, endpointId: c.endpointId, startedAt, ...result });
