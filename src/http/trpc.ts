@@ -15,6 +15,7 @@ import type { Context } from '../trpc/context';
 import { MAX_BODY_BYTES, readBody } from './body';
 import type { HttpContextFactory } from './context';
 import { requestIdOf } from './requestId';
+import { clientGone } from './respond';
 
 export interface TrpcHandlerOptions {
   router: AnyTRPCRouter;
@@ -151,6 +152,11 @@ export function createTrpcHandler({ router, createContext, logger, fallback, onE
       send(res, isBatch ? results : (results[0] ?? []));
     } catch (cause) {
       // The request as a whole was refused (413, a bad path, mixed types, the store down at authentication).
+      // A client that went away mid-upload is not an error of ours: its log line says aborted.
+      if (!(cause instanceof TRPCError) && clientGone(res)) {
+        res.destroy();
+        return;
+      }
       const error = getTRPCErrorFromUnknown(cause);
       if (error instanceof AppError && error.appCode === 'PAYLOAD_TOO_LARGE') res.setHeader('Connection', 'close');
       report(res, error, calls.length === 1 ? calls[0] : undefined);
