@@ -2,10 +2,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
-import { buildOpenApiDocument } from './http/openapi';
+import { createDocsHandler } from './http/docs';
 import { assignRequestId, rememberRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
 import { createRestHandler } from './http/rest';
@@ -21,8 +20,7 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   const createContext = makeContextFactory(deps);
-  const openapi = buildOpenApiDocument(appRouter, API_VERSION);
-  const openapiJson = JSON.stringify(openapi);
+  const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config });
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   app.get('/readyz', (_req, res) => {
@@ -34,13 +32,10 @@ export function createApp(deps: AppDeps) {
     }
   });
 
-  app.get('/v1/openapi.json', (_req, res) => {
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(openapiJson);
+  // /v1/openapi.json and the interactive reference at /docs (http/docs.ts).
+  app.use((req, res, next) => {
+    if (!docs(req, res)) next();
   });
-
-  // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
 
   // The two API surfaces, dispatched before express (below): REST over our adapter, /trpc over
   // tRPC's own node:http handler.
