@@ -1,7 +1,7 @@
 // The guide layer of the published document (info.description, rendered at the top of /docs): the
 // narrative a reader integrates from. Figures come from the code that enforces them.
 import { HTTP_STATUS, type ErrorCode } from '../lib/errors';
-import { DEFAULT_RETRY_SCHEDULE } from '../webhooks/worker';
+import { DEFAULT_RETRY_SCHEDULE } from '../webhooks/policy';
 import { MAX_BODY_BYTES } from './body';
 
 /** Headings of the guide's sections, in order (the browser test looks for each). */

@@ -2,7 +2,7 @@
 // handle, so they commit together with the change that caused them, or not at all.
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { webhookDeliveries, type EventRow, type EventType, type LeadRow, type StoredEventType } from '../db/schema';
+import { webhookDeliveries, type EventRow, type EventType, type LeadRow, type StoredEventType } from '../db/sqlite/schema';
 import { newId } from '../lib/ids';
 import { toIso } from '../lib/time';
 
@@ -114,12 +114,6 @@ export function eraseLeadEvents(tx: DbOrTx, leadId: string): void {
       '$.lead_data.name', '', '$.lead_data.phone', NULL, '$.lead_data.email', NULL, '$.lead_data.interest', NULL,
       '$.appointment.notes', NULL)
     WHERE lead_id = ${leadId}`);
-}
-
-/** Deletes up to `batch` events created before `before` (their deliveries and attempts cascade). */
-export function pruneEventsBatch(db: DbOrTx, before: number, batch: number): number {
-  const res = db.run(sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch})`);
-  return res.changes;
 }
 
 /** Fails every pending delivery of an endpoint being disabled (a disabled endpoint receives nothing). */

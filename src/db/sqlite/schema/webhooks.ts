@@ -4,17 +4,8 @@ import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { clients } from './clients';
 
-export const EVENT_TYPES = ['lead_qualified', 'lead_booked'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-/** `ping` comes from POST …/test only: delivered like an event, never listed by /v1/events. */
-export type StoredEventType = EventType | 'ping';
-
-/** Why the worker disabled an endpoint: it answered 410, or every attempt failed for 5 days. */
-export const DISABLED_REASONS = ['endpoint_gone', 'failing_for_5_days'] as const;
-export type DisabledReason = (typeof DISABLED_REASONS)[number];
-
-export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+import { EVENT_TYPES, DISABLED_REASONS, DELIVERY_STATUSES, type EventType, type StoredEventType, type DisabledReason, type DeliveryStatus } from '../../ports/rows';
+export { EVENT_TYPES, DISABLED_REASONS, DELIVERY_STATUSES, type EventType, type StoredEventType, type DisabledReason, type DeliveryStatus };
 
 export const webhookEndpoints = sqliteTable(
   'webhook_endpoints',
@@ -98,6 +89,11 @@ export const webhookDeliveries = sqliteTable(
     // The worker's "what is due" seek: pending rows only, covering the endpoint so the claim can
     // skip endpoints at their concurrency limit without reading rows.
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.endpointId).where(sql`status = 'pending'`),
+    // The fair claim: each endpoint's oldest pending delivery, endpoint by endpoint (a loose index scan),
+    // so a long backlog of one endpoint costs the others nothing.
+    index('webhook_deliveries_endpoint_due_idx').on(t.endpointId, t.nextAttemptAt).where(sql`status = 'pending'`),
+    // Live claims, counted per client and endpoint at every claim (the concurrency bounds).
+    index('webhook_deliveries_claims_idx').on(t.clientId, t.endpointId, t.nextAttemptAt).where(sql`status = 'pending' AND claimed_by IS NOT NULL`),
     index('webhook_deliveries_client_created_idx').on(t.clientId, t.createdAt, t.id),
     index('webhook_deliveries_client_status_created_idx').on(t.clientId, t.status, t.createdAt, t.id),
     index('webhook_deliveries_endpoint_created_idx').on(t.endpointId, t.createdAt, t.id),

@@ -1,0 +1,6 @@
+export * from './calendar';
+export * from './clients';
+export * from './leads';
+export * from './stats';
+export * from './system';
+export * from './webhooks';
