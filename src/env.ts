@@ -53,6 +53,13 @@ const envSchema = z
       .regex(/^\d+(,\d+)*$/, 'ORMIAR_WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, e.g. 1,2,4')
       .transform((s) => s.split(',').map(Number))
       .optional(),
+    // The server's address as readers reach it (e.g. https://api.ormiar.com): the OpenAPI document's
+    // server, the docs and the dashboard's curl lines. Unset: the address the server listens on.
+    PUBLIC_BASE_URL: z
+      .url({ protocol: /^https?$/, error: 'PUBLIC_BASE_URL must be an http(s) URL, e.g. https://api.ormiar.com' })
+      .refine((u) => !/[?#]/.test(u), 'PUBLIC_BASE_URL must not have a query or fragment')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
     ORMIAR_RATE_LIMIT_PER_MINUTE: int('ORMIAR_RATE_LIMIT_PER_MINUTE', 1, 1_000_000).default(120),
     // Server processes sharing the port (node:cluster); 1 = no cluster. Limits and the webhook worker
     // stay exact across them because both live in the SQLite file.
