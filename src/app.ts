@@ -2,11 +2,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
-import { buildOpenApiDocument } from './http/openapi';
 import { createHttpContextFactory } from './http/context';
+import { createDocsHandler } from './http/docs';
 import { compileTrustProxy, noteRoute, observeExchange, trpcRoute, type TrustProxy } from './http/observe';
 import { assignRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
@@ -23,28 +22,26 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   const createContext = createHttpContextFactory(deps);
-  const openapi = buildOpenApiDocument(appRouter, API_VERSION);
-  const openapiJson = JSON.stringify(openapi);
+  const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config });
   const trust = deps.config.trustProxy?.length ? compileTrustProxy(deps.config.trustProxy) : undefined;
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  app.get('/readyz', (_req, res) => {
+  // Ready while every store the server needs answers: the database and the limiter's counters.
+  app.get('/readyz', async (_req, res) => {
     try {
       deps.sqlite.prepare('SELECT 1').get();
+      await deps.limits.ping();
       sendJson(res, 200, { status: 'ready' });
     } catch {
       sendJson(res, 503, { status: 'unavailable' });
     }
   });
 
-  app.get('/v1/openapi.json', (_req, res) => {
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(openapiJson);
+  // /v1/openapi.json and the interactive reference at /docs (http/docs.ts).
+  app.use((req, res, next) => {
+    if (!docs(req, res)) next();
   });
-
-  // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
 
   // The two API surfaces, dispatched before express (below): REST over our adapter, /trpc over
   // tRPC's own node:http handler.

@@ -27,6 +27,16 @@ const envSchema = z
     PORT: int('PORT', 0, 65535).default(3000),
     HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
     DATABASE_PATH: z.string().min(1, 'DATABASE_PATH must not be empty').default('./data/ormiar.sqlite'),
+    // PostgreSQL instead of SQLite (API.md §6): every table lives there; DATABASE_PATH is ignored.
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/i, 'DATABASE_URL must be a postgres:// (or postgresql://) URL')
+      .optional(),
+    // The limiter's counters in Redis (else in PostgreSQL with DATABASE_URL, else beside the SQLite file).
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/i, 'REDIS_URL must be a redis:// (or rediss://) URL')
+      .optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     ORMIAR_INTERNAL_TOKEN: z
       .string()
@@ -42,6 +52,13 @@ const envSchema = z
       .string()
       .regex(/^\d+(,\d+)*$/, 'ORMIAR_WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, e.g. 1,2,4')
       .transform((s) => s.split(',').map(Number))
+      .optional(),
+    // The server's address as readers reach it (e.g. https://api.ormiar.com): the OpenAPI document's
+    // server, the docs and the dashboard's curl lines. Unset: the address the server listens on.
+    PUBLIC_BASE_URL: z
+      .url({ protocol: /^https?$/, error: 'PUBLIC_BASE_URL must be an http(s) URL, e.g. https://api.ormiar.com' })
+      .refine((u) => !/[?#]/.test(u), 'PUBLIC_BASE_URL must not have a query or fragment')
+      .transform((u) => u.replace(/\/+$/, ''))
       .optional(),
     ORMIAR_RATE_LIMIT_PER_MINUTE: int('ORMIAR_RATE_LIMIT_PER_MINUTE', 1, 1_000_000).default(120),
     // Server processes sharing the port (node:cluster); 1 = no cluster. Limits and the webhook worker
