@@ -14,6 +14,8 @@ export interface AppConfig {
   webhookAllowPrivate?: boolean | undefined;
   /** ORMIAR_WEBHOOK_RETRY_SCHEDULE in seconds; default the contract's 5 s … 10 h. */
   webhookRetrySchedule?: number[] | undefined;
+  /** PUBLIC_BASE_URL: the origin the dashboard shows and accepts changes from; unset = the request's own. */
+  publicBaseUrl?: string | undefined;
 }
 
 export interface AppDeps extends ServiceDeps {

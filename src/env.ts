@@ -41,6 +41,13 @@ const envSchema = z
     ORMIAR_REQUEST_TIMEOUT_MS: int('ORMIAR_REQUEST_TIMEOUT_MS', 100, 3_600_000).default(30_000),
     // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
     // connection comes from the proxy's address: cap per client there instead).
+    // Where people and clients reach this server (dashboard links, invite URLs, the curl line). Unset:
+    // the address the request came to (the CLI: http(s)://HOST:PORT).
+    PUBLIC_BASE_URL: z
+      .string()
+      .regex(/^https?:\/\/[^/?#\s]+\/?$/, 'PUBLIC_BASE_URL must be an http(s) origin such as https://api.example.com')
+      .transform((v) => v.replace(/\/$/, ''))
+      .optional(),
     ORMIAR_MAX_CONNECTIONS_PER_ADDRESS: int('ORMIAR_MAX_CONNECTIONS_PER_ADDRESS', 0, 1_000_000).default(256),
   })
   .superRefine((env, ctx) => {
@@ -62,6 +69,9 @@ const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** The base URL links point at: PUBLIC_BASE_URL, else this server's own address. */
+export const baseUrlOf = (env: Env): string => env.PUBLIC_BASE_URL ?? `${env.TLS_CERT_PATH ? 'https' : 'http'}://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`;
 
 export class EnvError extends Error {
   override name = 'EnvError';

@@ -63,6 +63,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE,
       webhookAllowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE,
       webhookRetrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE,
+      publicBaseUrl: env.PUBLIC_BASE_URL,
     },
   });
   if (env.ORMIAR_WEBHOOK_ALLOW_PRIVATE) {

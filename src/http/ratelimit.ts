@@ -20,6 +20,10 @@ export interface Limits {
   perKey: RateLimiterSQLite;
   /** Per client address: failed authentications. */
   failedAuth: RateLimiterSQLite;
+  /** Dashboard sign-in: failed attempts per email (10 in 15 minutes). */
+  signInPerEmail: RateLimiterSQLite;
+  /** Dashboard sign-in: failed attempts per client address (20 a minute). */
+  signInPerAddress: RateLimiterSQLite;
   /** The counters' own SQLite connection (`<DATABASE_PATH>-ratelimit`). */
   store: Database.Database;
   close(): void;
@@ -92,6 +96,8 @@ export function createLimits(sqlite: Database.Database, perMinute: number): Limi
     perMinute,
     perKey: new RateLimiterSQLite({ ...common, keyPrefix: 'key', points: perMinute }),
     failedAuth: new RateLimiterSQLite({ ...common, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterSQLite({ ...common, keyPrefix: 'signin-email', points: 10, duration: 15 * 60 }),
+    signInPerAddress: new RateLimiterSQLite({ ...common, keyPrefix: 'signin-addr', points: 20, duration: 60 }),
   };
 }
 
