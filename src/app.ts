@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
+import { dashboardRouter } from './http/dashboard';
 import { buildOpenApiDocument } from './http/openapi';
 import { assignRequestId, rememberRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
@@ -41,6 +42,9 @@ export function createApp(deps: AppDeps) {
 
   // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
+
+  // The Integrations page (API.md §7); it calls /trpc dashboard.* with its session cookie.
+  app.use(dashboardRouter());
 
   // The two API surfaces, dispatched before express (below): REST over our adapter, /trpc over
   // tRPC's own node:http handler.
