@@ -1,7 +1,8 @@
+// SQLite's migrations (drizzle-kit generate). PostgreSQL's: drizzle.pg.config.ts.
 import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'sqlite',
-  schema: './src/db/schema/index.ts',
-  out: './drizzle',
+  schema: './src/db/sqlite/schema/index.ts',
+  out: './drizzle/sqlite',
 });

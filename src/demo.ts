@@ -2,7 +2,7 @@
 // working directory), with a demo workspace seeded on first run. Every run prints a fresh API key and
 // a ready curl line for GET /v1/stats.
 import { eq } from 'drizzle-orm';
-import { clients, leads } from './db/schema';
+import { clients, leads } from './db/sqlite/schema';
 import { EnvError, parseEnv } from './env';
 import { randomToken } from './lib/crypto';
 import { startServer } from './server';

@@ -2,7 +2,7 @@
 // lead transitions a booking causes, settings, availability across daylight-saving changes, stats,
 // and the bot runtime's booking. The race for one slot is in calendar-race.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Plan } from '../src/db/schema';
+import type { Plan } from '../src/db/sqlite/schema';
 import { createBot } from '../src/services/clients';
 import { expectError, INTERNAL_TOKEN, startTestServer, trpcClient, trpcOutcome, type Tenant, type TestServer } from './helpers/harness';
 

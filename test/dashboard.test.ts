@@ -114,7 +114,7 @@ describe('sign-in and sessions', () => {
     expect((await dash(srv, 'mutation', 'auth.signIn', { email: p.email, password: p.password })).status).toBe(401);
   });
 
-  it('11 wrong passwords lock the email for 15 minutes, for every address; then the right password works', async () => {
+  it('11 wrong passwords lock the email for 15 minutes, for every address; then the right password works', { timeout: 90_000 }, async () => {
     const p = await person(srv);
     for (let i = 0; i < 11; i++) {
       const res = await dash(srv, 'mutation', 'auth.signIn', { email: p.email, password: `wrong password ${i}` });

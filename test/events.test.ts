@@ -1,6 +1,6 @@
 // GET /v1/events: every lead_qualified / lead_booked event of the client, newest first, 30 days.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { events, webhookDeliveries } from '../src/db/schema';
+import { events, webhookDeliveries } from '../src/db/sqlite/schema';
 import { newId } from '../src/lib/ids';
 import { DAY_MS } from '../src/lib/time';
 import { storeEndpoint } from '../src/services/webhooks';

@@ -1,12 +1,12 @@
 // Opens the SQLite file with the settings the README documents, and applies drizzle migrations.
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema';
+import { migrationsFolder } from './migrations';
+import * as schema from './sqlite/schema';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -20,17 +20,7 @@ export interface Database_ {
   close(): void;
 }
 
-/** The committed migrations: the nearest `drizzle/` folder above this module (src/db/ or a bundle in dist/). */
-export const MIGRATIONS_FOLDER = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'drizzle');
-    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return resolve('drizzle');
-    dir = parent;
-  }
-})();
+export const MIGRATIONS_FOLDER = migrationsFolder('sqlite');
 
 const STATEMENT_CACHE_SIZE = 1000;
 

@@ -21,6 +21,7 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, ext
     res.destroy();
     return normalized;
   }
+  if (normalized.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(normalized.retryAfterSeconds));
   sendJson(res, normalized.status, errorBody(normalized, requestId));
   return normalized;
 }

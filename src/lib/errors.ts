@@ -66,12 +66,15 @@ export interface ErrorBody {
 export class AppError extends TRPCError {
   readonly appCode: ErrorCode;
   readonly issues: Issue[] | undefined;
+  /** Seconds the client should wait before retrying (sent as Retry-After); set with a 503. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { issues?: Issue[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { issues?: Issue[]; cause?: unknown; retryAfterSeconds?: number } = {}) {
     super({ code: TRPC_CODE[code], message, cause: opts.cause });
     this.name = 'AppError';
     this.appCode = code;
     this.issues = opts.issues;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }
 
@@ -107,6 +110,8 @@ export interface NormalizedError {
   issues?: Issue[];
   /** Only unexpected errors are logged (with their cause); client errors are not. */
   unexpected: boolean;
+  /** A temporary refusal (503): seconds for Retry-After. */
+  retryAfterSeconds?: number;
 }
 
 /**
@@ -115,6 +120,10 @@ export interface NormalizedError {
  */
 export function normalizeError(err: unknown): NormalizedError {
   if (err instanceof AppError) {
+    if (err.retryAfterSeconds !== undefined && err.appCode === 'SERVER_ERROR') {
+      // The store is busy or unreachable: the request may simply be tried again.
+      return { status: 503, code: err.appCode, message: err.message, unexpected: false, retryAfterSeconds: err.retryAfterSeconds };
+    }
     return {
       status: HTTP_STATUS[err.appCode],
       code: err.appCode,
@@ -176,3 +185,10 @@ export function errorBody(e: NormalizedError, requestId: string): ErrorBody {
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const badRequest = (message: string, issues?: Issue[]) =>
   new AppError('BAD_REQUEST', message, issues ? { issues } : {});
+
+/**
+ * The store could not take the request now (another process holds the write lock past the bounded
+ * wait, the database connection is lost): 503 SERVER_ERROR with Retry-After. Nothing was written.
+ */
+export const storeUnavailable = (retryAfterSeconds = 1, cause?: unknown) =>
+  new AppError('SERVER_ERROR', 'The service is temporarily unavailable; retry later', { retryAfterSeconds, cause });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PLANS } from '../db/schema/clients';
+import { PLANS } from '../db/sqlite/schema/clients';
 import { idOf, page, pageInput, timestamp } from './common';
 
 export const plan = z.enum(PLANS);

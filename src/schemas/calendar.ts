@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APPOINTMENT_STATUSES } from '../db/schema/calendar';
+import { APPOINTMENT_STATUSES } from '../db/sqlite/schema/calendar';
 import { parseInstant } from '../lib/time';
 import { canonicalTimeZone } from '../lib/zonedTime';
 import { idOf, instant, page, pageInput, timestamp, wholeNumber } from './common';

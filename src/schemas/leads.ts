@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LEAD_SOURCES, LEAD_STATUSES } from '../db/schema/leads';
+import { LEAD_SOURCES, LEAD_STATUSES } from '../db/sqlite/schema/leads';
 import { idOf, instant, page, pageInput, timestamp } from './common';
 
 export const METADATA_MAX_KEYS = 50;

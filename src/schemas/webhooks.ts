@@ -1,6 +1,6 @@
 // Webhook endpoints, deliveries and events (API.md §3 events, §4, §5 Webhooks).
 import { z } from 'zod';
-import { DELIVERY_STATUSES, DISABLED_REASONS, EVENT_TYPES } from '../db/schema/webhooks';
+import { DELIVERY_STATUSES, DISABLED_REASONS, EVENT_TYPES } from '../db/sqlite/schema/webhooks';
 import { appointment } from './calendar';
 import { idOf, instant, page, pageInput, timestamp } from './common';
 

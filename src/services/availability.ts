@@ -2,7 +2,7 @@
 // grid of `slot_minutes`, minus the bot's scheduled appointments, never in the past.
 import { and, asc, eq, gt, lt } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { appointments, calendarSettings, type CalendarSettingsRow } from '../db/schema';
+import { appointments, calendarSettings, type CalendarSettingsRow } from '../db/sqlite/schema';
 import { badRequest } from '../lib/errors';
 import { DAY_MS, MINUTE_MS, toIso, toIsoOrNull } from '../lib/time';
 import { addDays, daysBetween, localDateOf, localToUtc, weekdayOf } from '../lib/zonedTime';

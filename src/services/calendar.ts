@@ -7,7 +7,7 @@
 // each takes the caller's transaction, so whatever must commit with them (events) goes beside them.
 import { and, asc, eq, gte, isNull, lt, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { appointments, leads, type AppointmentRow, type AppointmentStatus, type LeadRow } from '../db/schema';
+import { appointments, leads, type AppointmentRow, type AppointmentStatus, type LeadRow } from '../db/sqlite/schema';
 import { AppError, badRequest, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { toIso } from '../lib/time';
@@ -78,7 +78,7 @@ export function listAppointments(deps: ServiceDeps, clientId: string, input: App
   }
   const limit = input.limit ?? 25;
   const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
-  // Each filter combination has an index ending in (starts_at, id) — see db/schema/calendar.ts. The
+  // Each filter combination has an index ending in (starts_at, id) — see db/sqlite/schema/calendar.ts. The
   // lower bound on starts_at includes the cursor's, so the seek starts at the cursor (not at `from`)
   // and a page is a seek plus `limit` rows at any depth. A bot is the client's (checked above), so
   // with bot_id the filter is the bot alone, which keeps the planner on the bot's indexes.

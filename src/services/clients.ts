@@ -1,7 +1,7 @@
 // Tenants, plans, bots and API keys: what the admin CLI, /trpc admin procedures and auth share.
 import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
 import { prepared } from '../db/prepared';
-import { apiKeys, bots, clients, type ApiKeyRow, type BotRow, type ClientRow, type Plan } from '../db/schema';
+import { apiKeys, bots, clients, type ApiKeyRow, type BotRow, type ClientRow, type Plan } from '../db/sqlite/schema';
 import { sha256Hex, randomToken } from '../lib/crypto';
 import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';

@@ -2,7 +2,7 @@
 // listed by GET /v1/events for 30 days so an integrator that missed deliveries can catch up.
 import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { EVENT_TYPES, events, type EventRow, type LeadRow } from '../db/schema';
+import { EVENT_TYPES, events, type EventRow, type LeadRow } from '../db/sqlite/schema';
 import { DAY_MS } from '../lib/time';
 import type { EventListInput, WebhookEvent } from '../schemas/webhooks';
 import { eraseLeadEvents as eraseEvents, leadEventPayload, recordEvent } from '../webhooks/outbox';

@@ -1,6 +1,6 @@
 // Idempotency-Key records (Stripe's semantics): per client, 24 hours, replay of the first answer.
 import { and, eq, sql } from 'drizzle-orm';
-import { idempotencyKeys } from '../db/schema';
+import { idempotencyKeys } from '../db/sqlite/schema';
 import { AppError } from '../lib/errors';
 import { HOUR_MS, MINUTE_MS } from '../lib/time';
 import type { ServiceDeps } from './deps';

@@ -3,7 +3,7 @@ import { and, desc, eq, gte, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { commitTogether } from '../db/groupCommit';
 import { prepared } from '../db/prepared';
-import { leads, type LeadRow, type LeadSource, type LeadStatus } from '../db/schema';
+import { leads, type LeadRow, type LeadSource, type LeadStatus } from '../db/sqlite/schema';
 import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { toIso, toIsoOrNull } from '../lib/time';
@@ -233,7 +233,7 @@ export function listLeads(deps: ServiceDeps, clientId: string, input: LeadListIn
   if (input.bot_id !== undefined) requireOwnBot(deps, clientId, input.bot_id);
   const limit = input.limit ?? 25;
   const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
-  // Each filter combination has an index ending in (created_at, id) — see db/schema/leads.ts — and
+  // Each filter combination has an index ending in (created_at, id) — see db/sqlite/schema/leads.ts — and
   // the partial-index condition `deleted_at IS NULL` is repeated here so SQLite can use it.
   const rows = deps.db
     .select()

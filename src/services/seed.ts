@@ -7,7 +7,7 @@
 import { and, eq, getTableColumns, getTableName, type Table } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { appointments, bots, events, leads, type AppointmentRow, type AppointmentStatus, type EventRow, type EventType, type LeadRow, type LeadStatus } from '../db/schema';
+import { appointments, bots, events, leads, type AppointmentRow, type AppointmentStatus, type EventRow, type EventType, type LeadRow, type LeadStatus } from '../db/sqlite/schema';
 import { AppError, issuesFromZod } from '../lib/errors';
 import { ID_RANDOM_SPACE, idAt } from '../lib/ids';
 import { DAY_MS, HOUR_MS, MINUTE_MS, floorTo, toIso } from '../lib/time';

@@ -1,7 +1,7 @@
 // A client's people, their one-time links and their dashboard sessions (API.md §7).
 // Secrets never rest in the database: passwords are scrypt hashes, link tokens and session ids sha256.
 import type { z } from 'zod';
-import type { ClientRow, Plan } from '../db/schema';
+import type { ClientRow, Plan } from '../db/ports/rows';
 import type { SessionWithOwner, UserRow, UsersRepo } from '../db/ports/users';
 import { sqliteUsersRepo } from '../db/sqlite/users';
 import { consume, isExhausted, type LimitDecision } from '../http/ratelimit';

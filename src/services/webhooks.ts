@@ -9,7 +9,7 @@ import {
   webhookEndpoints,
   type WebhookDeliveryRow,
   type WebhookEndpointRow,
-} from '../db/schema';
+} from '../db/sqlite/schema';
 import { AppError, badRequest, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { DAY_MS, toIso, toIsoOrNull } from '../lib/time';

@@ -1,7 +1,7 @@
 // Wraps a create so the same Idempotency-Key and body replays the first answer (API.md §5).
 import { createHash } from 'node:crypto';
 import { AppError, normalizeError } from '../lib/errors';
-import type { ClientRow } from '../db/schema';
+import type { ClientRow } from '../db/sqlite/schema';
 import { beginIdempotent, finishIdempotent, releaseIdempotent } from '../services/idempotency';
 import type { Context } from './context';
 

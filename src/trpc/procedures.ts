@@ -4,7 +4,7 @@
 //   internalProcedure – the service token only (/trpc): admin and bot-runtime operations
 //   serviceProcedure  – the service token only, acting for the client named in x-ormiar-client-id (bot runtime)
 import type { IncomingMessage } from 'node:http';
-import type { ClientRow } from '../db/schema';
+import type { ClientRow } from '../db/sqlite/schema';
 import { consume, isExhausted, type LimitDecision } from '../http/ratelimit';
 import { constantTimeEqual } from '../lib/crypto';
 import { AppError } from '../lib/errors';

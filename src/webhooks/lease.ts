@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { and, eq } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client';
-import { workerLeases } from '../db/schema';
+import { workerLeases } from '../db/sqlite/schema';
 
 export interface LeaseIdentity {
   name: string;

@@ -2,7 +2,7 @@
 // handle, so they commit together with the change that caused them, or not at all.
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { webhookDeliveries, type EventRow, type EventType, type LeadRow, type StoredEventType } from '../db/schema';
+import { webhookDeliveries, type EventRow, type EventType, type LeadRow, type StoredEventType } from '../db/sqlite/schema';
 import { newId } from '../lib/ids';
 import { toIso } from '../lib/time';
 

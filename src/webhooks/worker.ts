@@ -10,7 +10,7 @@ import { createSecureContext } from 'node:tls';
 import type Database from 'better-sqlite3';
 import { and, eq, isNotNull, ne, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client';
-import { webhookDeliveries, webhookEndpoints, type DisabledReason } from '../db/schema';
+import { webhookDeliveries, webhookEndpoints, type DisabledReason } from '../db/sqlite/schema';
 import type { Logger } from '../lib/logger';
 import { DAY_MS, type Clock } from '../lib/time';
 import { AgentPool } from './agents';

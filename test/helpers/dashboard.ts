@@ -1,6 +1,6 @@
 // Dashboard test helpers: people invited through the service, and /trpc dashboard.* calls over real
 // HTTP with the session cookie and the same-origin headers the page sends.
-import type { Plan } from '../../src/db/schema';
+import type { Plan } from '../../src/db/ports/rows';
 import { inviteUser, setPasswordWithToken } from '../../src/services/users';
 import type { TestServer, Tenant } from './harness';
 

@@ -4,7 +4,7 @@ import { createTRPCClient, createTRPCUntypedClient, httpBatchLink, httpLink, TRP
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '../../src/db/schema';
+import type { Plan } from '../../src/db/sqlite/schema';
 import type { AppRouter } from '../../src/routers/_app';
 import { parseEnv } from '../../src/env';
 import { createApiKey, createBot, createClient } from '../../src/services/clients';

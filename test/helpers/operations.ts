@@ -6,7 +6,7 @@
 // the services, so building costs no HTTP request, no rate-limit point and no failed authentication),
 // the plan the operation needs, and which of its inputs name the caller's own resources.
 import { and, eq } from 'drizzle-orm';
-import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../src/db/schema';
+import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../src/db/sqlite/schema';
 import { newId, type IdKind } from '../../src/lib/ids';
 import { createAppointment } from '../../src/services/calendar';
 import { createLead } from '../../src/services/leads';

@@ -1,5 +1,5 @@
 // The repository the people-and-sessions service needs (async, one adapter per engine).
-import type { ClientRow, SessionRow, UserRow, UserTokenRow } from '../schema';
+import type { ClientRow, SessionRow, UserRow, UserTokenRow } from './rows';
 
 export type { SessionRow, UserRow, UserTokenRow };
 

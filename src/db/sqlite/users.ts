@@ -2,7 +2,7 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
 import type { UsersRepo } from '../ports/users';
-import { clients, sessions, users, userTokens } from '../schema';
+import { clients, sessions, users, userTokens } from './schema';
 
 export function sqliteUsersRepo(db: DbOrTx): UsersRepo {
   return {

@@ -4,17 +4,8 @@ import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { clients } from './clients';
 
-export const EVENT_TYPES = ['lead_qualified', 'lead_booked'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-/** `ping` comes from POST …/test only: delivered like an event, never listed by /v1/events. */
-export type StoredEventType = EventType | 'ping';
-
-/** Why the worker disabled an endpoint: it answered 410, or every attempt failed for 5 days. */
-export const DISABLED_REASONS = ['endpoint_gone', 'failing_for_5_days'] as const;
-export type DisabledReason = (typeof DISABLED_REASONS)[number];
-
-export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+import { EVENT_TYPES, DISABLED_REASONS, DELIVERY_STATUSES, type EventType, type StoredEventType, type DisabledReason, type DeliveryStatus } from '../../ports/rows';
+export { EVENT_TYPES, DISABLED_REASONS, DELIVERY_STATUSES, type EventType, type StoredEventType, type DisabledReason, type DeliveryStatus };
 
 export const webhookEndpoints = sqliteTable(
   'webhook_endpoints',

@@ -1,13 +1,12 @@
+// Leads: the PostgreSQL twin of the SQLite table (see src/db/sqlite/schema/leads.ts for why each index exists).
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { bigint, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { LEAD_SOURCES, LEAD_STATUSES } from '../../ports/rows';
 import { bots, clients } from './clients';
 
-export const LEAD_STATUSES = ['new', 'qualified', 'booked', 'lost'] as const;
-export type LeadStatus = (typeof LEAD_STATUSES)[number];
-export const LEAD_SOURCES = ['bot', 'api', 'import'] as const;
-export type LeadSource = (typeof LEAD_SOURCES)[number];
+const ms = (name: string) => bigint(name, { mode: 'number' });
 
-export const leads = sqliteTable(
+export const leads = pgTable(
   'leads',
   {
     id: text('id').primaryKey(),
@@ -23,18 +22,14 @@ export const leads = sqliteTable(
     email: text('email'),
     interest: text('interest'),
     source: text('source', { enum: LEAD_SOURCES }).notNull(),
-    // JSON object of string → string.
+    // JSON text, not jsonb: stored and returned byte for byte as on SQLite.
     metadata: text('metadata').notNull().default('{}'),
-    createdAt: integer('created_at').notNull(),
-    updatedAt: integer('updated_at').notNull(),
-    qualifiedAt: integer('qualified_at'),
-    bookedAt: integer('booked_at'),
-    // An erased lead keeps an anonymous tombstone (ids, status, times) so rollups and edge-hour
-    // counts in stats stay true; every personal field is cleared.
-    deletedAt: integer('deleted_at'),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+    qualifiedAt: ms('qualified_at'),
+    bookedAt: ms('booked_at'),
+    deletedAt: ms('deleted_at'),
   },
-  // Every list filter is served by an index whose tail is (created_at, id), so a page is a seek plus
-  // `limit` rows at any depth. Partial on live rows: erased tombstones never cost a list anything.
   (t) => [
     index('leads_client_created_idx').on(t.clientId, t.createdAt, t.id).where(sql`deleted_at IS NULL`),
     index('leads_client_status_created_idx')
@@ -44,10 +39,6 @@ export const leads = sqliteTable(
     index('leads_client_bot_status_created_idx')
       .on(t.clientId, t.botId, t.status, t.createdAt, t.id)
       .where(sql`deleted_at IS NULL`),
-    // Stats count the partial hours at a range's edges from rows; this covering index answers that
-    // without touching the table (tombstones included, on purpose).
     index('leads_stats_edge_idx').on(t.clientId, t.createdAt, t.botId, t.qualifiedAt, t.bookedAt, t.status),
   ],
 );
-
-export type LeadRow = typeof leads.$inferSelect;

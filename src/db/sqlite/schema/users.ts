@@ -1,6 +1,7 @@
 // A client's people (dashboard users), their one-time invite/reset tokens and their sessions.
 // Secrets are never stored: passwords as scrypt hashes, tokens and session ids as sha256.
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { USER_TOKEN_PURPOSES } from '../../ports/rows';
 import { clients } from './clients';
 
 export const users = sqliteTable(
@@ -18,8 +19,6 @@ export const users = sqliteTable(
   },
   (t) => [uniqueIndex('users_email_idx').on(t.email), index('users_client_idx').on(t.clientId, t.createdAt)],
 );
-
-export const USER_TOKEN_PURPOSES = ['invite', 'reset'] as const;
 
 export const userTokens = sqliteTable(
   'user_tokens',

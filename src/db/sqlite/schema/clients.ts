@@ -2,8 +2,8 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
-export const PLANS = ['starter', 'business', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
+import { PLANS, type Plan } from '../../ports/rows';
+export { PLANS, type Plan };
 
 export const clients = sqliteTable('clients', {
   id: text('id').primaryKey(),

@@ -3,8 +3,8 @@ import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { bots, clients } from './clients';
 import { leads } from './leads';
 
-export const APPOINTMENT_STATUSES = ['scheduled', 'cancelled', 'completed'] as const;
-export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
+import { APPOINTMENT_STATUSES, type AppointmentStatus } from '../../ports/rows';
+export { APPOINTMENT_STATUSES, type AppointmentStatus };
 
 export const appointments = sqliteTable(
   'appointments',
