@@ -16,6 +16,8 @@ export interface AppConfig {
   webhookRetrySchedule?: number[] | undefined;
   /** PUBLIC_BASE_URL: the origin the dashboard shows and accepts changes from; unset = the request's own. */
   publicBaseUrl?: string | undefined;
+  /** TRUST_PROXY: proxies (addresses, CIDRs) whose X-Forwarded-For is believed. Default none. */
+  trustProxy?: readonly string[] | undefined;
 }
 
 export interface AppDeps extends ServiceDeps {

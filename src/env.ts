@@ -1,4 +1,5 @@
 // The only reader of process.env: one zod schema, parsed once at start-up.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const int = (name: string, min: number, max: number) =>
@@ -7,6 +8,17 @@ const int = (name: string, min: number, max: number) =>
     .regex(/^\d+$/, `${name} must be a whole number`)
     .transform(Number)
     .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+// Express's names for address ranges, accepted in TRUST_PROXY as in express's `trust proxy`.
+const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  if (slash === -1) return isIP(entry) !== 0;
+  const family = isIP(entry.slice(0, slash));
+  const bits = entry.slice(slash + 1);
+  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -39,8 +51,6 @@ const envSchema = z
     // (headers and body) within the next; a TLS handshake gets the header bound too.
     ORMIAR_HEADERS_TIMEOUT_MS: int('ORMIAR_HEADERS_TIMEOUT_MS', 100, 600_000).default(15_000),
     ORMIAR_REQUEST_TIMEOUT_MS: int('ORMIAR_REQUEST_TIMEOUT_MS', 100, 3_600_000).default(30_000),
-    // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
-    // connection comes from the proxy's address: cap per client there instead).
     // Where people and clients reach this server (dashboard links, invite URLs, the curl line). Unset:
     // the address the request came to (the CLI: http(s)://HOST:PORT).
     PUBLIC_BASE_URL: z
@@ -48,6 +58,20 @@ const envSchema = z
       .regex(/^https?:\/\/[^/?#\s]+\/?$/, 'PUBLIC_BASE_URL must be an http(s) origin such as https://api.example.com')
       .transform((v) => v.replace(/\/$/, ''))
       .optional(),
+    // Proxies in front of the server (API.md §8): only a hop from one of them makes X-Forwarded-For
+    // believed. Checked here so a typo stops start-up instead of silently trusting nobody.
+    TRUST_PROXY: z
+      .string()
+      .transform((s) => s.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+      .refine(
+        (list) => list.every((entry) => RANGE_NAMES.has(entry) || isAddressOrCidr(entry)),
+        'TRUST_PROXY must be comma-separated IP addresses or CIDRs (or loopback, linklocal, uniquelocal)',
+      )
+      .optional(),
+    // Prometheus metrics on their own listener at HOST:METRICS_PORT; unset = no metrics listener.
+    METRICS_PORT: int('METRICS_PORT', 0, 65535).optional(),
+    // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
+    // connection comes from the proxy's address: cap per client there instead).
     ORMIAR_MAX_CONNECTIONS_PER_ADDRESS: int('ORMIAR_MAX_CONNECTIONS_PER_ADDRESS', 0, 1_000_000).default(256),
   })
   .superRefine((env, ctx) => {

@@ -1,4 +1,5 @@
 // Builds a listening server from a parsed environment: used by main.ts, the demo and tests.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -9,14 +10,18 @@ import { createApp } from './app';
 import { migrateDatabase, openDatabase } from './db/client';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
-import { answerClientErrors, capConnectionsPerAddress } from './http/transport';
+import { answerClientErrors, answerExpectations, capConnectionsPerAddress } from './http/transport';
 import { createLogger } from './lib/logger';
+import { serveMetrics, shareMetricsWithPrimary, watchWebhookQueue } from './lib/metrics';
+import { sqliteDeliveries } from './db/sqlite/deliveries';
 import { startWebhookWorker, workerOptions, type WebhookWorker, type WorkerOptions } from './webhooks/worker';
 
 export interface RunningServer {
   deps: AppDeps;
   server: http.Server | https.Server;
   url: string;
+  /** The Prometheus endpoint (METRICS_PORT), when one is served by this process. */
+  metricsUrl: string | undefined;
   webhooks: WebhookWorker;
   /**
    * Re-reads TLS_CERT_PATH/TLS_KEY_PATH (SIGHUP): new connections get the new certificate, open ones
@@ -64,6 +69,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       webhookAllowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE,
       webhookRetrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE,
       publicBaseUrl: env.PUBLIC_BASE_URL,
+      trustProxy: env.TRUST_PROXY,
     },
   });
   if (env.ORMIAR_WEBHOOK_ALLOW_PRIVATE) {
@@ -77,12 +83,15 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
     requestTimeout: env.ORMIAR_REQUEST_TIMEOUT_MS,
     connectionsCheckingInterval: Math.min(1_000, Math.ceil(env.ORMIAR_HEADERS_TIMEOUT_MS / 4)),
     keepAliveTimeout: 5_000,
+    // Node's own answer to a request without Host is a bare 400; app.ts answers it with the contract's body.
+    requireHostHeader: false,
   };
   const server = tlsFiles
     ? https.createServer({ ...tlsFiles, ...TLS_VERSIONS, ...timeouts, handshakeTimeout: env.ORMIAR_HEADERS_TIMEOUT_MS }, app)
     : http.createServer(timeouts, app);
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   answerClientErrors(server, { headersMs: env.ORMIAR_HEADERS_TIMEOUT_MS, requestMs: env.ORMIAR_REQUEST_TIMEOUT_MS });
+  answerExpectations(server, app);
   capConnectionsPerAddress(server, env.ORMIAR_MAX_CONNECTIONS_PER_ADDRESS, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -93,9 +102,17 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const url = `${tlsFiles ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
-    deps,
+    { deliveries: sqliteDeliveries(deps.db), clock: deps.clock, logger: deps.logger },
     workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
   );
+  const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
+  // Under WORKERS=N the primary serves METRICS_PORT (main.ts) and asks each worker for its share.
+  let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  if (cluster.isWorker) shareMetricsWithPrimary();
+  else if (env.METRICS_PORT !== undefined) {
+    metrics = await serveMetrics(env.HOST, env.METRICS_PORT);
+    logger.info({ url: metrics.url }, 'metrics listening');
+  }
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -106,7 +123,9 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       }),
       // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
       webhooks.stop(),
+      new Promise<void>((resolve) => (metrics ? metrics.server.close(() => resolve()) : resolve())),
     ]).then(() => {
+      unwatchQueue();
       deps.limits.close();
       database.close();
     });
@@ -130,5 +149,5 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       return false;
     }
   };
-  return { deps, server, url, webhooks, reloadTls, close };
+  return { deps, server, url, metricsUrl: metrics?.url, webhooks, reloadTls, close };
 }

@@ -10,6 +10,7 @@
 // process goes on serving others.
 import Database from 'better-sqlite3';
 import { RateLimiterRes, RateLimiterSQLite } from 'rate-limiter-flexible';
+import { countBusyRetry } from '../lib/metrics';
 
 export const WINDOW_SECONDS = 60;
 export const FAILED_AUTH_PER_WINDOW = 20;
@@ -129,6 +130,7 @@ async function unlessBusy<T>(op: () => Promise<T>): Promise<T> {
       return await op();
     } catch (err) {
       if (!isBusy(err) || Date.now() > deadline) throw err;
+      countBusyRetry('ratelimit');
       await new Promise<void>((resume) => (attempt < 4 ? setImmediate(resume) : setTimeout(resume, 1)));
     }
   }

@@ -180,16 +180,17 @@ export async function authenticateSession(deps: ServiceDeps, token: string): Pro
   return { user: found.user, client: found.client, idHash };
 }
 
-export async function endSession(deps: ServiceDeps, token: string): Promise<void> {
-  await usersRepo(deps).deleteSession(sha256Hex(token));
+/** Ends a session by its stored id (the hash of the cookie's value). */
+export async function endSessionById(deps: ServiceDeps, idHash: string): Promise<void> {
+  await usersRepo(deps).deleteSession(idHash);
 }
 
 /** What a plan opens in the dashboard: starter sees an upgrade notice, business REST, enterprise both. */
 export const planFeatures = (plan: Plan) => ({ rest: plan !== 'starter', webhooks: plan === 'enterprise' });
 
-export const meView = (p: SessionPrincipal, baseUrl: string) => ({
-  user: { id: p.user.id, email: p.user.email },
-  client: clientView(p.client),
+export const meView = (user: UserRow, client: ClientRow, baseUrl: string) => ({
+  user: { id: user.id, email: user.email },
+  client: clientView(client),
   base_url: baseUrl,
-  features: planFeatures(p.client.plan),
+  features: planFeatures(client.plan),
 });

@@ -116,12 +116,6 @@ export function eraseLeadEvents(tx: DbOrTx, leadId: string): void {
     WHERE lead_id = ${leadId}`);
 }
 
-/** Deletes up to `batch` events created before `before` (their deliveries and attempts cascade). */
-export function pruneEventsBatch(db: DbOrTx, before: number, batch: number): number {
-  const res = db.run(sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch})`);
-  return res.changes;
-}
-
 /** Fails every pending delivery of an endpoint being disabled (a disabled endpoint receives nothing). */
 export function failPendingDeliveries(tx: DbOrTx, endpointId: string, reason: string): void {
   tx.update(webhookDeliveries)

@@ -100,7 +100,7 @@ export interface FailureState {
 export type FailureVerdict =
   | { next: 'retry'; at: number; failingSince: number | null }
   | { next: 'fail'; failingSince: number | null }
-  | { next: 'disable'; reason: DisabledReason };
+  | { next: 'disable'; reason: DisabledReason; failingSince: number | null };
 
 export type DecideFailure = (outcome: AttemptOutcome, state: FailureState) => FailureVerdict;
 
@@ -144,6 +144,8 @@ export interface DeliveriesRepository {
    * endpoint's failing streak. Every claim written is released.
    */
   record(owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number): Promise<RecordResult>;
+  /** Deliveries due at `now` and not claimed (the queue's depth). */
+  backlog(now: number): Promise<number>;
   /** Hands every pending claim of `owner` back, due at `now` (shutdown). Returns how many. */
   release(owner: string, now: number): Promise<number>;
   /**

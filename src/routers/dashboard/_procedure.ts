@@ -1,36 +1,31 @@
 // Base procedures of the dashboard: a signed-in person acting for their own client, under its plan.
-//   dashboardProcedure – same-origin calls from the dashboard page (sign-in, set-password)
-//   sessionProcedure   – … with a live session: ctx.client is the person's client
+//   dashboardProcedure – calls from the dashboard page itself (same origin): sign-in, the one-time link
+//   sessionProcedure   – … with a live session: ctx.client is the person's client, read on every call
 //   restProcedure      – … whose plan has the REST API (business, enterprise)
 //   webhooksProcedure  – … whose plan has webhooks (enterprise)
 import { AppError } from '../../lib/errors';
-import { authenticateSession, planFeatures } from '../../services/users';
+import { getClientRow } from '../../services/clients';
+import { planFeatures } from '../../services/users';
 import { middleware, publicProcedure } from '../../trpc/init';
-import { assertSameOrigin, clearSessionCookie, ownOrigin, sessionCookie } from './_session';
 
-const sameOrigin = middleware(({ ctx, type, next }) => {
-  assertSameOrigin(ctx.req, type, ctx.deps.config.publicBaseUrl);
-  return next();
+const fromThePage = middleware(({ ctx, next }) => {
+  const page = ctx.transport?.dashboard;
+  // In-process callers (CLI, workers) have no page, and no business here.
+  if (!page) throw new AppError('FORBIDDEN', 'The dashboard’s operations are called from the dashboard page');
+  if (page.crossSite) throw page.crossSite;
+  return next({ ctx: { page } });
 });
 
 const signedIn = middleware(async ({ ctx, next }) => {
-  const token = sessionCookie(ctx.req);
-  const principal = token === undefined ? undefined : await authenticateSession(ctx.deps, token);
-  if (!principal) {
-    if (token !== undefined) clearSessionCookie(ctx.req, ctx.res);
-    throw new AppError('UNAUTHORIZED', 'Your session has ended. Sign in again.');
-  }
-  return next({
-    ctx: {
-      client: principal.client,
-      user: principal.user,
-      sessionToken: token as string,
-      baseUrl: ownOrigin(ctx.req, ctx.deps.config.publicBaseUrl),
-    },
-  });
+  const { principal } = ctx;
+  if (principal.kind !== 'session') throw new AppError('UNAUTHORIZED', 'Your session has ended. Sign in again.');
+  // The plan is read on every call, so a plan change shows on the next one.
+  const client = await getClientRow(ctx.deps, principal.clientId);
+  if (!client) throw new AppError('UNAUTHORIZED', 'Your session has ended. Sign in again.');
+  return next({ ctx: { client, session: principal } });
 });
 
-export const dashboardProcedure = publicProcedure.use(sameOrigin);
+export const dashboardProcedure = publicProcedure.use(fromThePage);
 export const sessionProcedure = dashboardProcedure.use(signedIn);
 
 export const restProcedure = sessionProcedure.use(({ ctx, next }) => {

@@ -1,16 +1,16 @@
 // Sign-in, sign-out, the one-time link and who is signed in.
 import { z } from 'zod';
+import { AppError } from '../../lib/errors';
 import { me, setPasswordInput, signInInput } from '../../schemas/users';
-import { endSession, meView, setPasswordWithToken, signIn, startSession } from '../../services/users';
+import { endSessionById, meView, setPasswordWithToken, signIn, startSession, usersRepo } from '../../services/users';
+import type { Context } from '../../trpc/context';
 import { dashboardProcedure, sessionProcedure } from './_procedure';
-import { clearSessionCookie, ownOrigin, sessionCookie, setSessionCookie } from './_session';
 
 const ok = z.object({ ok: z.literal(true) });
 
-// Any session id the browser brought is ended first: the id after sign-in is always a new one (no fixation).
-async function endPresented(ctx: { deps: Parameters<typeof endSession>[0]; req: Parameters<typeof sessionCookie>[0] }) {
-  const presented = sessionCookie(ctx.req);
-  if (presented) await endSession(ctx.deps, presented);
+// A session the browser already holds is ended first: the id after sign-in is always a new one (no fixation).
+async function endPresented(ctx: Context) {
+  if (ctx.principal.kind === 'session') await endSessionById(ctx.deps, ctx.principal.sessionId);
 }
 
 export const signInProcedure = dashboardProcedure
@@ -18,13 +18,8 @@ export const signInProcedure = dashboardProcedure
   .output(ok)
   .mutation(async ({ ctx, input }) => {
     await endPresented(ctx);
-    const { token } = await signIn(
-      ctx.deps,
-      { perEmail: ctx.deps.limits.signInPerEmail, perAddress: ctx.deps.limits.signInPerAddress },
-      input,
-      ctx.req.socket.remoteAddress ?? 'unknown',
-    );
-    setSessionCookie(ctx.req, ctx.res, token);
+    const { token } = await signIn(ctx.deps, { perEmail: ctx.deps.limits.signInPerEmail, perAddress: ctx.deps.limits.signInPerAddress }, input, ctx.page.address);
+    ctx.page.setSession(token);
     return { ok: true as const };
   });
 
@@ -34,14 +29,18 @@ export const setPasswordProcedure = dashboardProcedure
   .mutation(async ({ ctx, input }) => {
     await endPresented(ctx);
     const user = await setPasswordWithToken(ctx.deps, input);
-    setSessionCookie(ctx.req, ctx.res, await startSession(ctx.deps, user.id));
+    ctx.page.setSession(await startSession(ctx.deps, user.id));
     return { ok: true as const };
   });
 
 export const signOutProcedure = dashboardProcedure.output(ok).mutation(async ({ ctx }) => {
   await endPresented(ctx);
-  clearSessionCookie(ctx.req, ctx.res);
+  ctx.page.setSession(null);
   return { ok: true as const };
 });
 
-export const meProcedure = sessionProcedure.output(me).query(({ ctx }) => meView({ user: ctx.user, client: ctx.client, idHash: '' }, ownOrigin(ctx.req, ctx.deps.config.publicBaseUrl)));
+export const meProcedure = sessionProcedure.output(me).query(async ({ ctx }) => {
+  const user = await usersRepo(ctx.deps).getUser(ctx.session.userId);
+  if (!user) throw new AppError('UNAUTHORIZED', 'Your session has ended. Sign in again.');
+  return meView(user, ctx.client, ctx.page.origin);
+});
