@@ -30,9 +30,11 @@ export function createApp(deps: AppDeps) {
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  app.get('/readyz', (_req, res) => {
+  // Ready while every store the server needs answers: the database and the limiter's counters.
+  app.get('/readyz', async (_req, res) => {
     try {
       deps.sqlite.prepare('SELECT 1').get();
+      await deps.limits.ping();
       sendJson(res, 200, { status: 'ready' });
     } catch {
       sendJson(res, 503, { status: 'unavailable' });

@@ -1,7 +1,7 @@
 // Everything a request, the CLI or a worker needs, built once by createDeps and passed down.
 import type Database from 'better-sqlite3';
 import type { Db } from './db/client';
-import { createLimits, type Limits } from './http/ratelimit';
+import { createLimits, type LimiterStore, type Limits } from './http/ratelimit';
 import type { Logger } from './lib/logger';
 import { systemClock, type Clock } from './lib/time';
 import type { ServiceDeps } from './services/deps';
@@ -27,13 +27,24 @@ export interface AppDeps extends ServiceDeps {
   limits: Limits;
 }
 
-export function createDeps(opts: { db: Db; sqlite: Database.Database; logger: Logger; config: AppConfig; clock?: Clock }): AppDeps {
+export function createDeps(opts: {
+  db: Db;
+  sqlite: Database.Database;
+  logger: Logger;
+  config: AppConfig;
+  clock?: Clock;
+  /** Where the limiter's counters live (default: beside the SQLite database). */
+  limiter?: LimiterStore;
+}): AppDeps {
   return {
     db: opts.db,
     sqlite: opts.sqlite,
     clock: opts.clock ?? systemClock,
     logger: opts.logger,
     config: opts.config,
-    limits: createLimits(opts.sqlite, opts.config.rateLimitPerMinute),
+    limits: createLimits(
+      opts.limiter ?? { kind: 'sqlite', databasePath: opts.sqlite.memory ? ':memory:' : opts.sqlite.name },
+      opts.config.rateLimitPerMinute,
+    ),
   };
 }

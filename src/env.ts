@@ -27,6 +27,16 @@ const envSchema = z
     PORT: int('PORT', 0, 65535).default(3000),
     HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
     DATABASE_PATH: z.string().min(1, 'DATABASE_PATH must not be empty').default('./data/ormiar.sqlite'),
+    // PostgreSQL instead of SQLite (API.md §6): every table lives there; DATABASE_PATH is ignored.
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/i, 'DATABASE_URL must be a postgres:// (or postgresql://) URL')
+      .optional(),
+    // The limiter's counters in Redis (else in PostgreSQL with DATABASE_URL, else beside the SQLite file).
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/i, 'REDIS_URL must be a redis:// (or rediss://) URL')
+      .optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     ORMIAR_INTERNAL_TOKEN: z
       .string()

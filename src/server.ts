@@ -10,6 +10,7 @@ import { createApp } from './app';
 import { migrateDatabase, openDatabase } from './db/client';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
+import { describeLimiterStore, type LimiterStore } from './http/ratelimit';
 import { answerClientErrors, answerExpectations, capConnectionsPerAddress } from './http/transport';
 import { createLogger } from './lib/logger';
 import { serveMetrics, shareMetricsWithPrimary, watchWebhookQueue } from './lib/metrics';
@@ -52,16 +53,27 @@ export interface ServerOverrides {
   logDestination?: DestinationStream;
 }
 
+/** Where the limiter's counters live: Redis when REDIS_URL is set, else beside the SQLite database. */
+function limiterStore(env: Env): LimiterStore {
+  if (env.REDIS_URL) return { kind: 'redis', url: env.REDIS_URL };
+  return { kind: 'sqlite', databasePath: env.DATABASE_PATH };
+}
+
 const TLS_VERSIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 
 export async function startServer(env: Env, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL, overrides.logDestination);
   const tlsFiles = readTls(env);
+  if (env.DATABASE_URL) {
+    throw new EnvError('Invalid environment: DATABASE_URL: the PostgreSQL engine is not wired into the server yet');
+  }
   const database = openDatabase(env.DATABASE_PATH);
   migrateDatabase(database.db);
+  const limiter = limiterStore(env);
   const deps = createDeps({
     db: database.db,
     sqlite: database.sqlite,
+    limiter,
     logger,
     config: {
       internalToken: env.ORMIAR_INTERNAL_TOKEN,
@@ -72,6 +84,14 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       trustProxy: env.TRUST_PROXY,
     },
   });
+  // Every store is checked before the server listens: a missing or broken one is one clear line and exit 1.
+  try {
+    await deps.limits.ping();
+  } catch (err) {
+    await deps.limits.close();
+    database.close();
+    throw new Error(`the rate limiter's store (${describeLimiterStore(limiter)}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (env.ORMIAR_WEBHOOK_ALLOW_PRIVATE) {
     logger.warn('ORMIAR_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses (development and tests only)');
   }
@@ -124,9 +144,9 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
       webhooks.stop(),
       new Promise<void>((resolve) => (metrics ? metrics.server.close(() => resolve()) : resolve())),
-    ]).then(() => {
+    ]).then(async () => {
       unwatchQueue();
-      deps.limits.close();
+      await deps.limits.close();
       database.close();
     });
     return closing;

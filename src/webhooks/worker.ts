@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
-import type { AttemptOutcome, ClaimedDelivery, DeliveriesRepository, DeliveryBounds, WorkerIdentity } from '../db/ports/deliveries';
+import type { AttemptOutcome, ClaimedDelivery, ClaimRequest, DeliveriesRepository, DeliveryBounds, WorkerIdentity } from '../db/ports/deliveries';
 import type { Logger } from '../lib/logger';
 import { observeDelivery } from '../lib/metrics';
 import { DAY_MS, type Clock } from '../lib/time';
@@ -188,11 +188,16 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     active = r.held;
   }
 
-  /** Claims up to the free local slots (the adapter applies the shared bounds) and starts each claim. */
+  /** A claim for the free local slots (the adapter applies the shared bounds). */
+  const claimRequest = (now: number): ClaimRequest => ({ owner: me.owner, now, leaseUntil: now + opts.claimLeaseMs, limit: opts.concurrency - inflight.size, bounds });
+
   async function fill(now: number) {
-    const limit = opts.concurrency - inflight.size;
-    if (limit <= 0) return;
-    const claimed = await deliveries.claim({ owner: me.owner, now, leaseUntil: now + opts.claimLeaseMs, limit, bounds });
+    const req = claimRequest(now);
+    if (req.limit > 0) await start(await deliveries.claim(req));
+  }
+
+  /** Starts each claimed delivery, or fails it when it must not be sent. */
+  async function start(claimed: ClaimedDelivery[]) {
     const refused: { deliveryId: string; reason: string }[] = [];
     for (const c of claimed) {
       const reason = refusal(c);
@@ -203,7 +208,10 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     if (refused.length > 0) await deliveries.refuse(me.owner, refused);
   }
 
-  /** Records the finished attempts in one call (one commit for many deliveries), then refills the slots. */
+  /**
+   * Records the finished attempts in one call (one commit for many deliveries) and, in the same call,
+   * claims for the slots that freed.
+   */
   function flush(): Promise<void> {
     flushScheduled = false;
     const batch = finished.filter((f) => !released.has(f.deliveryId));
@@ -211,13 +219,14 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     if (batch.length === 0) return recording;
     recording = recording.then(async () => {
       try {
-        const r = await deliveries.record(me.owner, batch, decide, clock.now());
+        const now = clock.now();
+        const r = await deliveries.record(me.owner, batch, decide, now, stopping || !active ? undefined : claimRequest(now));
         for (const d of r.disabled) log.warn({ endpoint: d.endpointId, reason: d.reason }, 'webhook endpoint disabled');
+        await start(r.claimed);
       } catch (err) {
         // Not recorded: the deliveries stay claimed and are sent again when their claims lapse.
         log.error({ err, deliveries: batch.length }, 'could not record webhook attempts');
       }
-      kick();
     });
     return recording;
   }

@@ -197,12 +197,12 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Service
 export const redisBinary = (): string | undefined => onPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
 
 /** Starts a Redis server with persistence off in a temporary folder. */
-export async function startRedis(): Promise<Service> {
+export async function startRedis(opts: { port?: number } = {}): Promise<Service & { port: number }> {
   const bin = redisBinary();
   if (!bin) throw new Error('redis-server not found: install Debian\'s redis-server package (apt-get install -y redis-server), as .ci/run does');
   const dir = mkdtempSync(join(tmpdir(), 'ormiar-redis-'));
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     let log = '';
     const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -216,12 +216,13 @@ export async function startRedis(): Promise<Service> {
     try {
       await waitUntil(async () => /Ready to accept connections/.test(log), proc, () => log, `Redis (${bin}, port ${port})`);
     } catch (err) {
-      if (attempt < 3 && /Address already in use/i.test(log)) continue;
+      if (attempt < 3 && !opts.port && /Address already in use/i.test(log)) continue;
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
     return {
       url: `redis://127.0.0.1:${port}`,
+      port,
       proc,
       stop: async () => {
         proc.kill('SIGTERM');
