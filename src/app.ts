@@ -2,12 +2,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
 import { dashboardRouter } from './http/dashboard';
-import { buildOpenApiDocument } from './http/openapi';
 import { createHttpContextFactory } from './http/context';
+import { createDocsHandler } from './http/docs';
 import { compileTrustProxy, noteRoute, observeExchange, trpcRoute, type TrustProxy } from './http/observe';
 import { assignRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
@@ -24,8 +23,7 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   const createContext = createHttpContextFactory(deps);
-  const openapi = buildOpenApiDocument(appRouter, API_VERSION);
-  const openapiJson = JSON.stringify(openapi);
+  const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config });
   const trust = deps.config.trustProxy?.length ? compileTrustProxy(deps.config.trustProxy) : undefined;
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
@@ -41,13 +39,10 @@ export function createApp(deps: AppDeps) {
     }
   });
 
-  app.get('/v1/openapi.json', (_req, res) => {
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(openapiJson);
+  // /v1/openapi.json and the interactive reference at /docs (http/docs.ts).
+  app.use((req, res, next) => {
+    if (!docs(req, res)) next();
   });
-
-  // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
 
   // The Integrations page (API.md §7); it calls /trpc dashboard.* with its session cookie.
   app.use(dashboardRouter());

@@ -120,6 +120,8 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const { port } = server.address() as AddressInfo;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `${tlsFiles ? 'https' : 'http'}://${host}:${port}`;
+  // Known only once bound (PORT=0); no request is answered before this line, so every reader sees it.
+  deps.config.publicBaseUrl ??= url;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
     { deliveries: sqliteDeliveries(deps.db), clock: deps.clock, logger: deps.logger },

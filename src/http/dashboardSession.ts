@@ -34,9 +34,27 @@ export function clearSessionCookie(req: IncomingMessage, res: ServerResponse): v
   res.appendHeader('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure}`);
 }
 
-/** The origin the dashboard is served from: PUBLIC_BASE_URL, else the one this request was sent to. */
+/** The origin this request was sent to, as the browser names it (scheme from the socket, Host header). */
+const requestOrigin = (req: IncomingMessage): string => `${isHttps(req) ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+
+/** The base URL the dashboard shows: PUBLIC_BASE_URL, else the one this request was sent to. */
 export function ownOrigin(req: IncomingMessage, publicBaseUrl: string | undefined): string {
-  return publicBaseUrl ?? `${isHttps(req) ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+  return publicBaseUrl ?? requestOrigin(req);
+}
+
+/**
+ * The page's own origin: PUBLIC_BASE_URL's, or the one the browser sent this request to (a browser sets
+ * Host itself, so a page elsewhere cannot claim it). 127.0.0.1 and localhost are different origins.
+ */
+function isOwnOrigin(req: IncomingMessage, origin: string | undefined, publicBaseUrl: string | undefined): boolean {
+  if (origin === undefined || origin === 'null') return false;
+  if (origin === requestOrigin(req)) return true;
+  if (publicBaseUrl === undefined) return false;
+  try {
+    return origin === new URL(publicBaseUrl).origin;
+  } catch {
+    return false;
+  }
 }
 
 const CROSS_SITE = 'Cross-site request refused: the dashboard accepts changes from its own page only';
@@ -53,7 +71,7 @@ export function crossSiteRefusal(req: IncomingMessage, publicBaseUrl: string | u
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') return refuse;
   if (req.method === 'GET' || req.method === 'HEAD') return undefined;
-  if (req.headers.origin !== ownOrigin(req, publicBaseUrl)) return refuse;
+  if (!isOwnOrigin(req, req.headers.origin, publicBaseUrl)) return refuse;
   if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return refuse;
   return undefined;
 }

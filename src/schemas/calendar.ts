@@ -87,6 +87,7 @@ export type BookSlotInput = z.infer<typeof bookSlotInput>;
 const TIME_OF_DAY = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const timeOfDay = z
   .string()
+  .max(5)
   .regex(TIME_OF_DAY, 'Expected HH:MM, 00:00–24:00')
   .meta({ description: 'HH:MM local time; 24:00 ends a day', example: '09:00' });
 

@@ -1,7 +1,7 @@
 // Shapes shared by every domain: ids, timestamps, pagination, the error body. Defined once.
 import { z } from 'zod';
 import { ERROR_CODES } from '../lib/errors';
-import { ID_PREFIX, type IdKind } from '../lib/ids';
+import { DEMO_BOT_ID, ID_PREFIX, type IdKind } from '../lib/ids';
 import { parseInstant } from '../lib/time';
 
 export const idOf = (kind: IdKind) =>
@@ -9,7 +9,8 @@ export const idOf = (kind: IdKind) =>
     .string()
     .min(1)
     .max(64)
-    .meta({ description: `Opaque id, prefixed \`${ID_PREFIX[kind]}_\``, example: `${ID_PREFIX[kind]}_3kTMd9V2qYp8Rw1x` });
+    // Bots' examples name the demo's bot, so the docs' try-it bodies work on `npm run demo`.
+    .meta({ description: `Opaque id, prefixed \`${ID_PREFIX[kind]}_\``, example: kind === 'bot' ? DEMO_BOT_ID : `${ID_PREFIX[kind]}_3kTMd9V2qYp8Rw1x` });
 
 export const timestamp = z.string().meta({ format: 'date-time', example: '2026-05-17T14:33:00.000Z' });
 

@@ -128,6 +128,17 @@ export const webhookEvent = z
   .meta({ id: 'WebhookEvent' });
 export type WebhookEvent = z.infer<typeof webhookEvent>;
 
+/** The body of a `ping` (POST …/test); written by webhooks/outbox.ts pingPayload. */
+export const pingEvent = z
+  .object({
+    id: idOf('event'),
+    event: z.literal('ping'),
+    client_id: idOf('client'),
+    endpoint_id: idOf('endpoint'),
+    timestamp,
+  })
+  .meta({ id: 'PingEvent' });
+
 export const webhookEventPage = page(webhookEvent).meta({ id: 'WebhookEventList' });
 
 export const eventListInput = z.strictObject({
