@@ -2,15 +2,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
-import { buildOpenApiDocument } from './http/openapi';
+import { dashboardRouter } from './http/dashboard';
 import { createHttpContextFactory } from './http/context';
+import { createDocsHandler } from './http/docs';
 import { compileTrustProxy, noteRoute, observeExchange, trpcRoute, type TrustProxy } from './http/observe';
 import { assignRequestId } from './http/requestId';
 import { sendError, sendJson } from './http/respond';
 import { createRestHandler } from './http/rest';
+import { createTrpcHandler } from './http/trpc';
 import { HSTS, hasUnmetExpectation } from './http/transport';
 import { AppError, errorBody } from './lib/errors';
 import { appRouter } from './routers/_app';
@@ -23,8 +24,7 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   const createContext = createHttpContextFactory(deps);
-  const openapi = buildOpenApiDocument(appRouter, API_VERSION);
-  const openapiJson = JSON.stringify(openapi);
+  const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config });
   const trust = deps.config.trustProxy?.length ? compileTrustProxy(deps.config.trustProxy) : undefined;
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 
@@ -40,18 +40,19 @@ export function createApp(deps: AppDeps) {
     }
   });
 
-  app.get('/v1/openapi.json', (_req, res) => {
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(openapiJson);
+  // /v1/openapi.json and the interactive reference at /docs (http/docs.ts).
+  app.use((req, res, next) => {
+    if (!docs(req, res)) next();
   });
 
-  // Interactive reference, served from swagger-ui-dist's files in node_modules (no CDN).
-  app.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Ormiar API reference' }));
+  // The Integrations page (API.md §7); it calls /trpc dashboard.* with its session cookie.
+  app.use(dashboardRouter());
 
-  // The two API surfaces, dispatched before express (below): REST over our adapter, /trpc over
-  // tRPC's own node:http handler.
+  // The two API surfaces, dispatched before express (below), each over our own lean adapter that
+  // calls the procedures with tRPC's callProcedure. /trpc requests that adapter does not speak
+  // (streaming links, form data, other methods) go to tRPC's own node:http handler.
   const rest = createRestHandler({ router: appRouter, createContext, logger: deps.logger });
-  const trpc = createHTTPHandler({
+  const trpcFallback = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     createContext: ({ req, res }) => createContext({ req, res, surface: 'trpc' }),
@@ -61,6 +62,14 @@ export function createApp(deps: AppDeps) {
       rememberRequestId(error, typeof id === 'string' ? id : null);
       if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure: path }, 'unexpected error');
     },
+  });
+
+  const trpc = createTrpcHandler({
+    router: appRouter,
+    createContext,
+    logger: deps.logger,
+    fallback: trpcFallback,
+    onError: (error, requestId) => rememberRequestId(error, requestId),
   });
 
   // Anything not matched above, /v1 included: the contract's 404.
@@ -87,7 +96,7 @@ export function createApp(deps: AppDeps) {
     if (url.startsWith('/v1/')) rest(req, res, () => app(req, res)).catch((err: unknown) => sendError(res, err, deps.logger));
     else if (url === '/trpc' || url.startsWith('/trpc/') || url.startsWith('/trpc?')) {
       noteRoute(req, trpcRoute(url, procedures));
-      trpc(req, res);
+      trpc(req, res).catch((err: unknown) => sendError(res, err, deps.logger));
     } else app(req, res);
   };
 }

@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm';
 import { clients, leads } from './db/sqlite/schema';
 import { EnvError, parseEnv } from './env';
 import { randomToken } from './lib/crypto';
+import { DEMO_BOT_ID } from './lib/ids';
 import { startServer } from './server';
 import { createApiKey, createBot, createClient } from './services/clients';
 import type { ServiceDeps } from './services/deps';
@@ -29,7 +30,11 @@ function ensureWorkspace(deps: ServiceDeps): Workspace {
   let clientId = existing?.id;
   if (clientId === undefined) {
     clientId = createClient(deps, { name: DEMO_CLIENT_NAME, plan: 'enterprise' }).id;
-    for (const name of DEMO_BOTS) createBot(deps, { client_id: clientId, name });
+    // The first bot's id is fixed: the docs' examples name it, so their try-it bodies work here.
+    for (const [i, name] of DEMO_BOTS.entries()) {
+      if (i === 0) createBot(deps, { client_id: clientId, name }, DEMO_BOT_ID);
+      else createBot(deps, { client_id: clientId, name });
+    }
   }
   // A first run stopped between creating the client and seeding it is finished here, not repeated.
   const hasLeads = deps.db.select({ id: leads.id }).from(leads).where(eq(leads.clientId, clientId)).limit(1).get();

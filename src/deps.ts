@@ -14,6 +14,8 @@ export interface AppConfig {
   webhookAllowPrivate?: boolean | undefined;
   /** ORMIAR_WEBHOOK_RETRY_SCHEDULE in seconds; default the contract's 5 s … 10 h. */
   webhookRetrySchedule?: number[] | undefined;
+  /** PUBLIC_BASE_URL without a trailing slash; when unset, the server fills in its listening address once bound. */
+  publicBaseUrl?: string | undefined;
   /** TRUST_PROXY: proxies (addresses, CIDRs) whose X-Forwarded-For is believed. Default none. */
   trustProxy?: readonly string[] | undefined;
 }

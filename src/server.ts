@@ -80,6 +80,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE,
       webhookAllowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE,
       webhookRetrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE,
+      publicBaseUrl: env.PUBLIC_BASE_URL,
       trustProxy: env.TRUST_PROXY,
     },
   });
@@ -119,6 +120,8 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const { port } = server.address() as AddressInfo;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `${tlsFiles ? 'https' : 'http'}://${host}:${port}`;
+  // Known only once bound (PORT=0); no request is answered before this line, so every reader sees it.
+  deps.config.publicBaseUrl ??= url;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
     { deliveries: sqliteDeliveries(deps.db), clock: deps.clock, logger: deps.logger },

@@ -32,4 +32,5 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, ext
   return normalized;
 }
 
-const clientGone = (res: ServerResponse): boolean => res.destroyed || (res.req.destroyed && !res.req.complete);
+/** The client went away before the request was read in full (or the socket is gone). */
+export const clientGone = (res: ServerResponse): boolean => res.destroyed || (res.req.destroyed && !res.req.complete);

@@ -46,9 +46,10 @@ export function setPlan(deps: ServiceDeps, input: { client_id: string; plan: Pla
   return clientView({ ...row, plan: input.plan });
 }
 
-export function createBot(deps: ServiceDeps, input: { client_id: string; name: string }) {
+/** `id` is for the demo's fixed bot only (DEMO_BOT_ID); everything else gets a new id. */
+export function createBot(deps: ServiceDeps, input: { client_id: string; name: string }, id: string = newId('bot')) {
   const client = requireClient(deps, input.client_id);
-  const row: BotRow = { id: newId('bot'), clientId: client.id, name: input.name, createdAt: deps.clock.now() };
+  const row: BotRow = { id, clientId: client.id, name: input.name, createdAt: deps.clock.now() };
   deps.db.insert(bots).values(row).run();
   return botView(row);
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
-import type { AttemptOutcome, ClaimedDelivery, DeliveriesRepository, DeliveryBounds, WorkerIdentity } from '../db/ports/deliveries';
+import type { AttemptOutcome, ClaimedDelivery, ClaimRequest, DeliveriesRepository, DeliveryBounds, WorkerIdentity } from '../db/ports/deliveries';
 import type { Logger } from '../lib/logger';
 import { observeDelivery } from '../lib/metrics';
 import { DAY_MS, type Clock } from '../lib/time';
@@ -125,6 +125,9 @@ interface InFlight {
 }
 
 const BACKLOG_EVERY_MS = 1_000;
+// Full claims (every endpoint with pending deliveries looked at) at most this often on kicks; refills
+// after deliveries finish look at those endpoints only and are not limited.
+const MIN_TICK_MS = 10;
 
 export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): WebhookWorker {
   const { deliveries, clock, logger } = deps;
@@ -157,6 +160,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let again = false;
+  let lastTickAt = 0;
 
   function schedule(ms: number) {
     if (stopping) return;
@@ -164,11 +168,23 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     timer = setTimeout(() => void tick(), ms);
   }
 
-  /** Claim now (or right after the claim under way) rather than at the next poll. */
+  /**
+   * Claim soon rather than at the next poll: now, or right after the claim under way — at most once per
+   * MIN_TICK_MS, since a full claim looks at every endpoint with pending deliveries.
+   */
   function kick() {
     if (stopping) return;
     if (ticking) again = true;
-    else void tick();
+    else soon();
+  }
+
+  function soon() {
+    const wait = lastTickAt + MIN_TICK_MS - clock.now();
+    if (wait > 0) schedule(wait);
+    else {
+      clearTimeout(timer);
+      void tick();
+    }
   }
 
   async function refreshLease(now: number) {
@@ -188,11 +204,16 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     active = r.held;
   }
 
-  /** Claims up to the free local slots (the adapter applies the shared bounds) and starts each claim. */
+  /** A claim for the free local slots (the adapter applies the shared bounds). */
+  const claimRequest = (now: number): ClaimRequest => ({ owner: me.owner, now, leaseUntil: now + opts.claimLeaseMs, limit: opts.concurrency - inflight.size, bounds });
+
   async function fill(now: number) {
-    const limit = opts.concurrency - inflight.size;
-    if (limit <= 0) return;
-    const claimed = await deliveries.claim({ owner: me.owner, now, leaseUntil: now + opts.claimLeaseMs, limit, bounds });
+    const req = claimRequest(now);
+    if (req.limit > 0) await start(await deliveries.claim(req));
+  }
+
+  /** Starts each claimed delivery, or fails it when it must not be sent. */
+  async function start(claimed: ClaimedDelivery[]) {
     const refused: { deliveryId: string; reason: string }[] = [];
     for (const c of claimed) {
       const reason = refusal(c);
@@ -203,7 +224,10 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     if (refused.length > 0) await deliveries.refuse(me.owner, refused);
   }
 
-  /** Records the finished attempts in one call (one commit for many deliveries), then refills the slots. */
+  /**
+   * Records the finished attempts in one call (one commit for many deliveries) and, in the same call,
+   * claims for the slots that freed.
+   */
   function flush(): Promise<void> {
     flushScheduled = false;
     const batch = finished.filter((f) => !released.has(f.deliveryId));
@@ -211,13 +235,17 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     if (batch.length === 0) return recording;
     recording = recording.then(async () => {
       try {
-        const r = await deliveries.record(me.owner, batch, decide, clock.now());
+        const now = clock.now();
+        // The refill looks at the endpoints that freed slots (see ClaimRequest.endpoints); the others'
+        // due deliveries are claimed by the next tick.
+        const refill = stopping || !active ? undefined : { ...claimRequest(now), endpoints: [...new Set(batch.map((f) => f.endpointId))] };
+        const r = await deliveries.record(me.owner, batch, decide, now, refill);
         for (const d of r.disabled) log.warn({ endpoint: d.endpointId, reason: d.reason }, 'webhook endpoint disabled');
+        await start(r.claimed);
       } catch (err) {
         // Not recorded: the deliveries stay claimed and are sent again when their claims lapse.
         log.error({ err, deliveries: batch.length }, 'could not record webhook attempts');
       }
-      kick();
     });
     return recording;
   }
@@ -282,6 +310,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
       again = true;
       return ticking ?? Promise.resolve();
     }
+    lastTickAt = clock.now();
     ticking = runTick()
       .catch((err: unknown) => log.error({ err }, 'webhook worker tick failed'))
       .finally(() => {
@@ -289,8 +318,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
         if (stopping) return;
         if (again) {
           again = false;
-          clearTimeout(timer);
-          setImmediate(() => void tick());
+          soon();
         } else schedule(opts.pollIntervalMs);
       });
     return ticking;

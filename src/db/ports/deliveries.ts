@@ -49,6 +49,14 @@ export interface ClaimRequest {
   /** At most this many for this worker now (its free local slots). */
   limit: number;
   bounds: DeliveryBounds;
+  /**
+   * The endpoints whose slots just freed (the worker's refill). The adapter may then look at these
+   * alone instead of every due endpoint — but only when what it takes from them leaves their clients
+   * and the overall count short of their bounds (`withinHeadroom`): then no other due delivery could
+   * have been refused a slot by it, and those are claimed at the worker's next full claim. Otherwise it
+   * claims as without `endpoints`.
+   */
+  endpoints?: readonly string[] | undefined;
 }
 
 /** A claimed delivery with what sending it needs. */
@@ -109,6 +117,8 @@ export interface RecordResult {
   recorded: number;
   /** Endpoints disabled by this batch (every pending delivery of theirs is now failed). */
   disabled: { endpointId: string; reason: DisabledReason }[];
+  /** Claimed for the slots that freed, when `record` was given a `refill` (as `claim` answers). */
+  claimed: ClaimedDelivery[];
 }
 
 export interface LeaseResult {
@@ -141,9 +151,11 @@ export interface DeliveriesRepository {
    * Records finished attempts of `owner`'s claims in one transaction (4): an attempt row each, the
    * delivery's counters, and on failure the verdict of `decide` — retry at a time, fail, or disable the
    * endpoint (its pending deliveries fail with `Endpoint disabled: <reason>`). A success ends the
-   * endpoint's failing streak. Every claim written is released.
+   * endpoint's failing streak. Every claim written is released. With `refill`, it then claims as
+   * `claim(refill)` would — in the same transaction where the engine allows (SQLite: one commit per
+   * turn of the worker instead of two), else right after.
    */
-  record(owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number): Promise<RecordResult>;
+  record(owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number, refill?: ClaimRequest): Promise<RecordResult>;
   /** Deliveries due at `now` and not claimed (the queue's depth). */
   backlog(now: number): Promise<number>;
   /** Hands every pending claim of `owner` back, due at `now` (shutdown). Returns how many. */
@@ -155,7 +167,7 @@ export interface DeliveriesRepository {
   pruneEvents(before: number, batch: number): Promise<number>;
 }
 
-/** A due endpoint as the claim sees it: its client, how many of its deliveries are due (up to what could be taken). */
+/** A due endpoint as the claim sees it: its client, how many of its deliveries are due (at most; up to what could be taken). */
 export interface DueEndpoint {
   endpointId: string;
   clientId: string;
@@ -168,6 +180,20 @@ export interface LiveClaims {
   perEndpoint: ReadonlyMap<string, number>;
   perClient: ReadonlyMap<string, number>;
   overall: number;
+}
+
+/** Whether claiming `shares` leaves every client involved and the overall count short of their bounds. */
+export function withinHeadroom(due: readonly DueEndpoint[], shares: ReadonlyMap<string, number>, live: LiveClaims, bounds: DeliveryBounds): boolean {
+  let taken = 0;
+  const perClient = new Map<string, number>();
+  for (const e of due) {
+    const n = shares.get(e.endpointId) ?? 0;
+    taken += n;
+    perClient.set(e.clientId, (perClient.get(e.clientId) ?? live.perClient.get(e.clientId) ?? 0) + n);
+  }
+  if (live.overall + taken >= bounds.overall) return false;
+  for (const n of perClient.values()) if (n >= bounds.perClient) return false;
+  return true;
 }
 
 /**

@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import type { Db } from '../client';
 import {
   fairShares,
+  withinHeadroom,
   type AttemptOutcome,
   type ClaimedDelivery,
   type ClaimRequest,
@@ -32,39 +33,37 @@ const SQL = {
   dropLease: `DELETE FROM worker_leases WHERE name = ? AND owner = ?`,
   orphans: `UPDATE webhook_deliveries INDEXED BY webhook_deliveries_claims_idx SET claimed_by = NULL, next_attempt_at = ?
     WHERE status = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> ?`,
-  // From the due index alone: an idle worker never takes the write lock.
+  // From the due index alone.
   anyDue: `SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1`,
   backlog: `SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?`,
   live: `SELECT client_id AS clientId, endpoint_id AS endpointId, count(*) AS n FROM webhook_deliveries
     WHERE status = 'pending' AND claimed_by IS NOT NULL AND next_attempt_at > ? GROUP BY client_id, endpoint_id`,
-  // Endpoints with pending deliveries, one index seek each (a loose scan), then each one's head: a
+  // Endpoints with pending deliveries, one index seek each (a loose scan), with each one's head: a
   // backlog behind one endpoint is never walked to reach another's.
   dueEndpoints: `WITH RECURSIVE ep(id) AS (
       SELECT (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending' ORDER BY endpoint_id LIMIT 1)
       UNION ALL
       SELECT (SELECT endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id > ep.id ORDER BY endpoint_id LIMIT 1)
       FROM ep WHERE ep.id IS NOT NULL
-    ), heads AS (
-      SELECT id, (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = ep.id
-        ORDER BY next_attempt_at LIMIT 1) AS oldest
-      FROM ep WHERE id IS NOT NULL
     )
-    SELECT h.id AS endpointId, e.client_id AS clientId, h.oldest AS oldest,
-      (SELECT count(*) FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = h.id
-        AND next_attempt_at <= @now LIMIT @cap)) AS due
-    FROM heads h JOIN webhook_endpoints e ON e.id = h.id
-    WHERE h.oldest <= @now`,
-  take: `SELECT rowid FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = ? AND next_attempt_at <= ?
-    ORDER BY next_attempt_at LIMIT ?`,
-  picked: `SELECT d.id AS id, d.client_id AS clientId, d.endpoint_id AS endpointId, d.event_id AS eventId,
+    SELECT ep.id AS endpointId, e.client_id AS clientId,
+      (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = ep.id ORDER BY next_attempt_at LIMIT 1) AS oldest
+    FROM ep JOIN webhook_endpoints e ON e.id = ep.id`,
+  // The same for the given endpoints only (a refill).
+  theseEndpoints: `SELECT e.id AS endpointId, e.client_id AS clientId,
+      (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = e.id ORDER BY next_attempt_at LIMIT 1) AS oldest
+    FROM webhook_endpoints e WHERE e.id IN (SELECT value FROM json_each(?))`,
+  // An endpoint's oldest due deliveries, with what sending them needs.
+  take: `SELECT d.rowid AS rowid, d.id AS id, d.client_id AS clientId, d.endpoint_id AS endpointId, d.event_id AS eventId,
       d.attempts AS attempts, d.manual_retry AS manualRetry, e.url AS url, e.enabled AS enabled, e.secret AS secret,
       e.previous_secret AS previousSecret, e.previous_secret_expires_at AS previousSecretExpiresAt,
       ev.payload AS payload, c.plan AS plan
-    FROM webhook_deliveries d
+    FROM webhook_deliveries d INDEXED BY webhook_deliveries_endpoint_due_idx
     JOIN webhook_endpoints e ON e.id = d.endpoint_id
     JOIN events ev ON ev.id = d.event_id
     JOIN clients c ON c.id = d.client_id
-    WHERE d.rowid IN (SELECT value FROM json_each(?))`,
+    WHERE d.status = 'pending' AND d.endpoint_id = ? AND d.next_attempt_at <= ?
+    ORDER BY d.next_attempt_at LIMIT ?`,
   claim: `UPDATE webhook_deliveries SET claimed_by = ?, next_attempt_at = ? WHERE rowid IN (SELECT value FROM json_each(?))`,
   refuse: `UPDATE webhook_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, claimed_by = NULL, manual_retry = 0
     WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
@@ -87,6 +86,7 @@ const SQL = {
 } as const;
 
 interface PickedRow {
+  rowid: number;
   id: string;
   clientId: string;
   endpointId: string;
@@ -140,55 +140,63 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
       })
       .immediate();
 
-  const claim = (req: ClaimRequest): ClaimedDelivery[] => {
-    if (req.limit <= 0 || !st(SQL.anyDue).get(req.now)) return [];
-    return sqlite
-      .transaction((): ClaimedDelivery[] => {
-        const lease = st(SQL.lease).get(LEASE_NAME) as { owner: string; until: number } | undefined;
-        if (lease?.owner !== req.owner || lease.until <= req.now) return [];
-        const perEndpoint = new Map<string, number>();
-        const perClient = new Map<string, number>();
-        let overall = 0;
-        for (const r of st(SQL.live).all(req.now) as { clientId: string; endpointId: string; n: number }[]) {
-          perEndpoint.set(r.endpointId, r.n);
-          perClient.set(r.clientId, (perClient.get(r.clientId) ?? 0) + r.n);
-          overall += r.n;
-        }
-        if (overall >= req.bounds.overall) return [];
-        const due = st(SQL.dueEndpoints).all({ now: req.now, cap: req.bounds.perEndpoint }) as DueEndpoint[];
-        const shares = fairShares(due, { perEndpoint, perClient, overall }, req.bounds, req.limit);
-        const rowids: number[] = [];
-        for (const [endpointId, n] of shares) {
-          for (const r of st(SQL.take).all(endpointId, req.now, n) as { rowid: number }[]) rowids.push(r.rowid);
-        }
-        if (rowids.length === 0) return [];
-        const ids = JSON.stringify(rowids);
-        const rows = st(SQL.picked).all(ids) as PickedRow[];
-        st(SQL.claim).run(req.owner, req.leaseUntil, ids);
-        return rows.map((r) => ({
-          id: r.id,
-          clientId: r.clientId,
-          endpointId: r.endpointId,
-          eventId: r.eventId,
-          payload: r.payload,
-          url: r.url,
-          secret: r.secret,
-          previousSecret: r.previousSecret,
-          previousSecretExpiresAt: r.previousSecretExpiresAt,
-          plan: r.plan,
-          endpointEnabled: r.enabled === 1,
-          attempts: r.attempts,
-          manualRetry: r.manualRetry === 1,
-          leaseUntil: req.leaseUntil,
-        }));
-      })
-      .immediate();
-  };
+  /** The claim, inside the caller's IMMEDIATE transaction, once a delivery is known to be due. */
+  function claimIn(req: ClaimRequest): ClaimedDelivery[] {
+    const lease = st(SQL.lease).get(LEASE_NAME) as { owner: string; until: number } | undefined;
+    if (lease?.owner !== req.owner || lease.until <= req.now) return [];
+    const perEndpoint = new Map<string, number>();
+    const perClient = new Map<string, number>();
+    let overall = 0;
+    for (const r of st(SQL.live).all(req.now) as { clientId: string; endpointId: string; n: number }[]) {
+      perEndpoint.set(r.endpointId, r.n);
+      perClient.set(r.clientId, (perClient.get(r.clientId) ?? 0) + r.n);
+      overall += r.n;
+    }
+    if (overall >= req.bounds.overall) return [];
+    const live = { perEndpoint, perClient, overall };
+    const dueOf = (heads: { endpointId: string; clientId: string; oldest: number | null }[]): DueEndpoint[] =>
+      // How many are due is not counted (a seek per row): `take` answers what there is.
+      heads.filter((e) => e.oldest !== null && e.oldest <= req.now).map((e) => ({ ...e, due: req.bounds.perEndpoint, oldest: e.oldest ?? 0 }));
+    type Head = { endpointId: string; clientId: string; oldest: number | null };
+    let shares: Map<string, number> | undefined;
+    if (req.endpoints) {
+      // A refill: the freed endpoints alone, when that cannot refuse anyone else a slot.
+      const due = dueOf(st(SQL.theseEndpoints).all(JSON.stringify(req.endpoints)) as Head[]);
+      const mine = fairShares(due, live, req.bounds, req.limit);
+      if (withinHeadroom(due, mine, live, req.bounds)) shares = mine;
+    }
+    shares ??= fairShares(dueOf(st(SQL.dueEndpoints).all() as Head[]), live, req.bounds, req.limit);
+    const rows: PickedRow[] = [];
+    for (const [endpointId, n] of shares) rows.push(...(st(SQL.take).all(endpointId, req.now, n) as PickedRow[]));
+    if (rows.length === 0) return [];
+    st(SQL.claim).run(req.owner, req.leaseUntil, JSON.stringify(rows.map((r) => r.rowid)));
+    return rows.map((r) => ({
+      id: r.id,
+      clientId: r.clientId,
+      endpointId: r.endpointId,
+      eventId: r.eventId,
+      payload: r.payload,
+      url: r.url,
+      secret: r.secret,
+      previousSecret: r.previousSecret,
+      previousSecretExpiresAt: r.previousSecretExpiresAt,
+      plan: r.plan,
+      endpointEnabled: r.enabled === 1,
+      attempts: r.attempts,
+      manualRetry: r.manualRetry === 1,
+      leaseUntil: req.leaseUntil,
+    }));
+  }
 
-  const record = (owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number): RecordResult =>
+  const anyDue = (req: ClaimRequest) => req.limit > 0 && st(SQL.anyDue).get(req.now) !== undefined;
+
+  // A cheap read first: an idle worker never takes the write lock.
+  const claim = (req: ClaimRequest): ClaimedDelivery[] => (anyDue(req) ? sqlite.transaction(() => claimIn(req)).immediate() : []);
+
+  const record = (owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number, refill?: ClaimRequest): RecordResult =>
     sqlite
       .transaction((): RecordResult => {
-        const result: RecordResult = { recorded: 0, disabled: [] };
+        const result: RecordResult = { recorded: 0, disabled: [], claimed: [] };
         for (const o of outcomes) {
           if (o.ok) {
             // Released, disabled, deleted or pruned meanwhile: nothing to record.
@@ -216,6 +224,8 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
           }
           result.recorded++;
         }
+        // The slots that freed, claimed in the same commit.
+        if (refill && anyDue(refill)) result.claimed = claimIn(refill);
         return result;
       })
       .immediate();
@@ -244,7 +254,7 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
           for (const r of refusals) st(SQL.refuse).run(r.reason, r.deliveryId, owner);
         })();
       }),
-    record: (owner, outcomes, decide, now) => settled(() => (outcomes.length === 0 ? { recorded: 0, disabled: [] } : record(owner, outcomes, decide, now))),
+    record: (owner, outcomes, decide, now, refill) => settled(() => record(owner, outcomes, decide, now, refill)),
     backlog: (now) => settled(() => (st(SQL.backlog).get(now) as { n: number }).n),
     release: (owner, now) => settled(() => st(SQL.release).run(now, owner).changes),
     pruneEvents: (before, batch) => settled(() => sqlite.transaction(() => st(SQL.prune).run(before, batch).changes).immediate()),
