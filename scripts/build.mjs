@@ -4,14 +4,11 @@
 // before every `npm start` (prestart), so the bundle is never staler than the source.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/main.mjs',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: true,
-  logLevel: 'warning',
-});
+const common = { bundle: true, format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' };
+
+await Promise.all([
+  build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/main.mjs', platform: 'node' }),
+  // The typed client internal apps import (package.json "exports"); its types come from
+  // `tsc -p tsconfig.build.json` (dist/types). Only @trpc/client is imported at run time.
+  build({ ...common, entryPoints: ['src/client/index.ts'], outfile: 'dist/client.mjs', platform: 'neutral' }),
+]);
