@@ -259,6 +259,6 @@ describe('/docs', () => {
     expect(Number(bundle.headers.get('content-length'))).toBeLessThan((await bundle.arrayBuffer()).byteLength / 2);
     const plain = await fetch(`${srv.url}/v1/openapi.json`, { headers: { 'accept-encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
-    expect((await plain.json()).openapi).toBe('3.1.0');
+    expect(((await plain.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 });
