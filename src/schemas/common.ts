@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../lib/errors';
 import { DEMO_BOT_ID, ID_PREFIX, type IdKind } from '../lib/ids';
-import { parseInstant } from '../lib/time';
+import { INSTANT_RANGE_MESSAGE, inInstantRange, parseInstant } from '../lib/time';
 
 export const idOf = (kind: IdKind) =>
   z
@@ -24,9 +24,13 @@ export const instant = z
       ctx.addIssue({ code: 'custom', message: 'Expected an ISO 8601 timestamp with a zone (2026-05-17T14:33:00Z) or a date (2026-05-17)' });
       return z.NEVER;
     }
+    if (!inInstantRange(ms)) {
+      ctx.addIssue({ code: 'custom', message: INSTANT_RANGE_MESSAGE });
+      return z.NEVER;
+    }
     return ms;
   })
-  .meta({ description: 'ISO 8601 timestamp with zone, or a date YYYY-MM-DD meaning 00:00Z that day', example: '2026-05-01' });
+  .meta({ description: 'ISO 8601 timestamp with zone, or a date YYYY-MM-DD meaning 00:00Z that day; between 0001-01-01 and 9998-12-01', example: '2026-05-01' });
 
 /**
  * A whole number that arrives as a number over /trpc and as a digit string in a REST query.

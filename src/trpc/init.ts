@@ -1,6 +1,7 @@
 // The one tRPC instance. Base procedures are built from it in procedures.ts.
 import { initTRPC } from '@trpc/server';
-import { errorBody, normalizeError } from '../lib/errors';
+import { AppError, errorBody, normalizeError } from '../lib/errors';
+import { illFormedInput } from '../schemas/wellFormed';
 import type { Context } from './context';
 import type { Meta } from './meta';
 
@@ -35,5 +36,11 @@ const t = initTRPC
 
 export const router = t.router;
 export const middleware = t.middleware;
-export const publicProcedure = t.procedure;
+// Every procedure's raw input is checked before its schema reads it (schemas/wellFormed.ts): a string
+// that is not valid Unicode, or a `__proto__` key, is refused with 400 instead of being stored altered.
+export const publicProcedure = t.procedure.use(async ({ getRawInput, next }) => {
+  const issue = illFormedInput(await getRawInput());
+  if (issue) throw new AppError('BAD_REQUEST', 'Invalid request: see issues', { issues: [issue] });
+  return next();
+});
 export const createCallerFactory = t.createCallerFactory;
