@@ -4,6 +4,7 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppDeps } from './deps';
 import { MAX_BODY_BYTES } from './http/body';
+import { dashboardRouter } from './http/dashboard';
 import { createHttpContextFactory } from './http/context';
 import { createDocsHandler } from './http/docs';
 import { compileTrustProxy, noteRoute, observeExchange, trpcRoute, type TrustProxy } from './http/observe';
@@ -43,6 +44,9 @@ export function createApp(deps: AppDeps) {
   app.use((req, res, next) => {
     if (!docs(req, res)) next();
   });
+
+  // The Integrations page (API.md §7); it calls /trpc dashboard.* with its session cookie.
+  app.use(dashboardRouter());
 
   // The two API surfaces, dispatched before express (below), each over our own lean adapter that
   // calls the procedures with tRPC's callProcedure. /trpc requests that adapter does not speak

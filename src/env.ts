@@ -54,7 +54,7 @@ const envSchema = z
       .transform((s) => s.split(',').map(Number))
       .optional(),
     // The server's address as readers reach it (e.g. https://api.ormiar.com): the OpenAPI document's
-    // server, the docs and the dashboard's curl lines. Unset: the address the server listens on.
+    // server, the docs, the dashboard's curl lines and its invite links. Unset: the address the server listens on.
     PUBLIC_BASE_URL: z
       .url({ protocol: /^https?$/, error: 'PUBLIC_BASE_URL must be an http(s) URL, e.g. https://api.ormiar.com' })
       .refine((u) => !/[?#]/.test(u), 'PUBLIC_BASE_URL must not have a query or fragment')
@@ -68,8 +68,6 @@ const envSchema = z
     // (headers and body) within the next; a TLS handshake gets the header bound too.
     ORMIAR_HEADERS_TIMEOUT_MS: int('ORMIAR_HEADERS_TIMEOUT_MS', 100, 600_000).default(15_000),
     ORMIAR_REQUEST_TIMEOUT_MS: int('ORMIAR_REQUEST_TIMEOUT_MS', 100, 3_600_000).default(30_000),
-    // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
-    // connection comes from the proxy's address: cap per client there instead).
     // Proxies in front of the server (API.md §8): only a hop from one of them makes X-Forwarded-For
     // believed. Checked here so a typo stops start-up instead of silently trusting nobody.
     TRUST_PROXY: z
@@ -82,6 +80,8 @@ const envSchema = z
       .optional(),
     // Prometheus metrics on their own listener at HOST:METRICS_PORT; unset = no metrics listener.
     METRICS_PORT: int('METRICS_PORT', 0, 65535).optional(),
+    // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
+    // connection comes from the proxy's address: cap per client there instead).
     ORMIAR_MAX_CONNECTIONS_PER_ADDRESS: int('ORMIAR_MAX_CONNECTIONS_PER_ADDRESS', 0, 1_000_000).default(256),
   })
   .superRefine((env, ctx) => {
@@ -103,6 +103,9 @@ const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** The base URL links point at: PUBLIC_BASE_URL, else this server's own address. */
+export const baseUrlOf = (env: Env): string => env.PUBLIC_BASE_URL ?? `${env.TLS_CERT_PATH ? 'https' : 'http'}://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`;
 
 export class EnvError extends Error {
   override name = 'EnvError';

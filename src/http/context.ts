@@ -9,6 +9,7 @@ import { countAuthFailure, countLimiterRefusal } from '../lib/metrics';
 import { authenticateToken, TOKEN_PREFIX } from '../services/clients';
 import type { Context, Principal, TransportHooks } from '../trpc/context';
 import { CLIENT_HEADER } from '../trpc/procedures';
+import { dashboardHooks, isDashboardCall, sessionPrincipal } from './dashboardSession';
 import { clientAddress, noteCaller } from './observe';
 import { consume, isExhausted, type LimitDecision } from './ratelimit';
 import { requestIdOf } from './requestId';
@@ -49,15 +50,6 @@ function setRateLimitHeaders(res: ServerResponse, limit: number, d: LimitDecisio
 
 const throttled = () => new AppError('RATE_LIMITED', 'Too many failed authentications from this address; retry later');
 
-/**
- * Session auth for the dashboard (issue 11) plugs in here: read the session cookie, look the session
- * up (hashed), and return `{ kind: 'session', userId, clientId, sessionId }`, or undefined when the
- * request carries none. Called only for /trpc requests without an Authorization header.
- */
-async function sessionPrincipal(_deps: AppDeps, _req: IncomingMessage): Promise<Principal | undefined> {
-  return undefined;
-}
-
 export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
   const { limits } = deps;
 
@@ -80,8 +72,11 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
   async function principalOf(req: IncomingMessage, res: ServerResponse, surface: Surface): Promise<Principal> {
     const token = bearerToken(req);
     if (surface === 'trpc' && req.headers.authorization === undefined) {
+      // Dashboard sessions (issue 11): the cookie, looked up by its hash. The page's calls without a
+      // live session are not failed API authentications (no count against the address, no log line).
       const session = await sessionPrincipal(deps, req);
       if (session) return session;
+      if (isDashboardCall(req)) return { kind: 'anonymous', refusal: new AppError('UNAUTHORIZED', 'Your session has ended. Sign in again.') };
     }
     const serviceToken = deps.config.internalToken;
     if (surface === 'trpc' && serviceToken === undefined) {
@@ -122,6 +117,7 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
       },
       inputError,
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey,
+      dashboard: surface === 'trpc' ? dashboardHooks(deps, req, res) : undefined,
     };
     const principal = await principalOf(req, res, surface);
     if (principal.kind === 'apiKey') noteCaller(req, principal.clientId, principal.keyId);

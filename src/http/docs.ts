@@ -52,7 +52,9 @@ const INIT = `'use strict';
       wrapComponents: {
         responses: function (Original) {
           return function (props) {
+            // The operation passes its own path plus "responses".
             var path = props.specPath && props.specPath.toJS ? props.specPath.toJS() : [];
+            if (path[path.length - 1] === 'responses') path = path.slice(0, -1);
             var samples = system.specSelectors.specJson().getIn(path.concat(['x-codeSamples']));
             var original = h(Original, props);
             if (!samples || !samples.size) return original;
@@ -89,8 +91,8 @@ const INIT = `'use strict';
 `;
 
 const CSS = `body { margin: 0; background: #fff; }
-.swagger-ui .info .markdown h2 { border-top: 1px solid #e5e5e5; padding-top: 1em; margin-top: 1.5em; }
-.swagger-ui .info .markdown pre { white-space: pre-wrap; }
+.swagger-ui .info .renderedMarkdown h2 { border-top: 1px solid #e5e5e5; padding-top: 1em; margin-top: 1.5em; }
+.swagger-ui .info .renderedMarkdown pre { white-space: pre-wrap; }
 .code-samples-body { padding: 0 20px 10px; }
 .code-sample h5 { margin: 10px 0 4px; font-family: sans-serif; }
 .code-sample pre { background: #333; color: #fff; padding: 10px; border-radius: 4px; overflow-x: auto; font-size: 12px; }

@@ -26,6 +26,9 @@ import { countBusyRetry } from '../lib/metrics';
 
 export const WINDOW_SECONDS = 60;
 export const FAILED_AUTH_PER_WINDOW = 20;
+// Dashboard sign-in (API.md §7): failed attempts per email, 10 in 15 minutes; per address, 20 a minute.
+const SIGN_IN_PER_EMAIL = { keyPrefix: 'signin-email', points: 10, duration: 15 * 60 } as const;
+const SIGN_IN_PER_ADDRESS = { keyPrefix: 'signin-addr', points: 20, duration: 60 } as const;
 
 /** Where the counters live; see the top of this file. */
 export type LimiterStore =
@@ -40,6 +43,10 @@ export interface Limits {
   perKey: RateLimiterStoreAbstract;
   /** Per client address: failed authentications. */
   failedAuth: RateLimiterStoreAbstract;
+  /** Dashboard sign-in: failed attempts per email (10 in 15 minutes). */
+  signInPerEmail: RateLimiterStoreAbstract;
+  /** Dashboard sign-in: failed attempts per client address (20 a minute). */
+  signInPerAddress: RateLimiterStoreAbstract;
   /** Resolves when the counters' store answers a write; rejects with what is wrong (start-up, /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -113,6 +120,8 @@ function sqliteLimits(databasePath: string, perMinute: number): Limits {
     perMinute,
     perKey: new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute }),
     failedAuth: new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_EMAIL }),
+    signInPerAddress: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: () =>
       unlessBusy(async () => {
         connection()
@@ -133,6 +142,8 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
     perMinute,
     perKey: new RateLimiterPostgres({ ...options, keyPrefix: 'key', points: perMinute }),
     failedAuth: new RateLimiterPostgres({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_EMAIL }),
+    signInPerAddress: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: async () => {
       await pool.query('INSERT INTO rate_limits (key, points, expire) VALUES ($1, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0', [PING_KEY]);
     },
@@ -163,6 +174,8 @@ function redisLimits(url: string, perMinute: number): Limits {
     perMinute,
     perKey: new RateLimiterRedis({ ...options, keyPrefix: 'key', points: perMinute }),
     failedAuth: new RateLimiterRedis({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_EMAIL }),
+    signInPerAddress: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: async () => {
       try {
         if (redis.status === 'wait') await (connecting ??= redis.connect());

@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   endpoint: 'we',
   delivery: 'msg',
   request: 'req',
+  user: 'user',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -36,6 +36,20 @@ export interface TransportHooks {
   inputError: AppError | undefined;
   /** The raw Idempotency-Key header, validated by the procedures that accept one. */
   idempotencyKey: string | undefined;
+  /** /trpc only: the request as the dashboard's procedures see it. */
+  dashboard?: DashboardHooks | undefined;
+}
+
+/** What the dashboard's procedures need of their HTTP request (src/http/dashboardSession.ts). */
+export interface DashboardHooks {
+  /** Why this request may not act as the dashboard page (cross-site), or undefined when it may. */
+  crossSite: AppError | undefined;
+  /** The origin the page is served from: PUBLIC_BASE_URL, else the request's own. */
+  origin: string;
+  /** The client's address, which sign-in throttling counts by. */
+  address: string;
+  /** Sets the session cookie (a new session id) or clears it (null), with its attributes. */
+  setSession(token: string | null): void;
 }
 
 export interface Context {
