@@ -26,12 +26,10 @@ export function createApp(deps: AppDeps) {
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   app.get('/readyz', (_req, res) => {
-    try {
-      deps.sqlite.prepare('SELECT 1').get();
-      sendJson(res, 200, { status: 'ready' });
-    } catch {
-      sendJson(res, 503, { status: 'unavailable' });
-    }
+    deps.store.ping().then(
+      () => sendJson(res, 200, { status: 'ready' }),
+      () => sendJson(res, 503, { status: 'unavailable' }),
+    );
   });
 
   app.get('/v1/openapi.json', (_req, res) => {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app';
-import { migrateDatabase, openDatabase } from './db/client';
+import { migrateDatabase, openDatabase } from './db/sqlite/connection';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
 import { answerClientErrors, capConnectionsPerAddress } from './http/transport';
@@ -55,8 +55,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const database = openDatabase(env.DATABASE_PATH);
   migrateDatabase(database.db);
   const deps = createDeps({
-    db: database.db,
-    sqlite: database.sqlite,
+    database,
     logger,
     config: {
       internalToken: env.ORMIAR_INTERNAL_TOKEN,
@@ -107,7 +106,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       webhooks.stop(),
     ]).then(() => {
       deps.limits.close();
-      database.close();
+      return deps.store.close();
     });
     return closing;
   };

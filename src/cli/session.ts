@@ -3,7 +3,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { pino } from 'pino';
-import { migrateDatabase, openDatabase } from '../db/client';
+import { migrateDatabase, openDatabase } from '../db/sqlite/connection';
 import { createDeps, type AppDeps } from '../deps';
 import type { Env } from '../env';
 import { newId } from '../lib/ids';
@@ -17,7 +17,7 @@ const createCaller = createCallerFactory(appRouter);
 export interface CliSession {
   deps: AppDeps;
   caller: ReturnType<typeof createCaller>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function openSession(env: Env, dbPath: string): CliSession {
@@ -29,8 +29,7 @@ export function openSession(env: Env, dbPath: string): CliSession {
     throw err;
   }
   const deps = createDeps({
-    db: database.db,
-    sqlite: database.sqlite,
+    database,
     // stdout carries the command's result only (one JSON object with --json): logs go to stderr.
     logger: createLogger(env.LOG_LEVEL, pino.destination({ dest: 2, sync: true })),
     config: { internalToken: env.ORMIAR_INTERNAL_TOKEN, rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE },
@@ -42,5 +41,5 @@ export function openSession(env: Env, dbPath: string): CliSession {
   const res = new ServerResponse(req);
   res.setHeader('x-request-id', newId('request'));
   const caller = createCaller(makeContextFactory(deps)({ req, res, transport: 'cli' }));
-  return { deps, caller, close: () => database.close() };
+  return { deps, caller, close: () => deps.store.close() };
 }

@@ -4,11 +4,12 @@
 //   internalProcedure – the service token only (/trpc): admin and bot-runtime operations
 //   serviceProcedure  – the service token only, acting for the client named in x-ormiar-client-id (bot runtime)
 import type { IncomingMessage } from 'node:http';
-import type { ClientRow } from '../db/sqlite/schema';
+import type { ClientRow } from '../db/ports';
 import { consume, isExhausted, type LimitDecision } from '../http/ratelimit';
 import { constantTimeEqual } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import { authenticateToken, getClientRow } from '../services/clients';
+import { hasRestApi, hasWebhooks } from '../services/plans';
 import type { Context } from './context';
 import { middleware, publicProcedure } from './init';
 
@@ -67,14 +68,14 @@ async function resolveCaller(ctx: Context): Promise<{ client: ClientRow; princip
     if (typeof named !== 'string' || named === '') {
       throw new AppError('BAD_REQUEST', `Service calls name the client they act for in the ${CLIENT_HEADER} header`);
     }
-    const client = getClientRow(ctx.deps, named);
+    const client = await getClientRow(ctx.deps, named);
     if (!client) throw new AppError('NOT_FOUND', 'Client not found');
     return { client, principal: { kind: 'service' } };
   }
   if (token === undefined) {
     throw await authFailure(ctx, ctx.req.headers.authorization ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing Bearer token', Boolean(ctx.req.headers.authorization));
   }
-  const found = authenticateToken(ctx.deps, token);
+  const found = await authenticateToken(ctx.deps, token);
   if (!found) throw await authFailure(ctx, 'Invalid or revoked API key', true);
   // An address that is guessing keys is refused even when a guess is right.
   const blocked = await isExhausted(ctx.deps.limits.failedAuth, clientAddress(ctx.req));
@@ -88,10 +89,10 @@ async function resolveCaller(ctx: Context): Promise<{ client: ClientRow; princip
 const actingForClient = middleware(async ({ ctx, meta, next }) => {
   const { client, principal } = await resolveCaller(ctx);
   // Plans are read on every request, so a plan change takes effect on the next one.
-  if (principal.kind === 'key' && client.plan === 'starter') {
+  if (principal.kind === 'key' && !hasRestApi(client.plan)) {
     throw new AppError('FORBIDDEN', 'REST API is not available on your current plan');
   }
-  if (meta?.feature === 'webhooks' && client.plan !== 'enterprise') {
+  if (meta?.feature === 'webhooks' && !hasWebhooks(client.plan)) {
     throw new AppError('FORBIDDEN', 'Webhooks are not available on your current plan');
   }
   if (principal.kind === 'key') {

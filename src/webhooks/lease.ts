@@ -3,7 +3,7 @@
 // this host (its pid is gone), else when its lease runs out.
 import { hostname } from 'node:os';
 import { and, eq } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../db/client';
+import type { Db, DbOrTx } from '../db/sqlite/connection';
 import { workerLeases } from '../db/sqlite/schema';
 
 export interface LeaseIdentity {

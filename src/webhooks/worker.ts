@@ -7,16 +7,17 @@
 // ordering.
 import { randomBytes } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import type Database from 'better-sqlite3';
 import { and, eq, isNotNull, ne, sql } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../db/client';
+import type { Db, DbOrTx } from '../db/sqlite/connection';
+import { Statements } from '../db/sqlite/statements';
 import { webhookDeliveries, webhookEndpoints, type DisabledReason } from '../db/sqlite/schema';
 import type { Logger } from '../lib/logger';
 import { DAY_MS, type Clock } from '../lib/time';
 import { AgentPool } from './agents';
 import { cachingResolver } from './guard';
 import { holdLease, localIdentity, releaseLease, type LeaseIdentity } from './lease';
-import { failPendingDeliveries, onDeliveriesQueued, pruneEventsBatch, WEBHOOK_PLAN } from './outbox';
+import { hasWebhooks } from '../services/plans';
+import { onDeliveriesQueued } from './outbox';
 import { sendWebhook, type SendResult } from './send';
 import { signWebhook } from './signing';
 
@@ -181,6 +182,19 @@ const SQL = {
   release: `UPDATE webhook_deliveries SET claimed_by = NULL, next_attempt_at = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
 } as const;
 
+/** Fails every pending delivery of an endpoint being disabled (a disabled endpoint receives nothing). */
+function failPendingDeliveries(tx: DbOrTx, endpointId: string, reason: string): void {
+  tx.update(webhookDeliveries)
+    .set({ status: 'failed', lastError: reason, nextAttemptAt: null, claimedBy: null, manualRetry: false })
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'pending')))
+    .run();
+}
+
+/** Deletes up to `batch` events created before `before` (their deliveries and attempts cascade). */
+function pruneEventsBatch(db: DbOrTx, before: number, batch: number): number {
+  return db.run(sql`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ${before} ORDER BY created_at LIMIT ${batch})`).changes;
+}
+
 interface PickedRow {
   id: string;
   endpointId: string;
@@ -196,7 +210,7 @@ interface PickedRow {
 
 export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): WebhookWorker {
   const { db, clock, logger } = deps;
-  const sqlite: Database.Database = db.$client;
+  const sqlite = new Statements(db.$client);
   const me: LeaseIdentity = localIdentity('webhooks', `wrk_${randomBytes(8).toString('hex')}`);
   const log = logger.child({ component: 'webhooks', worker: me.owner });
   const agents = new AgentPool({
@@ -278,16 +292,16 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     const room = localLimit - inflight.size - queue.length;
     if (room <= 0) return;
     // A cheap read first: an idle worker never takes the write lock.
-    if (!sqlite.prepare(SQL.due).get(now)) return;
+    if (!sqlite.get(SQL.due).get(now)) return;
     const local = new Map<string, number>(inflightPerEndpoint);
     for (const [id, n] of queuedPerEndpoint) bump(local, id, n);
     const full = [...local].filter(([, n]) => n >= perEndpointLimit).map(([id]) => id);
-    const claimed = sqlite
+    const claimed = db.$client
       .transaction((): Claimed[] => {
-        const lease = sqlite.prepare(SQL.lease).get(me.name) as { owner: string; until: number } | undefined;
+        const lease = sqlite.get(SQL.lease).get(me.name) as { owner: string; until: number } | undefined;
         if (lease?.owner !== me.owner || lease.until <= now) return [];
         // Pick from the due index alone, honouring the limits…
-        const candidates = sqlite.prepare(SQL.candidates).all(now, JSON.stringify(full), room * 4) as { rowid: number; endpointId: string }[];
+        const candidates = sqlite.get(SQL.candidates).all(now, JSON.stringify(full), room * 4) as { rowid: number; endpointId: string }[];
         const picked: number[] = [];
         for (const c of candidates) {
           const n = local.get(c.endpointId) ?? 0;
@@ -299,14 +313,14 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
         if (picked.length === 0) return [];
         // …then read what sending needs for those only, and take them.
         const ids = JSON.stringify(picked);
-        const rows = sqlite.prepare(SQL.picked).all(ids) as PickedRow[];
+        const rows = sqlite.get(SQL.picked).all(ids) as PickedRow[];
         const until = now + opts.claimLeaseMs;
-        sqlite.prepare(SQL.claim).run(me.owner, until, ids);
+        sqlite.get(SQL.claim).run(me.owner, until, ids);
         const out: Claimed[] = [];
         for (const r of rows) {
           // The plan is read at claim time: a downgrade stops deliveries already queued.
-          if (r.plan !== WEBHOOK_PLAN || !r.enabled) {
-            sqlite.prepare(SQL.finalize).run(r.plan !== WEBHOOK_PLAN ? PLAN_LACKS_WEBHOOKS : ENDPOINT_DISABLED, r.id);
+          if (!hasWebhooks(r.plan) || !r.enabled) {
+            sqlite.get(SQL.finalize).run(!hasWebhooks(r.plan) ? PLAN_LACKS_WEBHOOKS : ENDPOINT_DISABLED, r.id);
             continue;
           }
           const secrets = [r.secret];
@@ -342,8 +356,8 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     }
     queue = rest;
     if (late.length > 0) {
-      sqlite.transaction(() => {
-        for (const c of late) sqlite.prepare(SQL.release).run(now, c.id, me.owner);
+      db.$client.transaction(() => {
+        for (const c of late) sqlite.get(SQL.release).run(now, c.id, me.owner);
       })();
       log.info({ deliveries: late.length }, 'handed back queued webhook deliveries whose claim could lapse mid-attempt');
       kick();
@@ -365,19 +379,19 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   }
 
   function recordSuccess({ c, startedAt, result }: Finished) {
-    const res = sqlite.prepare(SQL.succeeded).run(startedAt, result.statusCode, c.id, me.owner);
+    const res = sqlite.get(SQL.succeeded).run(startedAt, result.statusCode, c.id, me.owner);
     // Released, disabled, deleted or pruned meanwhile: nothing to record.
     if (res.changes === 0) return;
-    sqlite.prepare(SQL.attempt).run(c.id, startedAt, result.statusCode, result.latencyMs, result.error);
-    sqlite.prepare(SQL.streakEnds).run(c.endpointId);
+    sqlite.get(SQL.attempt).run(c.id, startedAt, result.statusCode, result.latencyMs, result.error);
+    sqlite.get(SQL.streakEnds).run(c.endpointId);
   }
 
   function recordFailure({ c, startedAt, result }: Finished) {
-    const row = sqlite.prepare(SQL.mine).get(c.id, me.owner) as { id: string; endpointId: string; attempts: number; manualRetry: number } | undefined;
+    const row = sqlite.get(SQL.mine).get(c.id, me.owner) as { id: string; endpointId: string; attempts: number; manualRetry: number } | undefined;
     if (!row) return;
     const now = clock.now();
     const attempts = row.attempts + 1;
-    sqlite.prepare(SQL.attempt).run(row.id, startedAt, result.statusCode, result.latencyMs, result.error);
+    sqlite.get(SQL.attempt).run(row.id, startedAt, result.statusCode, result.latencyMs, result.error);
     const done = { attempts, lastAttemptAt: startedAt, lastStatusCode: result.statusCode, lastError: result.error, claimedBy: null, manualRetry: false };
     const endpoint = db.select({ failingSince: webhookEndpoints.failingSince }).from(webhookEndpoints).where(eq(webhookEndpoints.id, row.endpointId)).get();
     if (!endpoint) return;
@@ -407,7 +421,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     finished = [];
     if (batch.length === 0) return;
     try {
-      sqlite
+      db.$client
         .transaction(() => {
           for (const f of batch) {
             if (f.result.ok) recordSuccess(f);
