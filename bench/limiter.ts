@@ -45,7 +45,7 @@ const stores: { name: string; limiter: RateLimiterAbstract }[] = [
   },
 ];
 // The app's own store, with the points raised the same way (createLimits takes the per-minute limit).
-const limits = createLimits(database.sqlite, POINTS);
+const limits = createLimits({ kind: 'sqlite', databasePath: database.sqlite.name }, POINTS);
 stores.push({ name: 'sqlite-app', limiter: limits.perKey });
 
 async function run(limiter: RateLimiterAbstract, n: number): Promise<{ wallUs: number; cpuUs: number }> {

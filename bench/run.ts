@@ -1,5 +1,6 @@
 // npm run bench — the platform's speed and its growth with data, measured side by side in one run.
-// Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes).
+// Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes),
+// --only trpc (the /trpc section alone).
 // Every figure is a median over interleaved rounds; goals are ratios within this run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ const SMALL = 10_000;
 const ROUNDS = flag('rounds', QUICK ? 3 : 5);
 const PER_ROUND = QUICK ? 1000 : 2000;
 const CONCURRENCY = 16;
+// --only trpc: just the /trpc section, on the small database (minutes instead of the full run).
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 
 const dir = mkdtempSync(join(tmpdir(), 'ormiar-bench-'));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -143,10 +146,45 @@ async function throughput(url: string, f: Fixture, seconds: number): Promise<num
   return Number(m[1]);
 }
 
+const trpcGroup = '/trpc against /v1 (server CPU per request, leads.get)';
+
+/** leads.get over /v1, over /trpc (httpLink's request), and as httpBatchLink's batches of 1 and of 10. */
+async function benchTrpc(app: Target, f: Fixture) {
+  log('/trpc vs /v1, batch of 10 vs 1');
+  const auth = { authorization: `Bearer ${f.token}` };
+  const id = (i: number) => f.leadIds[i % f.leadIds.length];
+  const batchOf = (n: number): RequestSpec => ({
+    path: (i) => {
+      const input = Object.fromEntries(Array.from({ length: n }, (_, k) => [String(k), { lead_id: id(i * n + k) }]));
+      return `/trpc/${Array(n).fill('leads.get').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
+    },
+    headers: auth,
+  });
+  const t = await interleave([
+    { label: 'v1', target: app, spec: { path: (i) => `/v1/leads/${id(i)}`, headers: auth } },
+    { label: 'trpc', target: app, spec: { path: (i) => `/trpc/leads.get?input=${encodeURIComponent(JSON.stringify({ lead_id: id(i) }))}`, headers: auth } },
+    { label: 'batch1', target: app, spec: batchOf(1) },
+    { label: 'batch10', target: app, spec: batchOf(10) },
+  ]);
+  record(trpcGroup, 'GET /v1/leads/{id}', 'µs', t.cpu.get('v1') ?? []);
+  record(trpcGroup, 'GET /trpc/leads.get (httpLink)', 'µs', t.cpu.get('trpc') ?? [], 'GET /v1/leads/{id}', 'goal ≤ 1.3×');
+  record(trpcGroup, 'batch of 1 (httpBatchLink)', 'µs', t.cpu.get('batch1') ?? []);
+  record(trpcGroup, 'batch of 10 leads.get (one request)', 'µs', t.cpu.get('batch10') ?? [], 'batch of 1 (httpBatchLink)', 'goal ≤ 4×');
+}
+
 async function main() {
   log(`machine: ${machine()}`);
   spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' }); // what `npm start` runs
   log(`databases in ${dir}`);
+  if (ONLY === 'trpc') {
+    const f = await makeDb('small', SMALL);
+    const app = await startBundle('app', { DATABASE_PATH: f.path, PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' });
+    await benchTrpc(app, f);
+    await app.stop();
+    report(false);
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   const small = await makeDb('small', SMALL);
   const large = await makeDb('large', LARGE);
   const env = (f: Fixture) => ({ DATABASE_PATH: f.path, PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' });
@@ -158,24 +196,21 @@ async function main() {
   const app = await startBundle('app', env(large));
   const auth = { authorization: `Bearer ${large.token}` };
   const getLead: RequestSpec = { path: (i) => `/v1/leads/${large.leadIds[i % large.leadIds.length]}`, headers: auth };
-  const trpcGet: RequestSpec = {
-    path: (i) => `/trpc/leads.get?input=${encodeURIComponent(JSON.stringify({ lead_id: large.leadIds[i % large.leadIds.length] }))}`,
-    headers: auth,
-  };
   const a = await interleave([
     { label: 'raw', target: raw, spec: getLead },
     { label: 'express', target: exp, spec: getLead },
     { label: 'app', target: app, spec: getLead },
-    { label: 'trpc', target: app, spec: trpcGet },
   ]);
   record('GET /v1/leads/{id} (server CPU per request)', 'raw node:http + better-sqlite3', 'µs', a.cpu.get('raw') ?? []);
   record('GET /v1/leads/{id} (server CPU per request)', 'hand-written express 5 route', 'µs', a.cpu.get('express') ?? [], 'raw node:http + better-sqlite3');
   record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1 (auth, limiter, validation, db, errors)', 'µs', a.cpu.get('app') ?? [], 'hand-written express 5 route');
-  record('GET /v1/leads/{id} (server CPU per request)', 'same procedure over /trpc (tRPC node:http handler)', 'µs', a.cpu.get('trpc') ?? [], 'full stack /v1 (auth, limiter, validation, db, errors)');
   record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1, throughput', 'req/s', a.rps.get('app') ?? []);
   const rawApp = median(a.cpu.get('app') ?? []) / median(a.cpu.get('raw') ?? []);
-  rows[rows.length - 3] = { ...(rows[rows.length - 3] as Row), note: `${rawApp.toFixed(1)}× raw` };
+  rows[rows.length - 2] = { ...(rows[rows.length - 2] as Row), note: `${rawApp.toFixed(1)}× raw` };
   await Promise.all([raw.stop(), exp.stop()]);
+
+  // 1b. The same procedure over /trpc, and a batch of 10 against a batch of one.
+  await benchTrpc(app, large);
 
   // 2. Lists: page 1 against page 10,000 (limit 50), same server.
   log('GET /v1/leads?limit=50: page 1 vs depth 10,000 pages');
@@ -259,9 +294,9 @@ function fmt(n: number, unit: string) {
   return n >= 100 ? n.toFixed(0) : n.toFixed(1);
 }
 
-function report() {
+function report(save = true) {
   const lines = [
-    `Machine: ${machine()}. Rounds: ${ROUNDS} interleaved, ${PER_ROUND} requests each, ${CONCURRENCY} in flight. Large database: ${LARGE.toLocaleString('en')} leads over 365 days.`,
+    `Machine: ${machine()}. Rounds: ${ROUNDS} interleaved, ${PER_ROUND} requests each, ${CONCURRENCY} in flight. ${ONLY ? `Database: ${SMALL.toLocaleString('en')} leads` : `Large database: ${LARGE.toLocaleString('en')} leads`} over 365 days.`,
     '',
     '| case | measure | median | min–max | ratio |',
     '| --- | --- | ---: | ---: | ---: |',
@@ -278,6 +313,7 @@ function report() {
   }
   const out = `${lines.join('\n')}\n`;
   process.stdout.write(`\n${out}`);
+  if (!save) return; // a partial run (--only) leaves the full run's results alone
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/latest.md'), `# npm run bench — ${new Date().toISOString()}\n\n${out}`);
 }

@@ -4,7 +4,10 @@
 // - saturation: a burst of N deliveries committed at once (N events to 1 endpoint, N/8 events to 8),
 //   deliveries/s from the commit to the last receipt, the server's CPU per delivery, and event-to-receipt
 //   p50/p99 (receipt time − the event's `timestamp`);
-// - unsaturated: a steady stream of POST /v1/leads (status qualified) at R events/s to 1 endpoint, p50/p99.
+// - unsaturated: a steady stream of POST /v1/leads (status qualified) at R events/s to 1 endpoint, p50/p99;
+// - fairness, once per server after the rounds: one client's 8 endpoints hang (never answered; the
+//   worker's 10 s timeout) with a backlog of HUNG_EVENTS events, while another client's healthy endpoint
+//   gets a steady stream (10 events/s for 5 s): that endpoint's event-to-receipt p50/p99.
 // `npx tsx bench/webhooks.ts [--quick] [--rounds R] [--deliveries N] [--rate R] [--seconds S] [--compare DIR] [--profile DIR]` runs it alone;
 // --compare DIR also runs the server of another checkout (its bench/servers/app.ts), interleaved;
 // --profile DIR writes each server's V8 CPU profile there.
@@ -17,7 +20,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Webhook } from 'standardwebhooks';
-import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { existsSync } from 'node:fs';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { openDatabase } from '../src/db/sqlite/connection';
 import { createSqliteStore } from '../src/db/sqlite/store';
 import { newId } from '../src/lib/ids';
 import { systemClock } from '../src/lib/time';
@@ -52,6 +57,11 @@ export interface WebhookBenchOptions {
 
 const GROUP = 'Webhook fan-out (local HTTPS receiver)';
 const FANOUT = 8;
+/** Fairness case: endpoints of one client that never answer, the events queued to them before the stream. */
+const HUNG = 8;
+const HUNG_EVENTS = 12;
+const FAIR_RATE = 10;
+const FAIR_SECONDS = 5;
 const WAIT_MS = 180_000;
 
 interface Round {
@@ -68,6 +78,8 @@ async function startBenchReceiver() {
   const { cert, key } = testCertificates();
   const secrets = new Map<string, string>();
   const verified = new Set<string>();
+  // Requests to a hung endpoint: never answered (the worker times out), closed with the receiver.
+  const held: ServerResponse[] = [];
   let round: Round | undefined;
   let bad = 0;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -75,6 +87,10 @@ async function startBenchReceiver() {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const at = Date.now();
+      if (req.url?.includes('/hung/')) {
+        held.push(res);
+        return;
+      }
       res.writeHead(200).end('ok');
       const body = Buffer.concat(chunks).toString('utf8');
       const path = req.url ?? '/';
@@ -128,6 +144,7 @@ async function startBenchReceiver() {
     },
     close: () =>
       new Promise<void>((ok) => {
+        for (const res of held.splice(0)) res.destroy();
         server.close(() => ok());
         server.closeAllConnections();
       }),
@@ -141,14 +158,30 @@ interface Fixture {
   path: string;
   target: Target;
   /** One endpoint / FANOUT endpoints: a client each (fan-out goes to every endpoint of the client). */
-  single: { clientId: string; botId: string; token: string };
-  fanout: { clientId: string; botId: string };
+  single: Who;
+  fanout: Who;
+  /** Fairness: HUNG endpoints that never answer, and another client's healthy endpoint. */
+  hung: Who;
+  fair: Who;
+}
+
+interface Who {
+  clientId: string;
+  botId: string;
+  token: string;
+}
+
+/** The checkout's SQLite migrations (drizzle/sqlite, or drizzle/ before the per-engine folders). */
+function migrationsOf(root: string): string {
+  const perEngine = join(root, 'drizzle', 'sqlite');
+  return existsSync(join(perEngine, 'meta', '_journal.json')) ? perEngine : join(root, 'drizzle');
 }
 
 async function makeFixture(label: string, dir: string, root: string, rcv: BenchReceiver, caPath: string, profileDir?: string): Promise<Fixture> {
   const path = join(dir, `${label}.sqlite`);
   const { db, sqlite, close } = openDatabase(path);
-  migrateDatabase(db);
+  // The server's own migrations, so that each checkout runs on its own schema and indexes.
+  migrate(db, { migrationsFolder: migrationsOf(root) });
   const deps = { store: createSqliteStore(sqlite), clock: systemClock };
   const tenant = async (name: string, endpoints: number) => {
     const client = await createClient(deps, { name, plan: 'enterprise' });
@@ -163,6 +196,8 @@ async function makeFixture(label: string, dir: string, root: string, rcv: BenchR
   };
   const single = await tenant('single', 1);
   const fanout = await tenant('fanout', FANOUT);
+  const hung = await tenant('hung', HUNG);
+  const fair = await tenant('fair', 1);
   close();
   const target = await startTarget(label, resolve(root, 'bench/servers/app.ts'), {
     DATABASE_PATH: path,
@@ -172,7 +207,7 @@ async function makeFixture(label: string, dir: string, root: string, rcv: BenchR
     ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1',
     NODE_EXTRA_CA_CERTS: caPath,
   }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, label)}`] : []);
-  return { label, path, target, single, fanout };
+  return { label, path, target, single, fanout, hung, fair };
 }
 
 /** Commits `events` events of one client in one transaction (as a bulk import would); returns the commit time. */
@@ -214,12 +249,12 @@ async function burst(f: Fixture, rcv: BenchReceiver, deliveries: number, endpoin
 }
 
 /** POST /v1/leads (qualified) at `rate` per second, open loop, for `seconds`: p50/p99 event-to-receipt. */
-async function steady(f: Fixture, rcv: BenchReceiver, rate: number, seconds: number) {
+async function steady(f: Fixture, rcv: BenchReceiver, rate: number, seconds: number, who: Who = f.single) {
   const count = Math.round(rate * seconds);
   const collecting = rcv.collect(count);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const base = new URL(f.target.url);
-  const body = (i: number) => JSON.stringify({ bot_id: f.single.botId, name: `Steady ${i}`, phone: '+14155550123', status: 'qualified' });
+  const body = (i: number) => JSON.stringify({ bot_id: who.botId, name: `Steady ${i}`, phone: '+14155550123', status: 'qualified' });
   const post = (i: number) =>
     new Promise<void>((ok, fail) => {
       const text = body(i);
@@ -228,7 +263,7 @@ async function steady(f: Fixture, rcv: BenchReceiver, rate: number, seconds: num
         {
           method: 'POST',
           agent,
-          headers: { authorization: `Bearer ${f.single.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+          headers: { authorization: `Bearer ${who.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
         },
         (res) => {
           res.resume();
@@ -249,6 +284,18 @@ async function steady(f: Fixture, rcv: BenchReceiver, rate: number, seconds: num
   const r = await collecting;
   agent.destroy();
   return { p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99), duplicates: r.duplicates };
+}
+
+/**
+ * One client's HUNG endpoints hang with HUNG_EVENTS events each queued; then another client's healthy
+ * endpoint gets FAIR_RATE events/s for FAIR_SECONDS: its p50/p99 event-to-receipt. Run last on a
+ * server: the hung deliveries keep failing and retrying after it.
+ */
+async function fairness(f: Fixture, rcv: BenchReceiver) {
+  insertBurst(f.path, f.hung.clientId, f.hung.botId, HUNG_EVENTS);
+  // Let the worker start the hung attempts first.
+  await new Promise((r) => setTimeout(r, 500));
+  return steady(f, rcv, FAIR_RATE, FAIR_SECONDS, f.fair);
 }
 
 export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]> {
@@ -287,6 +334,13 @@ export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]>
       }
       o.log(`  webhooks round ${r + 1}/${o.rounds}`);
     }
+    for (const f of fixtures) {
+      const fair = await fairness(f, rcv);
+      duplicates += fair.duplicates;
+      add(`${f.label} fair p50`, fair.p50);
+      add(`${f.label} fair p99`, fair.p99);
+      o.log(`  webhooks fairness (${f.label}): p99 ${Math.round(fair.p99)} ms`);
+    }
     if (rcv.badSignatures() > 0) throw new Error(`webhook bench: ${rcv.badSignatures()} deliveries failed signature verification`);
     const rows: BenchRow[] = [];
     const names = {
@@ -298,8 +352,10 @@ export async function benchWebhooks(o: WebhookBenchOptions): Promise<BenchRow[]>
       'burst p99': `event-to-receipt p99 in the ${FANOUT}-endpoint burst (saturated)`,
       'steady p50': `event-to-receipt p50, steady ${o.steadyRate} events/s to 1 endpoint`,
       'steady p99': `event-to-receipt p99, steady ${o.steadyRate} events/s to 1 endpoint`,
+      'fair p50': `event-to-receipt p50 of a healthy endpoint (${FAIR_RATE}/s) while ${HUNG} endpoints of another client hang`,
+      'fair p99': `event-to-receipt p99 of a healthy endpoint (${FAIR_RATE}/s) while ${HUNG} endpoints of another client hang`,
     } as const;
-    const units = { rate1: 'deliveries/s', rate8: 'deliveries/s', cpu1: 'µs', cpu8: 'µs', 'burst p50': 'ms', 'burst p99': 'ms', 'steady p50': 'ms', 'steady p99': 'ms' } as const;
+    const units = { rate1: 'deliveries/s', rate8: 'deliveries/s', cpu1: 'µs', cpu8: 'µs', 'burst p50': 'ms', 'burst p99': 'ms', 'steady p50': 'ms', 'steady p99': 'ms', 'fair p50': 'ms', 'fair p99': 'ms' } as const;
     for (const k of Object.keys(names) as (keyof typeof names)[]) {
       for (const f of fixtures) {
         const prefix = f.label === 'before' ? 'before: ' : '';

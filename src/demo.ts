@@ -3,6 +3,7 @@
 // a ready curl line for GET /v1/stats.
 import { EnvError, parseEnv } from './env';
 import { randomToken } from './lib/crypto';
+import { DEMO_BOT_ID } from './lib/ids';
 import { startServer } from './server';
 import { createApiKey, createBot, createClient } from './services/clients';
 import type { ServiceDeps } from './services/deps';
@@ -27,7 +28,11 @@ async function ensureWorkspace(deps: ServiceDeps): Promise<Workspace> {
   let clientId = existing?.id;
   if (clientId === undefined) {
     clientId = (await createClient(deps, { name: DEMO_CLIENT_NAME, plan: 'enterprise' })).id;
-    for (const name of DEMO_BOTS) await createBot(deps, { client_id: clientId, name });
+    // The first bot's id is fixed: the docs' examples name it, so their try-it bodies work here.
+    for (const [i, name] of DEMO_BOTS.entries()) {
+      if (i === 0) await createBot(deps, { client_id: clientId, name }, DEMO_BOT_ID);
+      else await createBot(deps, { client_id: clientId, name });
+    }
   }
   // A first run stopped between creating the client and seeding it is finished here, not repeated.
   if (await deps.store.leads.anyOf(clientId)) return { clientId, seeded: null };

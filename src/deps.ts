@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Store } from './db/ports';
 import type { Db, SqliteDatabase } from './db/sqlite/connection';
 import { createSqliteStore } from './db/sqlite/store';
-import { createLimits, type Limits } from './http/ratelimit';
+import { createLimits, type LimiterStore, type Limits } from './http/ratelimit';
 import type { Logger } from './lib/logger';
 import { systemClock, type Clock } from './lib/time';
 import type { ServiceDeps } from './services/deps';
@@ -16,6 +16,10 @@ export interface AppConfig {
   webhookAllowPrivate?: boolean | undefined;
   /** ORMIAR_WEBHOOK_RETRY_SCHEDULE in seconds; default the contract's 5 s … 10 h. */
   webhookRetrySchedule?: number[] | undefined;
+  /** PUBLIC_BASE_URL without a trailing slash; when unset, the server fills in its listening address once bound. */
+  publicBaseUrl?: string | undefined;
+  /** TRUST_PROXY: proxies (addresses, CIDRs) whose X-Forwarded-For is believed. Default none. */
+  trustProxy?: readonly string[] | undefined;
 }
 
 export interface AppDeps extends ServiceDeps {
@@ -30,7 +34,15 @@ export interface AppDeps extends ServiceDeps {
   db: Db;
 }
 
-export function createDeps(opts: { database: SqliteDatabase; logger: Logger; config: AppConfig; clock?: Clock; store?: Store }): AppDeps {
+export function createDeps(opts: {
+  database: SqliteDatabase;
+  logger: Logger;
+  config: AppConfig;
+  clock?: Clock;
+  store?: Store;
+  /** Where the limiter's counters live (default: beside the SQLite database). */
+  limiter?: LimiterStore;
+}): AppDeps {
   const { db, sqlite } = opts.database;
   return {
     store: opts.store ?? createSqliteStore(sqlite),
@@ -39,6 +51,9 @@ export function createDeps(opts: { database: SqliteDatabase; logger: Logger; con
     clock: opts.clock ?? systemClock,
     logger: opts.logger,
     config: opts.config,
-    limits: createLimits(sqlite, opts.config.rateLimitPerMinute),
+    limits: createLimits(
+      opts.limiter ?? { kind: 'sqlite', databasePath: sqlite.memory ? ':memory:' : sqlite.name },
+      opts.config.rateLimitPerMinute,
+    ),
   };
 }

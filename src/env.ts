@@ -1,4 +1,5 @@
 // The only reader of process.env: one zod schema, parsed once at start-up.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const int = (name: string, min: number, max: number) =>
@@ -8,6 +9,17 @@ const int = (name: string, min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
 
+// Express's names for address ranges, accepted in TRUST_PROXY as in express's `trust proxy`.
+const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  if (slash === -1) return isIP(entry) !== 0;
+  const family = isIP(entry.slice(0, slash));
+  const bits = entry.slice(slash + 1);
+  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const envSchema = z
@@ -15,6 +27,16 @@ const envSchema = z
     PORT: int('PORT', 0, 65535).default(3000),
     HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
     DATABASE_PATH: z.string().min(1, 'DATABASE_PATH must not be empty').default('./data/ormiar.sqlite'),
+    // PostgreSQL instead of SQLite (API.md §6): every table lives there; DATABASE_PATH is ignored.
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/i, 'DATABASE_URL must be a postgres:// (or postgresql://) URL')
+      .optional(),
+    // The limiter's counters in Redis (else in PostgreSQL with DATABASE_URL, else beside the SQLite file).
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/i, 'REDIS_URL must be a redis:// (or rediss://) URL')
+      .optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     ORMIAR_INTERNAL_TOKEN: z
       .string()
@@ -31,6 +53,13 @@ const envSchema = z
       .regex(/^\d+(,\d+)*$/, 'ORMIAR_WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, e.g. 1,2,4')
       .transform((s) => s.split(',').map(Number))
       .optional(),
+    // The server's address as readers reach it (e.g. https://api.ormiar.com): the OpenAPI document's
+    // server, the docs, the dashboard's curl lines and its invite links. Unset: the address the server listens on.
+    PUBLIC_BASE_URL: z
+      .url({ protocol: /^https?$/, error: 'PUBLIC_BASE_URL must be an http(s) URL, e.g. https://api.ormiar.com' })
+      .refine((u) => !/[?#]/.test(u), 'PUBLIC_BASE_URL must not have a query or fragment')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
     ORMIAR_RATE_LIMIT_PER_MINUTE: int('ORMIAR_RATE_LIMIT_PER_MINUTE', 1, 1_000_000).default(120),
     // Server processes sharing the port (node:cluster); 1 = no cluster. Limits and the webhook worker
     // stay exact across them because both live in the SQLite file.
@@ -39,6 +68,18 @@ const envSchema = z
     // (headers and body) within the next; a TLS handshake gets the header bound too.
     ORMIAR_HEADERS_TIMEOUT_MS: int('ORMIAR_HEADERS_TIMEOUT_MS', 100, 600_000).default(15_000),
     ORMIAR_REQUEST_TIMEOUT_MS: int('ORMIAR_REQUEST_TIMEOUT_MS', 100, 3_600_000).default(30_000),
+    // Proxies in front of the server (API.md §8): only a hop from one of them makes X-Forwarded-For
+    // believed. Checked here so a typo stops start-up instead of silently trusting nobody.
+    TRUST_PROXY: z
+      .string()
+      .transform((s) => s.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+      .refine(
+        (list) => list.every((entry) => RANGE_NAMES.has(entry) || isAddressOrCidr(entry)),
+        'TRUST_PROXY must be comma-separated IP addresses or CIDRs (or loopback, linklocal, uniquelocal)',
+      )
+      .optional(),
+    // Prometheus metrics on their own listener at HOST:METRICS_PORT; unset = no metrics listener.
+    METRICS_PORT: int('METRICS_PORT', 0, 65535).optional(),
     // Open connections per client address, per server process; 0 = no cap (behind a reverse proxy every
     // connection comes from the proxy's address: cap per client there instead).
     ORMIAR_MAX_CONNECTIONS_PER_ADDRESS: int('ORMIAR_MAX_CONNECTIONS_PER_ADDRESS', 0, 1_000_000).default(256),
@@ -62,6 +103,9 @@ const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** The base URL links point at: PUBLIC_BASE_URL, else this server's own address. */
+export const baseUrlOf = (env: Env): string => env.PUBLIC_BASE_URL ?? `${env.TLS_CERT_PATH ? 'https' : 'http'}://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`;
 
 export class EnvError extends Error {
   override name = 'EnvError';

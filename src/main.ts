@@ -3,6 +3,7 @@
 import cluster from 'node:cluster';
 import { migrateDatabase, openDatabase } from './db/sqlite/connection';
 import { EnvError, parseEnv, type Env } from './env';
+import { clusterMetricsSource, serveMetrics } from './lib/metrics';
 import { startServer, type RunningServer } from './server';
 
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -36,6 +37,13 @@ function primary(env: Env) {
   migrateDatabase(database.db);
   database.close();
   let stopping = false;
+  // One metrics listener for the host, summing every worker's (a worker's own would see one scrape in N).
+  if (env.METRICS_PORT !== undefined) {
+    serveMetrics(env.HOST, env.METRICS_PORT, clusterMetricsSource()).catch((err: unknown) => {
+      process.stderr.write(`Start-up failed: METRICS_PORT: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+  }
   for (let i = 0; i < env.WORKERS; i++) cluster.fork();
   cluster.on('exit', (worker, code) => {
     if (!stopping && code !== 0) {

@@ -1,4 +1,5 @@
 // Builds a listening server from a parsed environment: used by main.ts, the demo and tests.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -9,14 +10,18 @@ import { createApp } from './app';
 import { migrateDatabase, openDatabase } from './db/sqlite/connection';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
-import { answerClientErrors, capConnectionsPerAddress } from './http/transport';
+import { describeLimiterStore, type LimiterStore } from './http/ratelimit';
+import { answerClientErrors, answerExpectations, capConnectionsPerAddress } from './http/transport';
 import { createLogger } from './lib/logger';
+import { serveMetrics, shareMetricsWithPrimary, watchWebhookQueue } from './lib/metrics';
 import { startWebhookWorker, workerOptions, type WebhookWorker, type WorkerOptions } from './webhooks/worker';
 
 export interface RunningServer {
   deps: AppDeps;
   server: http.Server | https.Server;
   url: string;
+  /** The Prometheus endpoint (METRICS_PORT), when one is served by this process. */
+  metricsUrl: string | undefined;
   webhooks: WebhookWorker;
   /**
    * Re-reads TLS_CERT_PATH/TLS_KEY_PATH (SIGHUP): new connections get the new certificate, open ones
@@ -47,23 +52,44 @@ export interface ServerOverrides {
   logDestination?: DestinationStream;
 }
 
+/** Where the limiter's counters live: Redis when REDIS_URL is set, else beside the SQLite database. */
+function limiterStore(env: Env): LimiterStore {
+  if (env.REDIS_URL) return { kind: 'redis', url: env.REDIS_URL };
+  return { kind: 'sqlite', databasePath: env.DATABASE_PATH };
+}
+
 const TLS_VERSIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 
 export async function startServer(env: Env, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL, overrides.logDestination);
   const tlsFiles = readTls(env);
+  if (env.DATABASE_URL) {
+    throw new EnvError('Invalid environment: DATABASE_URL: the PostgreSQL engine is not wired into the server yet');
+  }
   const database = openDatabase(env.DATABASE_PATH);
   migrateDatabase(database.db);
+  const limiter = limiterStore(env);
   const deps = createDeps({
     database,
+    limiter,
     logger,
     config: {
       internalToken: env.ORMIAR_INTERNAL_TOKEN,
       rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE,
       webhookAllowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE,
       webhookRetrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE,
+      publicBaseUrl: env.PUBLIC_BASE_URL,
+      trustProxy: env.TRUST_PROXY,
     },
   });
+  // Every store is checked before the server listens: a missing or broken one is one clear line and exit 1.
+  try {
+    await deps.limits.ping();
+  } catch (err) {
+    await deps.limits.close();
+    database.close();
+    throw new Error(`the rate limiter's store (${describeLimiterStore(limiter)}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (env.ORMIAR_WEBHOOK_ALLOW_PRIVATE) {
     logger.warn('ORMIAR_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses (development and tests only)');
   }
@@ -75,12 +101,15 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
     requestTimeout: env.ORMIAR_REQUEST_TIMEOUT_MS,
     connectionsCheckingInterval: Math.min(1_000, Math.ceil(env.ORMIAR_HEADERS_TIMEOUT_MS / 4)),
     keepAliveTimeout: 5_000,
+    // Node's own answer to a request without Host is a bare 400; app.ts answers it with the contract's body.
+    requireHostHeader: false,
   };
   const server = tlsFiles
     ? https.createServer({ ...tlsFiles, ...TLS_VERSIONS, ...timeouts, handshakeTimeout: env.ORMIAR_HEADERS_TIMEOUT_MS }, app)
     : http.createServer(timeouts, app);
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
   answerClientErrors(server, { headersMs: env.ORMIAR_HEADERS_TIMEOUT_MS, requestMs: env.ORMIAR_REQUEST_TIMEOUT_MS });
+  answerExpectations(server, app);
   capConnectionsPerAddress(server, env.ORMIAR_MAX_CONNECTIONS_PER_ADDRESS, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -89,11 +118,21 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const { port } = server.address() as AddressInfo;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `${tlsFiles ? 'https' : 'http'}://${host}:${port}`;
+  // Known only once bound (PORT=0); no request is answered before this line, so every reader sees it.
+  deps.config.publicBaseUrl ??= url;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
-    deps,
+    { deliveries: deps.store.deliveries, clock: deps.clock, logger: deps.logger },
     workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
   );
+  const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
+  // Under WORKERS=N the primary serves METRICS_PORT (main.ts) and asks each worker for its share.
+  let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  if (cluster.isWorker) shareMetricsWithPrimary();
+  else if (env.METRICS_PORT !== undefined) {
+    metrics = await serveMetrics(env.HOST, env.METRICS_PORT);
+    logger.info({ url: metrics.url }, 'metrics listening');
+  }
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -104,9 +143,11 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       }),
       // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
       webhooks.stop(),
-    ]).then(() => {
-      deps.limits.close();
-      return deps.store.close();
+      new Promise<void>((resolve) => (metrics ? metrics.server.close(() => resolve()) : resolve())),
+    ]).then(async () => {
+      unwatchQueue();
+      await deps.limits.close();
+      await deps.store.close();
     });
     return closing;
   };
@@ -128,5 +169,5 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       return false;
     }
   };
-  return { deps, server, url, webhooks, reloadTls, close };
+  return { deps, server, url, metricsUrl: metrics?.url, webhooks, reloadTls, close };
 }

@@ -41,7 +41,7 @@ interface Holdings {
 /** A client with two of every kind of resource (made through the services: no HTTP, no rate limit). */
 async function stock(srv: TestServer, label: string): Promise<Holdings> {
   const tenant = await srv.tenant('enterprise');
-  const ids: Record<IdKind, string[]> = { client: [tenant.clientId], bot: [tenant.botId], apiKey: [tenant.keyId], lead: [], appointment: [], event: [], endpoint: [], delivery: [], request: [] };
+  const ids: Record<IdKind, string[]> = { client: [tenant.clientId], bot: [tenant.botId], apiKey: [tenant.keyId], lead: [], appointment: [], event: [], endpoint: [], delivery: [], request: [], user: [] };
   ids.bot.push((await createBot(srv.deps, { client_id: tenant.clientId, name: `${label} second desk` })).id);
   for (const bot of ids.bot) {
     await putCalendarSettings(srv.deps, tenant.clientId, { bot_id: bot, timezone: 'Europe/Berlin', working_hours: { mon: [['09:00', '17:00']] }, slot_minutes: 30 });

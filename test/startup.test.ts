@@ -46,6 +46,8 @@ describe('environment', () => {
     ['ORMIAR_WEBHOOK_RETRY_SCHEDULE', '1,,2'],
     ['ORMIAR_INTERNAL_TOKEN', 'short'],
     ['TLS_CERT_PATH', '/tmp/cert.pem'],
+    ['DATABASE_URL', 'mysql://db.example/ormiar'],
+    ['REDIS_URL', 'http://cache.example'],
   ])('a bad %s (%s) is one line naming it', (name, value) => {
     let caught: unknown;
     try {

@@ -1,8 +1,9 @@
 // The admin CLI's commands (API.md §1). Each is a thin layer over an admin procedure or a service:
 // parse flags → open the database → call → print one result (JSON with --json) → close.
 import { Command, type HelpContext } from 'commander';
-import type { Env } from '../env';
+import { baseUrlOf, type Env } from '../env';
 import { seedLeads, type SeedResult } from '../services/seed';
+import { inviteUser, listUsers, removeUser, resetPassword } from '../services/users';
 import { errorLine, type FieldNames } from './errors';
 import { openSession, type CliSession } from './session';
 
@@ -45,7 +46,7 @@ const fmtCount = (n: number) => n.toLocaleString('en-US');
 
 export function buildProgram(io: CliIo): Command {
   const program = new CliCommand('ormiar-cli')
-    .description('Ormiar admin CLI: clients, plans, bots, API keys, synthetic data')
+    .description('Ormiar admin CLI: clients, plans, bots, API keys, dashboard people, synthetic data')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   /** A command with --db and --json whose action runs in a session and prints its output. */
@@ -120,6 +121,27 @@ export function buildProgram(io: CliIo): Command {
     const k = await caller.admin.keys.revoke({ key_id: keyId });
     return { json: k, text: `Revoked API key ${k.id} (${k.preview}) at ${k.revoked_at ?? ''}` };
   }).argument('<KEY_ID>');
+
+  // The dashboard's people (API.md §7). Links are one-time, valid 72 h, on PUBLIC_BASE_URL.
+  const usersCmd = program.command('users').description("a client's people (dashboard sign-in)");
+  leaf(usersCmd, 'invite', 'invite a person: prints a one-time URL where they set a password (72 h)', { client_id: '--client', email: '--email' }, async ({ deps }, _args, o) => {
+    const u = await inviteUser(deps, { client_id: o.client ?? '', email: o.email ?? '' }, baseUrlOf(io.env()));
+    return { json: { id: u.id, email: u.email, client_id: u.client_id, invite_url: u.invite_url, expires_at: u.expires_at }, text: `Invited ${u.email} (${u.id}). Send them this one-time link (valid until ${u.expires_at}): ${u.invite_url}` };
+  })
+    .requiredOption('--client <CLIENT_ID>', 'the client')
+    .requiredOption('--email <EMAIL>', 'their email address');
+  leaf(usersCmd, 'list', "list a client's people", { client_id: '--client' }, async ({ deps }, _args, o) => {
+    const list = await listUsers(deps, o.client ?? '');
+    return { json: list, text: list.data.length ? list.data.map((u) => `${u.id}  ${u.email}  ${u.status}  created ${u.created_at}`).join('\n') : 'No people' };
+  }).requiredOption('--client <CLIENT_ID>', 'the client');
+  leaf<[string]>(usersCmd, 'remove', 'remove a person (their sessions end at once)', { user_id: 'USER_ID' }, async ({ deps }, [userId]) => {
+    const u = await removeUser(deps, userId);
+    return { json: u, text: `Removed ${u.email} (${u.id}); their sessions have ended` };
+  }).argument('<USER_ID>');
+  leaf<[string]>(usersCmd, 'reset-password', 'a new one-time URL to set a password (earlier links stop working)', { user_id: 'USER_ID' }, async ({ deps }, [userId]) => {
+    const u = await resetPassword(deps, userId, baseUrlOf(io.env()));
+    return { json: { id: u.id, email: u.email, reset_url: u.reset_url, expires_at: u.expires_at }, text: `One-time link for ${u.email} (valid until ${u.expires_at}): ${u.reset_url}` };
+  }).argument('<USER_ID>');
 
   leaf(program, 'seed', "fill a client's workspace with synthetic leads (benchmarks, demos)", { client_id: '--client', leads: '--leads', days: '--days' }, async (session, _args, o) => {
     const progress = progressReporter(io.stderr);

@@ -1,4 +1,4 @@
-// Where each engine's committed migrations are (drizzle-kit generate writes them to drizzle/<engine>/).
+// Where each engine's committed migrations are, from the source tree or the bundle in dist/.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

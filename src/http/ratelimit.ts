@@ -1,28 +1,55 @@
-// Rate limits in SQLite, in a file every server process on the database shares, so all of them count
-// against one window. RateLimiterSQLite does one atomic upsert per consume (~12 µs with the store
-// client below).
+// Rate-limit counters, exact across every process that shares them, in one of three stores:
+// - Redis (REDIS_URL): RateLimiterRedis, one atomic script per consume;
+// - PostgreSQL (DATABASE_URL without REDIS_URL): RateLimiterPostgres, one atomic upsert per consume on an
+//   UNLOGGED table (drizzle/pg) — no WAL for a write that every request makes;
+// - SQLite (neither): RateLimiterSQLite in a file of its own beside the database.
+// A store that fails answers 503 SERVER_ERROR with Retry-After (never 500), and /readyz says so.
 //
-// Every request writes its key's counter, so with several processes (WORKERS=N, or two deployments on
-// one file) those writes meet at SQLite's write lock. With busy_timeout, a process that finds it taken
-// sleeps inside SQLite — 1 ms and more, its whole event loop stopped — and WORKERS=2 served no more
-// than one process did (1.00×, wrk, side by side). So the limiter's connection has busy_timeout = 0:
-// a busy write throws at once, and the request yields to the event loop and tries again, while the
-// process goes on serving others.
+// SQLite: every request writes its key's counter, so with several processes (WORKERS=N, or two
+// deployments on one file) those writes meet at SQLite's write lock. With busy_timeout, a process that
+// finds it taken sleeps inside SQLite — 1 ms and more, its whole event loop stopped — and WORKERS=2 served
+// no more than one process did (1.00×, wrk, side by side). So the limiter's connection has
+// busy_timeout = 0: a busy write throws at once, and the request yields to the event loop and tries
+// again, while the process goes on serving others.
 import Database from 'better-sqlite3';
-import { RateLimiterRes, RateLimiterSQLite } from 'rate-limiter-flexible';
+import { Redis } from 'ioredis';
+import type pg from 'pg';
+import {
+  RateLimiterPostgres,
+  RateLimiterRedis,
+  RateLimiterRes,
+  RateLimiterSQLite,
+  type RateLimiterStoreAbstract,
+} from 'rate-limiter-flexible';
+import { storeUnavailable } from '../lib/errors';
+import { countBusyRetry } from '../lib/metrics';
 
 export const WINDOW_SECONDS = 60;
 export const FAILED_AUTH_PER_WINDOW = 20;
+// Dashboard sign-in (API.md §7): failed attempts per email, 10 in 15 minutes; per address, 20 a minute.
+const SIGN_IN_PER_EMAIL = { keyPrefix: 'signin-email', points: 10, duration: 15 * 60 } as const;
+const SIGN_IN_PER_ADDRESS = { keyPrefix: 'signin-addr', points: 20, duration: 60 } as const;
+
+/** Where the counters live; see the top of this file. */
+export type LimiterStore =
+  | { kind: 'redis'; url: string }
+  | { kind: 'postgres'; pool: pg.Pool }
+  | { kind: 'sqlite'; databasePath: string };
 
 export interface Limits {
+  kind: LimiterStore['kind'];
   perMinute: number;
   /** Per API key: `perMinute` requests in a fixed 60-second window. */
-  perKey: RateLimiterSQLite;
+  perKey: RateLimiterStoreAbstract;
   /** Per client address: failed authentications. */
-  failedAuth: RateLimiterSQLite;
-  /** The counters' own SQLite connection (`<DATABASE_PATH>-ratelimit`). */
-  store: Database.Database;
-  close(): void;
+  failedAuth: RateLimiterStoreAbstract;
+  /** Dashboard sign-in: failed attempts per email (10 in 15 minutes). */
+  signInPerEmail: RateLimiterStoreAbstract;
+  /** Dashboard sign-in: failed attempts per client address (20 a minute). */
+  signInPerAddress: RateLimiterStoreAbstract;
+  /** Resolves when the counters' store answers a write; rejects with what is wrong (start-up, /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface LimitDecision {
@@ -58,18 +85,18 @@ function storeClient(connection: () => Database.Database) {
 export const limiterPath = (path: string): string => `${path}-ratelimit`;
 
 /**
- * The limiter's store: a small SQLite file of its own beside the database (`<DATABASE_PATH>-ratelimit`),
- * shared by every process on that database, never sleeping on a busy lock. Kept out of the main file
- * because every request writes a counter: in the main file each of those commits appended a page to
- * its WAL and every thousandth ran a checkpoint (with an fsync) into a gigabyte file, on the request's
- * event loop. Counters are not business data, so this file runs with synchronous=OFF: an OS crash may
- * lose the last counts (a key gets a few requests back), never a lead. An in-memory database (tests,
- * one process) gets in-memory counters.
+ * The SQLite store: a small file of its own beside the database (`<DATABASE_PATH>-ratelimit`), shared by
+ * every process on that database, never sleeping on a busy lock. Kept out of the main file because every
+ * request writes a counter: in the main file each of those commits appended a page to its WAL and every
+ * thousandth ran a checkpoint (with an fsync) into a gigabyte file, on the request's event loop. Counters
+ * are not business data, so this file runs with synchronous=OFF: an OS crash may lose the last counts (a
+ * key gets a few requests back), never a lead. An in-memory database (tests, one process) gets in-memory
+ * counters.
  */
-function limiterStore(sqlite: Database.Database): Database.Database {
+function sqliteLimiterFile(databasePath: string): Database.Database {
   // Set-up waits for the lock like any connection (better-sqlite3's default 5 s timeout): processes
   // that start together (WORKERS=N) may create the file at once.
-  const store = new Database(sqlite.memory ? ':memory:' : limiterPath(sqlite.name));
+  const store = new Database(databasePath === ':memory:' ? ':memory:' : limiterPath(databasePath));
   store.pragma('journal_mode = WAL');
   store.pragma('synchronous = OFF');
   // rate-limiter-flexible's RateLimiterSQLite table, created here (synchronously) rather than by the
@@ -79,20 +106,118 @@ function limiterStore(sqlite: Database.Database): Database.Database {
   return store;
 }
 
-export function createLimits(sqlite: Database.Database, perMinute: number): Limits {
+// A key no limiter uses (prefixes are `key` and `auth`): readiness writes it to prove the store takes writes.
+const PING_KEY = 'ping';
+const common = { tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS } as const;
+
+function sqliteLimits(databasePath: string, perMinute: number): Limits {
   // Opened on first use, so processes that never limit (the admin CLI) leave no file behind.
-  let store: Database.Database | undefined;
-  const connection = () => (store ??= limiterStore(sqlite));
-  const common = { storeClient: storeClient(connection), storeType: 'better-sqlite3' as const, tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS };
+  let file: Database.Database | undefined;
+  const connection = () => (file ??= sqliteLimiterFile(databasePath));
+  const options = { ...common, storeClient: storeClient(connection), storeType: 'better-sqlite3' as const };
   return {
-    get store() {
-      return connection();
-    },
-    close: () => store?.close(),
+    kind: 'sqlite',
     perMinute,
-    perKey: new RateLimiterSQLite({ ...common, keyPrefix: 'key', points: perMinute }),
-    failedAuth: new RateLimiterSQLite({ ...common, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    perKey: new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute }),
+    failedAuth: new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_EMAIL }),
+    signInPerAddress: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_ADDRESS }),
+    ping: () =>
+      unlessBusy(async () => {
+        connection()
+          .prepare('INSERT INTO rate_limits (key, points, expire) VALUES (?, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0')
+          .run(PING_KEY);
+      }),
+    close: async () => {
+      file?.close();
+    },
   };
+}
+
+function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
+  // The table comes with the migrations (UNLOGGED there); the pool is the database's own.
+  const options = { ...common, storeClient: pool, storeType: 'pool', clearExpiredByTimeout: true };
+  return {
+    kind: 'postgres',
+    perMinute,
+    perKey: new RateLimiterPostgres({ ...options, keyPrefix: 'key', points: perMinute }),
+    failedAuth: new RateLimiterPostgres({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_EMAIL }),
+    signInPerAddress: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_ADDRESS }),
+    ping: async () => {
+      await pool.query('INSERT INTO rate_limits (key, points, expire) VALUES ($1, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0', [PING_KEY]);
+    },
+    close: async () => undefined,
+  };
+}
+
+function redisLimits(url: string, perMinute: number): Limits {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    // While Redis is away, a consume fails at once (→ 503) rather than queueing behind the reconnect.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    // Reconnect forever, at most every 2 s: the server recovers by itself when Redis is back.
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+  });
+  // Connection errors are reported here as well as to the commands that fail; the commands' failures are
+  // what answers 503, so this listener only keeps the event from being unhandled.
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
+  const options = { storeClient: redis, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true };
+  let connecting: Promise<void> | undefined;
+  return {
+    kind: 'redis',
+    perMinute,
+    perKey: new RateLimiterRedis({ ...options, keyPrefix: 'key', points: perMinute }),
+    failedAuth: new RateLimiterRedis({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    signInPerEmail: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_EMAIL }),
+    signInPerAddress: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_ADDRESS }),
+    ping: async () => {
+      try {
+        if (redis.status === 'wait') await (connecting ??= redis.connect());
+        await redis.set(`rlflx:${PING_KEY}`, '0', 'EX', WINDOW_SECONDS);
+      } catch (err) {
+        // ioredis reports "Connection is closed."; the socket's own error says why.
+        throw lastError && redis.status !== 'ready' ? new Error(lastError.message, { cause: err }) : err;
+      }
+    },
+    close: async () => {
+      redis.disconnect();
+    },
+  };
+}
+
+export function createLimits(store: LimiterStore, perMinute: number): Limits {
+  switch (store.kind) {
+    case 'redis':
+      return redisLimits(store.url, perMinute);
+    case 'postgres':
+      return postgresLimits(store.pool, perMinute);
+    case 'sqlite':
+      return sqliteLimits(store.databasePath, perMinute);
+  }
+}
+
+/** Which store, for start-up's error line and logs (no credentials). */
+export function describeLimiterStore(store: LimiterStore): string {
+  if (store.kind === 'redis') return `Redis at ${redactUrl(store.url)}`;
+  if (store.kind === 'postgres') return 'PostgreSQL (the database)';
+  return store.databasePath === ':memory:' ? 'SQLite (in memory)' : `SQLite file ${limiterPath(store.databasePath)}`;
+}
+
+/** A URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
 }
 
 function decision(res: RateLimiterRes, allowed: boolean): LimitDecision {
@@ -123,24 +248,33 @@ async function unlessBusy<T>(op: () => Promise<T>): Promise<T> {
       return await op();
     } catch (err) {
       if (!isBusy(err) || Date.now() > deadline) throw err;
+      countBusyRetry('ratelimit');
       await new Promise<void>((resume) => (attempt < 4 ? setImmediate(resume) : setTimeout(resume, 1)));
     }
   }
 }
 
-/** Consumes one point; a refusal is a decision, not an exception. Store errors do throw. */
-export async function consume(limiter: RateLimiterSQLite, key: string): Promise<LimitDecision> {
+/** A store failure as the contract's 503 SERVER_ERROR with Retry-After (nothing counted for sure). */
+const unavailable = (err: unknown) => storeUnavailable(1, err);
+
+/** Consumes one point; a refusal is a decision, not an exception. A failing store is a 503. */
+export async function consume(limiter: RateLimiterStoreAbstract, key: string): Promise<LimitDecision> {
   try {
     return decision(await unlessBusy(() => limiter.consume(key)), true);
   } catch (err) {
     if (err instanceof RateLimiterRes) return decision(err, false);
-    throw err;
+    throw unavailable(err);
   }
 }
 
 /** True while this key has already used up its window (does not consume). */
-export async function isExhausted(limiter: RateLimiterSQLite, key: string): Promise<LimitDecision | null> {
-  const res = await unlessBusy(() => limiter.get(key));
+export async function isExhausted(limiter: RateLimiterStoreAbstract, key: string): Promise<LimitDecision | null> {
+  let res: RateLimiterRes | null;
+  try {
+    res = await unlessBusy(() => limiter.get(key));
+  } catch (err) {
+    throw unavailable(err);
+  }
   if (!res || res.consumedPoints <= limiter.points) return null;
   return decision(res, false);
 }

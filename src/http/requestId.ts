@@ -17,14 +17,5 @@ export function assignRequestId(req: IncomingMessage, res: ServerResponse): stri
   return id;
 }
 
-// Errors tRPC formats without a context (a /trpc body it could not read) get their request id from
-// here: app.ts's onError runs before the error formatter and records it. A WeakMap rather than an
-// AsyncLocalStorage: ALS turns on V8 promise hooks for every promise of every request (6 % of the CPU
-// of GET /v1/leads/{id}, measured side by side).
-const idOfError = new WeakMap<object, string>();
-
-export function rememberRequestId(error: object, requestId: string | null): void {
-  if (requestId) idOfError.set(error, requestId);
-}
-
-export const requestIdOfError = (error: object): string => idOfError.get(error) ?? '';
+/** The request id assigned to this exchange (by assignRequestId). */
+export const requestIdOf = (res: ServerResponse): string => String(res.getHeader('x-request-id') ?? '');

@@ -1,8 +1,8 @@
 // Writing responses outside tRPC: JSON, and the contract's error body from any layer.
 import type { ServerResponse } from 'node:http';
-import { errorBody, normalizeError, type NormalizedError } from '../lib/errors';
+import { AppError, errorBody, normalizeError, type NormalizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { requestIdOf } from '../trpc/context';
+import { requestIdOf } from './requestId';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
@@ -16,6 +16,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 export function sendError(res: ServerResponse, err: unknown, logger: Logger, extra: Record<string, unknown> = {}): NormalizedError {
   const normalized = normalizeError(err);
   const requestId = requestIdOf(res);
+  // A client that went away mid-request (an aborted upload) is not a server error: its request's
+  // own log line records it (aborted: true), with no stack.
+  if (!(err instanceof AppError) && clientGone(res)) {
+    res.destroy();
+    return normalized;
+  }
   if (normalized.unexpected) logger.error({ err, request_id: requestId, ...extra }, 'unexpected error');
   if (res.headersSent) {
     res.destroy();
@@ -25,3 +31,6 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, ext
   sendJson(res, normalized.status, errorBody(normalized, requestId));
   return normalized;
 }
+
+/** The client went away before the request was read in full (or the socket is gone). */
+export const clientGone = (res: ServerResponse): boolean => res.destroyed || (res.req.destroyed && !res.req.complete);

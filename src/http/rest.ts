@@ -12,13 +12,16 @@ import { callTRPCProcedure, type AnyRouter, type ProcedureType } from '@trpc/ser
 import { forEachOpenApiProcedure, getPathRegExp, normalizePath } from 'trpc-to-openapi';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { ContextInput, Context } from '../trpc/context';
 import type { Meta } from '../trpc/meta';
 import { MAX_BODY_BYTES, readBody } from './body';
+import type { HttpContextFactory } from './context';
+import { noteRoute } from './observe';
 import { sendError, sendJson } from './respond';
 
 interface Route {
   method: string;
+  /** The OpenAPI path (`/v1/leads/{lead_id}`): the route's name in logs and metrics. */
+  template: string;
   procedurePath: string;
   type: ProcedureType;
   successStatus: number;
@@ -35,12 +38,13 @@ function buildRoutes(router: AnyRouter): { exact: Map<string, Route>; patterns: 
     const path = normalizePath(meta.openapi.path);
     const successStatus = (meta as Meta).successStatus ?? 200;
     if (!path.includes('{')) {
-      exact.set(`${method} ${path}`, { method, procedurePath, type, successStatus, match: (p) => (p === path ? {} : undefined) });
+      exact.set(`${method} ${path}`, { method, template: path, procedurePath, type, successStatus, match: (p) => (p === path ? {} : undefined) });
       return;
     }
     const regexp = getPathRegExp(path);
     patterns.push({
       method,
+      template: path,
       procedurePath,
       type,
       successStatus,
@@ -72,12 +76,22 @@ function queryInput(search: string): Record<string, string | string[]> {
 const isJsonType = (contentType: string | undefined) =>
   contentType !== undefined && /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType);
 
+// Invalid byte sequences are refused rather than replaced with U+FFFD: a stored name is what was sent.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function decodeUtf8(raw: Buffer): string | undefined {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface RestHandlerOptions {
   router: AnyRouter;
-  createContext: (opts: ContextInput) => Context;
+  createContext: HttpContextFactory;
   logger: Logger;
 }
 
@@ -103,6 +117,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
     const found = find(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), normalizePath(rawPath));
     if (!found) return next();
     const { route, params } = found;
+    noteRoute(req, route.template);
     try {
       let input: unknown;
       let bodyError: AppError | undefined;
@@ -124,17 +139,22 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
         } else if (!isJsonType(req.headers['content-type'])) {
           bodyError = new AppError('BAD_REQUEST', 'Request bodies must be JSON (Content-Type: application/json)');
         } else {
-          try {
-            const parsed: unknown = JSON.parse(raw.toString('utf8'));
-            input = isPlainObject(parsed) ? { ...parsed, ...params } : parsed;
-          } catch {
-            bodyError = new AppError('BAD_REQUEST', 'Malformed JSON body');
+          const text = decodeUtf8(raw);
+          if (text === undefined) {
+            bodyError = new AppError('BAD_REQUEST', 'Request body is not valid UTF-8');
+          } else {
+            try {
+              const parsed: unknown = JSON.parse(text);
+              input = isPlainObject(parsed) ? { ...parsed, ...params } : parsed;
+            } catch {
+              bodyError = new AppError('BAD_REQUEST', 'Malformed JSON body');
+            }
           }
         }
       } else {
         input = { ...queryInput(search), ...params };
       }
-      const ctx = createContext({ req, res, transport: 'rest', bodyError });
+      const ctx = await createContext({ req, res, surface: 'rest', inputError: bodyError });
       const data: unknown = await callTRPCProcedure({
         router,
         path: route.procedurePath,

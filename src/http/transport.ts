@@ -4,6 +4,7 @@ import type https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { newId } from '../lib/ids';
+import { MAX_BODY_BYTES } from './body';
 import type { Logger } from '../lib/logger';
 
 type AnyServer = http.Server | https.Server;
@@ -57,6 +58,26 @@ export function answerClientErrors(server: AnyServer, bounds: ClientTimeouts): v
     socket.destroySoon();
   });
 }
+
+/**
+ * `Expect` headers. 100-continue: a body that will be refused for its declared size gets its 413 before
+ * the client sends it; otherwise `100 Continue` and the request goes on as usual. Any other
+ * expectation: 417 with the contract's body and X-Request-Id (Node's own 417 has neither), through the
+ * app so it is logged like every answer.
+ */
+export function answerExpectations(server: AnyServer, app: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!(Number(req.headers['content-length']) > MAX_BODY_BYTES)) res.writeContinue();
+    app(req, res);
+  });
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    (req as { unmetExpectation?: boolean }).unmetExpectation = true;
+    app(req, res);
+  });
+}
+
+/** Set by answerExpectations on a request whose Expect header the server cannot meet (417). */
+export const hasUnmetExpectation = (req: http.IncomingMessage): boolean => (req as { unmetExpectation?: boolean }).unmetExpectation === true;
 
 /** The Strict-Transport-Security value sent on every HTTPS answer: one year, this host. */
 export const HSTS = 'max-age=31536000';

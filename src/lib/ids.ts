@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   endpoint: 'we',
   delivery: 'msg',
   request: 'req',
+  user: 'user',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 
@@ -53,6 +54,12 @@ export function idAt(kind: IdKind, ms: number, random: number): string {
 }
 
 export const ID_RANDOM_SPACE = RANDOM_SPACE;
+
+/**
+ * The demo's first bot has this fixed id, so the docs' examples (and their try-it bodies) name a bot
+ * that answers on `npm run demo`.
+ */
+export const DEMO_BOT_ID = 'bot_demoFrontDesk001';
 
 const ID_BODY = /^[0-9A-Za-z_-]{16}$/;
 

@@ -38,6 +38,17 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 // Date and time with an explicit zone (Z or ±HH:MM); a timestamp without a zone is ambiguous and refused.
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 
+/**
+ * The instants a timestamp may name: years 0001 to 9998 (to 9998-12-01). Anything the API derives from
+ * one (a range's default start 30 days earlier, a slot or appointment end up to a day later, a stats
+ * range of 366 days) stays within years 0000–9999, so every timestamp it answers has the four-digit
+ * form it accepts (`9999-12-31T24:00Z` would otherwise be answered as `+010000-01-01T00:00:00.000Z`).
+ */
+export const MIN_INSTANT = Date.parse('0001-01-01T00:00:00Z');
+export const MAX_INSTANT = Date.parse('9998-12-01T00:00:00Z');
+export const INSTANT_RANGE_MESSAGE = 'Timestamps must lie between 0001-01-01 and 9998-12-01';
+export const inInstantRange = (ms: number): boolean => ms >= MIN_INSTANT && ms < MAX_INSTANT;
+
 /** Parses the contract's range bounds: an ISO 8601 timestamp with zone, or `YYYY-MM-DD` (00:00Z). */
 export function parseInstant(value: string): number | null {
   if (DATE_ONLY.test(value)) {

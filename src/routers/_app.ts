@@ -3,6 +3,7 @@ import { router } from '../trpc/init';
 import { adminRouter } from './admin/_router';
 import { botsRouter } from './bots/_router';
 import { calendarRouter } from './calendar/_router';
+import { dashboardRouter } from './dashboard/_router';
 import { eventsRouter } from './events/_router';
 import { leadsRouter } from './leads/_router';
 import { statsRouter } from './stats/_router';
@@ -16,6 +17,7 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   events: eventsRouter,
   admin: adminRouter,
+  dashboard: dashboardRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { APPOINTMENT_STATUSES } from '../db/sqlite/schema/calendar';
-import { parseInstant } from '../lib/time';
+import { INSTANT_RANGE_MESSAGE, inInstantRange, parseInstant } from '../lib/time';
 import { canonicalTimeZone } from '../lib/zonedTime';
 import { idOf, instant, page, pageInput, timestamp, wholeNumber } from './common';
 
@@ -20,6 +20,10 @@ const appointmentTime = z
     const ms = value.includes('T') ? parseInstant(value) : null;
     if (ms === null) {
       ctx.addIssue({ code: 'custom', message: 'Expected an ISO 8601 timestamp with a zone, e.g. 2026-05-17T14:30:00Z' });
+      return z.NEVER;
+    }
+    if (!inInstantRange(ms)) {
+      ctx.addIssue({ code: 'custom', message: INSTANT_RANGE_MESSAGE });
       return z.NEVER;
     }
     return ms;
@@ -87,6 +91,7 @@ export type BookSlotInput = z.infer<typeof bookSlotInput>;
 const TIME_OF_DAY = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const timeOfDay = z
   .string()
+  .max(5)
   .regex(TIME_OF_DAY, 'Expected HH:MM, 00:00–24:00')
   .meta({ description: 'HH:MM local time; 24:00 ends a day', example: '09:00' });
 

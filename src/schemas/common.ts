@@ -1,15 +1,16 @@
 // Shapes shared by every domain: ids, timestamps, pagination, the error body. Defined once.
 import { z } from 'zod';
 import { ERROR_CODES } from '../lib/errors';
-import { ID_PREFIX, type IdKind } from '../lib/ids';
-import { parseInstant } from '../lib/time';
+import { DEMO_BOT_ID, ID_PREFIX, type IdKind } from '../lib/ids';
+import { INSTANT_RANGE_MESSAGE, inInstantRange, parseInstant } from '../lib/time';
 
 export const idOf = (kind: IdKind) =>
   z
     .string()
     .min(1)
     .max(64)
-    .meta({ description: `Opaque id, prefixed \`${ID_PREFIX[kind]}_\``, example: `${ID_PREFIX[kind]}_3kTMd9V2qYp8Rw1x` });
+    // Bots' examples name the demo's bot, so the docs' try-it bodies work on `npm run demo`.
+    .meta({ description: `Opaque id, prefixed \`${ID_PREFIX[kind]}_\``, example: kind === 'bot' ? DEMO_BOT_ID : `${ID_PREFIX[kind]}_3kTMd9V2qYp8Rw1x` });
 
 export const timestamp = z.string().meta({ format: 'date-time', example: '2026-05-17T14:33:00.000Z' });
 
@@ -23,9 +24,13 @@ export const instant = z
       ctx.addIssue({ code: 'custom', message: 'Expected an ISO 8601 timestamp with a zone (2026-05-17T14:33:00Z) or a date (2026-05-17)' });
       return z.NEVER;
     }
+    if (!inInstantRange(ms)) {
+      ctx.addIssue({ code: 'custom', message: INSTANT_RANGE_MESSAGE });
+      return z.NEVER;
+    }
     return ms;
   })
-  .meta({ description: 'ISO 8601 timestamp with zone, or a date YYYY-MM-DD meaning 00:00Z that day', example: '2026-05-01' });
+  .meta({ description: 'ISO 8601 timestamp with zone, or a date YYYY-MM-DD meaning 00:00Z that day; between 0001-01-01 and 9998-12-01', example: '2026-05-01' });
 
 /**
  * A whole number that arrives as a number over /trpc and as a digit string in a REST query.

@@ -9,6 +9,7 @@ export const METADATA_VALUE_MAX = 500;
 const name = z.string().trim().min(1, 'Name must not be empty').max(200);
 export const phone = z
   .string()
+  .max(16)
   .regex(/^\+[1-9]\d{6,14}$/, 'Phone must be E.164: + and 7–15 digits, e.g. +14155550123')
   .meta({ example: '+14155550123' });
 const email = z.email('Invalid email address').max(254).meta({ example: 'jane@example.com' });

@@ -1,6 +1,7 @@
 // Webhook endpoints, deliveries and events (API.md §3 events, §4, §5 Webhooks).
 import { z } from 'zod';
 import { DELIVERY_STATUSES, DISABLED_REASONS, EVENT_TYPES } from '../db/sqlite/schema/webhooks';
+import { MAX_URL_LENGTH } from '../webhooks/guard';
 import { appointment } from './calendar';
 import { idOf, instant, page, pageInput, timestamp } from './common';
 
@@ -15,12 +16,14 @@ const eventFilter = z
   .transform((types) => [...new Set(types)])
   .meta({ description: 'Event types to deliver; default all' });
 
+// The 2048-character bound applies to the normalised URL (webhooks/guard.ts), which is what is stored;
+// this cap only bounds the raw input.
 const url = z
   .string()
   .trim()
   .min(1)
-  .max(2048)
-  .meta({ description: 'An `https` URL whose host is, and resolves to, public addresses only' });
+  .max(MAX_URL_LENGTH * 4)
+  .meta({ description: `An \`https\` URL whose host is, and resolves to, public addresses only; port 1–65535; at most ${MAX_URL_LENGTH} characters once normalised (WHATWG URL: non-ASCII percent-encoded), which is the form stored and returned` });
 
 const description = z.string().trim().max(MAX_DESCRIPTION);
 
@@ -127,6 +130,17 @@ export const webhookEvent = z
   })
   .meta({ id: 'WebhookEvent' });
 export type WebhookEvent = z.infer<typeof webhookEvent>;
+
+/** The body of a `ping` (POST …/test); written by webhooks/outbox.ts pingPayload. */
+export const pingEvent = z
+  .object({
+    id: idOf('event'),
+    event: z.literal('ping'),
+    client_id: idOf('client'),
+    endpoint_id: idOf('endpoint'),
+    timestamp,
+  })
+  .meta({ id: 'PingEvent' });
 
 export const webhookEventPage = page(webhookEvent).meta({ id: 'WebhookEventList' });
 

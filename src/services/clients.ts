@@ -44,9 +44,10 @@ export async function setPlan(deps: ServiceDeps, input: { client_id: string; pla
   return clientView({ ...row, plan: input.plan });
 }
 
-export async function createBot(deps: ServiceDeps, input: { client_id: string; name: string }) {
+/** `id` is for the demo's fixed bot only (DEMO_BOT_ID); everything else gets a new id. */
+export async function createBot(deps: ServiceDeps, input: { client_id: string; name: string }, id: string = newId('bot')) {
   const client = await requireClient(deps, input.client_id);
-  const row: BotRow = { id: newId('bot'), clientId: client.id, name: input.name, createdAt: deps.clock.now() };
+  const row: BotRow = { id, clientId: client.id, name: input.name, createdAt: deps.clock.now() };
   await deps.store.clients.insertBot(row);
   return botView(row);
 }

@@ -1,37 +1,65 @@
-// The per-request context: dependencies, the HTTP exchange and what the adapters learnt of it.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The context every procedure runs in. The inner part — dependencies and the acting principal — is
+// all a procedure needs, so the CLI, tests and workers build it directly and call procedures with
+// `createCaller(createInnerContext(…))`. An HTTP adapter (src/http/context.ts) derives the same
+// shape from a request and adds the hooks only a network caller has (response headers, the key's quota).
 import type { AppDeps } from '../deps';
+import type { Plan } from '../db/ports/rows';
 import type { AppError } from '../lib/errors';
+import { newId } from '../lib/ids';
 
-/** rest: /v1 · trpc: /trpc · cli: the admin CLI in-process (trusted like the service token). */
-export type Transport = 'rest' | 'trpc' | 'cli';
+export type { Plan };
+
+/** Who is acting. Decided once per request (or per CLI command), before any procedure runs. */
+export type Principal =
+  /** An API key, acting for its client under the client's plan as read at authentication. */
+  | { kind: 'apiKey'; clientId: string; keyId: string; plan: Plan }
+  /**
+   * The service token (internal apps, bot runtime). `clientId` is the client it names for the call
+   * (`x-ormiar-client-id`), null when it names none: enough for internal operations, refused by
+   * operations that act for a client.
+   */
+  | { kind: 'service'; clientId: string | null }
+  /** A person signed in to the dashboard, acting for their own client only. */
+  | { kind: 'session'; userId: string; clientId: string; sessionId: string }
+  /** The admin CLI in-process: it already holds the database, so it is trusted like the service token. */
+  | { kind: 'cli' }
+  /** Nobody: the request proved no identity; `refusal` is the answer a procedure needing one gives. */
+  | { kind: 'anonymous'; refusal: AppError };
+
+/** What only a network caller has; absent for in-process callers (CLI, tests, workers). */
+export interface TransportHooks {
+  /** Sets a response header (rate-limit fields, Retry-After, WWW-Authenticate, Idempotent-Replayed). */
+  setHeader(name: string, value: string): void;
+  /** Charges one call to an API key's quota; sets the rate-limit headers and throws 429 when exhausted. */
+  chargeKey(keyId: string): Promise<void>;
+  /** Input the adapter could not read (a malformed REST body); raised after authentication so 401 comes first. */
+  inputError: AppError | undefined;
+  /** The raw Idempotency-Key header, validated by the procedures that accept one. */
+  idempotencyKey: string | undefined;
+  /** /trpc only: the request as the dashboard's procedures see it. */
+  dashboard?: DashboardHooks | undefined;
+}
+
+/** What the dashboard's procedures need of their HTTP request (src/http/dashboardSession.ts). */
+export interface DashboardHooks {
+  /** Why this request may not act as the dashboard page (cross-site), or undefined when it may. */
+  crossSite: AppError | undefined;
+  /** The origin the page is served from: PUBLIC_BASE_URL, else the request's own. */
+  origin: string;
+  /** The client's address, which sign-in throttling counts by. */
+  address: string;
+  /** Sets the session cookie (a new session id) or clears it (null), with its attributes. */
+  setSession(token: string | null): void;
+}
 
 export interface Context {
   deps: AppDeps;
-  req: IncomingMessage;
-  res: ServerResponse;
+  principal: Principal;
   requestId: string;
-  transport: Transport;
-  /** A body the REST adapter could not parse; raised after authentication so 401 comes first. */
-  bodyError: AppError | undefined;
+  transport: TransportHooks | undefined;
 }
 
-export interface ContextInput {
-  req: IncomingMessage;
-  res: ServerResponse;
-  transport: Transport;
-  bodyError?: AppError | undefined;
-}
-
-export const requestIdOf = (res: ServerResponse): string => String(res.getHeader('x-request-id') ?? '');
-
-export function makeContextFactory(deps: AppDeps) {
-  return ({ req, res, transport, bodyError }: ContextInput): Context => ({
-    deps,
-    req,
-    res,
-    requestId: requestIdOf(res),
-    transport,
-    bodyError,
-  });
+/** The context for a caller without HTTP: `createCaller(createInnerContext({ deps, principal }))`. */
+export function createInnerContext(opts: { deps: AppDeps; principal: Principal; requestId?: string }): Context {
+  return { deps: opts.deps, principal: opts.principal, requestId: opts.requestId ?? newId('request'), transport: undefined };
 }

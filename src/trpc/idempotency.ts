@@ -1,11 +1,9 @@
 // Wraps a create so the same Idempotency-Key and body replays the first answer (API.md §5).
 import { createHash } from 'node:crypto';
 import { AppError, normalizeError } from '../lib/errors';
-import type { ClientRow } from '../db/ports';
 import { beginIdempotent, finishIdempotent, releaseIdempotent } from '../services/idempotency';
 import type { Context } from './context';
-
-const HEADER = 'idempotency-key';
+import type { ActingClient } from './procedures';
 
 /** JSON with sorted keys, so {a,b} and {b,a} are the same request. */
 function canonical(value: unknown): string {
@@ -20,9 +18,8 @@ function canonical(value: unknown): string {
 }
 
 export function idempotencyKeyOf(ctx: Context): string | undefined {
-  const raw = ctx.req.headers[HEADER];
-  if (raw === undefined) return undefined;
-  const key = Array.isArray(raw) ? raw.join(',') : raw;
+  const key = ctx.transport?.idempotencyKey;
+  if (key === undefined) return undefined;
   if (key.length < 1 || key.length > 255) {
     throw new AppError('BAD_REQUEST', 'Idempotency-Key must be 1–255 characters', {
       issues: [{ path: 'Idempotency-Key', message: 'Must be 1–255 characters' }],
@@ -36,7 +33,7 @@ export function idempotencyKeyOf(ctx: Context): string | undefined {
  * anything else releases the key. `status` is the operation's success status.
  */
 export async function idempotent<T>(
-  ctx: Context & { client: ClientRow },
+  ctx: Context & { client: ActingClient },
   operation: string,
   input: unknown,
   status: number,
@@ -48,7 +45,7 @@ export async function idempotent<T>(
   const hash = createHash('sha256').update(`${operation}\n${canonical(input)}`).digest('hex');
   const begun = await beginIdempotent(deps, ctx.client.id, key, hash);
   if (begun.kind === 'replay') {
-    ctx.res.setHeader('Idempotent-Replayed', 'true');
+    ctx.transport?.setHeader('Idempotent-Replayed', 'true');
     if (begun.status === 409) throw new AppError('CONFLICT', begun.body);
     return JSON.parse(begun.body) as T;
   }

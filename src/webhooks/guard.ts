@@ -17,18 +17,27 @@ export interface ResolvedAddress {
   family: 4 | 6;
 }
 
-/** The parsed URL if its form is acceptable (https, no credentials); no DNS. */
+/**
+ * The parsed URL if its form is acceptable (https, no credentials, a real port); no DNS. Checked on
+ * the normalised form (`url.href`: punycode host, percent-encoded path, default port dropped), which
+ * is what is stored and what every delivery parses again: a URL accepted here is never refused later.
+ */
 export function parseWebhookUrl(raw: string): URL {
-  if (raw.length > MAX_URL_LENGTH) throw new UrlRefused(`The URL is longer than ${MAX_URL_LENGTH} characters`);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     throw new UrlRefused('Not a valid URL');
   }
+  if (url.href.length > MAX_URL_LENGTH) {
+    throw new UrlRefused(`The URL is longer than ${MAX_URL_LENGTH} characters once normalised (${url.href.length}: non-ASCII characters are percent-encoded)`);
+  }
   if (url.protocol !== 'https:') throw new UrlRefused('The URL must use https://');
   if (url.username || url.password) throw new UrlRefused('The URL must not contain credentials');
   if (!url.hostname) throw new UrlRefused('The URL has no host');
+  // The URL parser allows port 0 (and refuses > 65535); nothing listens on 0, and `new URL().port` is
+  // falsy for it, so a client would silently use 443 instead.
+  if (url.port === '0') throw new UrlRefused('The port must be between 1 and 65535');
   return url;
 }
 

@@ -100,7 +100,7 @@ export interface FailureState {
 export type FailureVerdict =
   | { next: 'retry'; at: number; failingSince: number | null }
   | { next: 'fail'; failingSince: number | null }
-  | { next: 'disable'; reason: DisabledReason };
+  | { next: 'disable'; reason: DisabledReason; failingSince: number | null };
 
 export type DecideFailure = (outcome: AttemptOutcome, state: FailureState) => FailureVerdict;
 
@@ -109,6 +109,8 @@ export interface RecordResult {
   recorded: number;
   /** Endpoints disabled by this batch (every pending delivery of theirs is now failed). */
   disabled: { endpointId: string; reason: DisabledReason }[];
+  /** Claimed for the slots that freed, when `record` was given a `refill` (as `claim` answers). */
+  claimed: ClaimedDelivery[];
 }
 
 export interface LeaseResult {
@@ -141,9 +143,13 @@ export interface DeliveriesRepository {
    * Records finished attempts of `owner`'s claims in one transaction (4): an attempt row each, the
    * delivery's counters, and on failure the verdict of `decide` — retry at a time, fail, or disable the
    * endpoint (its pending deliveries fail with `Endpoint disabled: <reason>`). A success ends the
-   * endpoint's failing streak. Every claim written is released.
+   * endpoint's failing streak. Every claim written is released. With `refill`, it then claims as
+   * `claim(refill)` would — in the same transaction where the engine allows (SQLite: one commit per
+   * turn of the worker instead of two), else right after.
    */
-  record(owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number): Promise<RecordResult>;
+  record(owner: string, outcomes: AttemptOutcome[], decide: DecideFailure, now: number, refill?: ClaimRequest): Promise<RecordResult>;
+  /** Deliveries due at `now` and not claimed (the queue's depth). */
+  backlog(now: number): Promise<number>;
   /** Hands every pending claim of `owner` back, due at `now` (shutdown). Returns how many. */
   release(owner: string, now: number): Promise<number>;
   /**
@@ -153,7 +159,7 @@ export interface DeliveriesRepository {
   pruneEvents(before: number, batch: number): Promise<number>;
 }
 
-/** A due endpoint as the claim sees it: its client, how many of its deliveries are due (up to what could be taken). */
+/** A due endpoint as the claim sees it: its client, how many of its deliveries are due (at most; up to what could be taken). */
 export interface DueEndpoint {
   endpointId: string;
   clientId: string;

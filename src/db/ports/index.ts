@@ -9,6 +9,7 @@ import type { EventsRepo } from './events';
 import type { IdempotencyRepo } from './idempotency';
 import type { LeadsRepo } from './leads';
 import type { StatsRepo } from './stats';
+import type { UsersRepo } from './users';
 
 export type * from './calendar';
 export type * from './clients';
@@ -20,6 +21,7 @@ export type * from './idempotency';
 export type * from './keyset';
 export type * from './leads';
 export type * from './stats';
+export type * from './users';
 export * from './rows';
 
 export interface TransactionOptions {
@@ -42,7 +44,8 @@ export interface Store {
   readonly endpoints: EndpointsRepo;
   /** The worker's side (claims, results, lease, pruning) and the API's (reads, manual retry). */
   readonly deliveries: DeliveriesRepository & DeliveryReadsRepository;
-  // users, sessions: helper dashboard adds its repositories here.
+  /** A client's people, their one-time links and their dashboard sessions. */
+  readonly users: UsersRepo;
 
   /**
    * Runs `fn` in one write transaction and resolves with its result after COMMIT; a throw rolls back

@@ -26,6 +26,10 @@ export type DisabledReason = (typeof DISABLED_REASONS)[number];
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
+/** What a one-time link lets its holder do: set the first password, or a new one. */
+export const USER_TOKEN_PURPOSES = ['invite', 'reset'] as const;
+export type UserTokenPurpose = (typeof USER_TOKEN_PURPOSES)[number];
+
 export type {
   ApiKeyRow,
   AppointmentRow,
@@ -34,7 +38,10 @@ export type {
   ClientRow,
   EventRow,
   LeadRow,
+  SessionRow,
   StatsCounters,
+  UserRow,
+  UserTokenRow,
   WebhookAttemptRow,
   WebhookDeliveryRow,
   WebhookEndpointRow,

@@ -7,13 +7,15 @@
 // SQLite for another process's lock (busy.ts): a BEGIN that finds the file locked yields and retries for
 // a bounded time, then the write is refused with 503 and Retry-After, while this process keeps serving.
 import type Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { storeUnavailable } from '../../lib/errors';
-import type { DeliveriesRepository } from '../ports/deliveries';
 import type { Store, TransactionOptions } from '../ports';
 import { BUSY_DEADLINE_MS, isBusy, pause, retryWhileBusy } from './busy';
 import { sqliteCalendar } from './calendar';
 import { sqliteClients, type KeyUseBuffer } from './clients';
 import { settle, type Conn } from './conn';
+import type { Db } from './connection';
+import { sqliteDeliveries } from './deliveries';
 import { sqliteDeliveryReads } from './deliveryReads';
 import { sqliteEndpoints } from './endpoints';
 import { sqliteEvents } from './events';
@@ -21,30 +23,19 @@ import { groupCommit } from './groupCommit';
 import { sqliteIdempotency } from './idempotency';
 import { sqliteLeads } from './leads';
 import { AsyncLock } from './lock';
+import * as schema from './schema';
 import { Statements } from './statements';
 import { sqliteStats } from './stats';
+import { sqliteUsersRepo } from './users';
 
 export interface SqliteStoreOptions {
   /** How long a write keeps retrying a locked file before it is refused (default BUSY_DEADLINE_MS). */
   busyDeadlineMs?: number;
   /** How soon noted key uses are written (default 200 ms). */
   keyUseFlushMs?: number;
-  /** The delivery worker's side of the deliveries port (helper webhooks-fair's adapter). */
-  workerDeliveries?: (c: Conn) => DeliveriesRepository;
 }
 
 const TOUCH_KEY = 'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)';
-
-const notYet = (name: string) => () => Promise.reject(new Error(`deliveries.${name}: the SQLite delivery worker adapter is not wired`));
-const NO_WORKER_SIDE: DeliveriesRepository = {
-  holdLease: notYet('holdLease'),
-  releaseLease: notYet('releaseLease'),
-  claim: notYet('claim'),
-  refuse: notYet('refuse'),
-  record: notYet('record'),
-  release: notYet('release'),
-  pruneEvents: notYet('pruneEvents'),
-};
 
 export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOptions = {}): Store {
   const s = new Statements(sqlite);
@@ -146,6 +137,39 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
     },
   };
 
+  /**
+   * Repositories that run their own (synchronous) transactions — the delivery worker's side and the
+   * people/sessions one — run when no store transaction is in progress, and yield and retry when the
+   * file is locked by another process, like a store transaction's BEGIN.
+   */
+  function serialized<R extends object>(repo: R): R {
+    const out: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(repo) as [string, unknown][]) {
+      if (typeof method !== 'function') continue;
+      out[name] = async (...args: unknown[]) => {
+        const deadline = Date.now() + busyDeadlineMs;
+        for (let attempt = 0; ; attempt++) {
+          if (!lock.tryAcquire()) await lock.acquire();
+          try {
+            return await (method as (...a: unknown[]) => Promise<unknown>).apply(repo, args);
+          } catch (err) {
+            if (!isBusy(err)) throw err;
+            if (Date.now() > deadline) throw storeUnavailable(1, err);
+          } finally {
+            lock.release();
+          }
+          await pause(attempt);
+        }
+      };
+    }
+    return out as R;
+  }
+  const db = drizzle(sqlite, { schema }) as Db;
+  const workerSide = sqliteDeliveries(db);
+  const users = sqliteUsersRepo(db);
+  const serializedWorkerSide = serialized(workerSide);
+  const serializedUsers = serialized(users);
+
   const repositories = (c: Conn) => ({
     leads: sqliteLeads(c),
     calendar: sqliteCalendar(c),
@@ -154,7 +178,9 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
     idempotency: sqliteIdempotency(c),
     events: sqliteEvents(c),
     endpoints: sqliteEndpoints(c),
-    deliveries: { ...(opts.workerDeliveries?.(c) ?? NO_WORKER_SIDE), ...sqliteDeliveryReads(c) },
+    // Inside a transaction these would nest theirs: services call them outside any.
+    deliveries: { ...(c === rootConn ? serializedWorkerSide : workerSide), ...sqliteDeliveryReads(c) },
+    users: c === rootConn ? serializedUsers : users,
   });
 
   // One transaction store serves every transaction: they never overlap in this process.

@@ -5,6 +5,7 @@ import { apiKeyProcedure } from '../../trpc/procedures';
 export const listBotsProcedure = apiKeyProcedure
   .meta({
     openapi: { method: 'GET', path: '/v1/bots', operationId: 'listBots', summary: 'List bots', description: 'Newest first, keyset-paginated.', tags: ['Bots'] },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(botListInput)
   .output(botPage)

@@ -19,7 +19,7 @@ export const createAppointmentProcedure = apiKeyProcedure
     },
     successStatus: 201,
     idempotent: true,
-    errors: [404, 409],
+    errors: [400, 401, 403, 404, 409, 413, 429, 500],
   })
   .input(appointmentCreateInput)
   .output(appointment)

@@ -11,9 +11,10 @@ export const getAppointmentProcedure = apiKeyProcedure
       path: '/v1/calendar/appointments/{appointment_id}',
       operationId: 'getAppointment',
       summary: 'Retrieve an appointment',
+      description: 'An appointment of one of your bots by id; another client’s id answers 404, exactly like a missing one.',
       tags: ['Calendar'],
     },
-    errors: [404],
+    errors: [400, 401, 403, 404, 429, 500],
   })
   .input(z.strictObject({ appointment_id: idOf('appointment') }))
   .output(appointment)

@@ -14,6 +14,7 @@ export const getAvailabilityProcedure = apiKeyProcedure
         'minus its scheduled appointments. Candidates start at each working interval’s start and every `slot_minutes` after it, last `duration_minutes`, and end inside their interval.',
       tags: ['Calendar'],
     },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(availabilityInput)
   .output(availability)

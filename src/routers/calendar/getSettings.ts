@@ -12,6 +12,7 @@ export const getSettingsProcedure = apiKeyProcedure
       description: 'A bot that never saved settings has the defaults (`updated_at` null): UTC, Monday to Friday 09:00–17:00, 30-minute slots.',
       tags: ['Calendar'],
     },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(settingsGetInput)
   .output(calendarSettings)

@@ -13,6 +13,7 @@ export const listAppointmentsProcedure = apiKeyProcedure
         'By `starts_at`, earliest first. `from` is inclusive and `to` exclusive; filters combine. Keyset pagination: pass `next_cursor` back as `cursor`.',
       tags: ['Calendar'],
     },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(appointmentListInput)
   .output(appointmentPage)

@@ -13,6 +13,7 @@ export const putSettingsProcedure = apiKeyProcedure
         'Time zone (IANA name), weekly working hours (several intervals a day; may touch, not overlap) and slot length. Existing appointments are kept as they are.',
       tags: ['Calendar'],
     },
+    errors: [400, 401, 403, 413, 429, 500],
   })
   .input(settingsPutInput)
   .output(calendarSettings)

@@ -15,7 +15,7 @@ export const updateAppointmentProcedure = apiKeyProcedure
         '`status` may become `cancelled` or `completed` from `scheduled`; both are final. Cancelling a lead’s last scheduled appointment returns the lead to `qualified`.',
       tags: ['Calendar'],
     },
-    errors: [404, 409],
+    errors: [400, 401, 403, 404, 409, 413, 429, 500],
   })
   .input(appointmentUpdateFields.extend({ appointment_id: idOf('appointment') }))
   .output(appointment)

@@ -13,6 +13,7 @@ export const listEventsProcedure = apiKeyProcedure
         "Every `lead_qualified` and `lead_booked` event of the client, newest first, kept 30 days, in the webhook body's shape: an integrator that missed deliveries catches up here. Events are stored on every plan, so this is available wherever the REST API is.",
       tags: ['Events'],
     },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(eventListInput)
   .output(webhookEventPage)

@@ -15,7 +15,7 @@ export const createLeadProcedure = apiKeyProcedure
     },
     successStatus: 201,
     idempotent: true,
-    errors: [409],
+    errors: [400, 401, 403, 409, 413, 429, 500],
   })
   .input(leadCreateInput)
   .output(lead)

@@ -14,7 +14,7 @@ export const deleteLeadProcedure = apiKeyProcedure
       tags: ['Leads'],
     },
     successStatus: 204,
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(z.strictObject({ lead_id: idOf('lead') }))
   .output(z.void())

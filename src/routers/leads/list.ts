@@ -12,6 +12,7 @@ export const listLeadsProcedure = apiKeyProcedure
       description: 'Newest first. Filters combine; `created_after` is inclusive and `created_before` exclusive. Keyset pagination: pass `next_cursor` back as `cursor`.',
       tags: ['Leads'],
     },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(leadListInput)
   .output(leadPage)

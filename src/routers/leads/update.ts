@@ -13,7 +13,7 @@ export const updateLeadProcedure = apiKeyProcedure
       description: 'CRM sync. Only the fields sent change; `metadata` keys merge and a null value removes a key. `status` may become `qualified` (from new or lost) or `lost` (from any status).',
       tags: ['Leads'],
     },
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(leadUpdateFields.extend({ lead_id: idOf('lead') }))
   .output(lead)

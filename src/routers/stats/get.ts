@@ -13,6 +13,7 @@ export const getStatsProcedure = apiKeyProcedure
         'Counts over the half-open range [from, to): default the last 30 days, at most 366 days. Leads are counted by `created_at`; `qualified` and `booked` count leads that ever reached that status, `lost` those lost now; appointments are counted by `starts_at`, by current status; `daily` has a row for each UTC date the range touches. Served from rollups: the cost does not grow with the number of leads.',
       tags: ['Stats'],
     },
+    errors: [400, 401, 403, 429, 500],
   })
   .input(statsInput)
   .output(stats)

@@ -17,7 +17,7 @@ export const createEndpointProcedure = apiKeyProcedure
     successStatus: 201,
     idempotent: true,
     feature: 'webhooks',
-    errors: [409],
+    errors: [400, 401, 403, 409, 413, 429, 500],
   })
   .input(endpointCreateInput)
   .output(webhookEndpointCreated)

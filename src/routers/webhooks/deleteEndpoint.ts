@@ -15,7 +15,7 @@ export const deleteEndpointProcedure = apiKeyProcedure
     },
     successStatus: 204,
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(endpointIdInput)
   .output(z.void())

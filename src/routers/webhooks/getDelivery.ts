@@ -9,10 +9,11 @@ export const getDeliveryProcedure = apiKeyProcedure
       path: '/v1/webhooks/deliveries/{delivery_id}',
       operationId: 'getWebhookDelivery',
       summary: 'Retrieve a delivery with its attempt log',
+      description: 'Enterprise plan. Each attempt’s time, HTTP status, latency and error.',
       tags: ['Webhooks'],
     },
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 429, 500],
   })
   .input(deliveryIdInput)
   .output(webhookDeliveryDetail)

@@ -9,10 +9,11 @@ export const getEndpointProcedure = apiKeyProcedure
       path: '/v1/webhooks/endpoints/{endpoint_id}',
       operationId: 'getWebhookEndpoint',
       summary: 'Retrieve a webhook endpoint',
+      description: 'Enterprise plan. The endpoint’s URL, event filter and state; its secret is never shown again.',
       tags: ['Webhooks'],
     },
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 429, 500],
   })
   .input(endpointIdInput)
   .output(webhookEndpoint)

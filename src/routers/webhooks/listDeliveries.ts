@@ -13,6 +13,7 @@ export const listDeliveriesProcedure = apiKeyProcedure
         'One delivery is one event to one endpoint, newest first, with its last attempt (time, HTTP status, error), the number of attempts and the next attempt. An `endpoint_id` that is not one of yours is 400.',
       tags: ['Webhooks'],
     },
+    errors: [400, 401, 403, 429, 500],
     feature: 'webhooks',
   })
   .input(deliveryListInput)

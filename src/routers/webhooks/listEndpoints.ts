@@ -12,6 +12,7 @@ export const listEndpointsProcedure = apiKeyProcedure
       description: 'Enterprise plan. Newest first; keyset pagination. Secrets are never listed.',
       tags: ['Webhooks'],
     },
+    errors: [400, 401, 403, 429, 500],
     feature: 'webhooks',
   })
   .input(endpointListInput)

@@ -15,7 +15,7 @@ export const retryDeliveryProcedure = apiKeyProcedure
     },
     successStatus: 202,
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(deliveryIdInput)
   .output(webhookDelivery)

@@ -14,7 +14,7 @@ export const rotateSecretProcedure = apiKeyProcedure
       tags: ['Webhooks'],
     },
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(endpointIdInput)
   .output(rotatedSecret)

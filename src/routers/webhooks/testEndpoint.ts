@@ -15,7 +15,7 @@ export const testEndpointProcedure = apiKeyProcedure
     },
     successStatus: 202,
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(endpointIdInput)
   .output(testEventSent)

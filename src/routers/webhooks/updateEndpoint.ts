@@ -15,7 +15,7 @@ export const updateEndpointProcedure = apiKeyProcedure
       tags: ['Webhooks'],
     },
     feature: 'webhooks',
-    errors: [404],
+    errors: [400, 401, 403, 404, 413, 429, 500],
   })
   .input(endpointUpdateFields.extend({ endpoint_id: idOf('endpoint') }))
   .output(webhookEndpoint)

@@ -4,3 +4,4 @@ export * from './leads';
 export * from './stats';
 export * from './system';
 export * from './webhooks';
+export * from './users';

@@ -75,6 +75,8 @@ export const webhookDeliveries = pgTable(
   },
   (t) => [
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.endpointId).where(sql`status = 'pending'`),
+    index('webhook_deliveries_endpoint_due_idx').on(t.endpointId, t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('webhook_deliveries_claims_idx').on(t.clientId, t.endpointId, t.nextAttemptAt).where(sql`status = 'pending' AND claimed_by IS NOT NULL`),
     index('webhook_deliveries_client_created_idx').on(t.clientId, t.createdAt, t.id),
     index('webhook_deliveries_client_status_created_idx').on(t.clientId, t.status, t.createdAt, t.id),
     index('webhook_deliveries_endpoint_created_idx').on(t.endpointId, t.createdAt, t.id),

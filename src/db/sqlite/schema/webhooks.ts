@@ -89,6 +89,11 @@ export const webhookDeliveries = sqliteTable(
     // The worker's "what is due" seek: pending rows only, covering the endpoint so the claim can
     // skip endpoints at their concurrency limit without reading rows.
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.endpointId).where(sql`status = 'pending'`),
+    // The fair claim: each endpoint's oldest pending delivery, endpoint by endpoint (a loose index scan),
+    // so a long backlog of one endpoint costs the others nothing.
+    index('webhook_deliveries_endpoint_due_idx').on(t.endpointId, t.nextAttemptAt).where(sql`status = 'pending'`),
+    // Live claims, counted per client and endpoint at every claim (the concurrency bounds).
+    index('webhook_deliveries_claims_idx').on(t.clientId, t.endpointId, t.nextAttemptAt).where(sql`status = 'pending' AND claimed_by IS NOT NULL`),
     index('webhook_deliveries_client_created_idx').on(t.clientId, t.createdAt, t.id),
     index('webhook_deliveries_client_status_created_idx').on(t.clientId, t.status, t.createdAt, t.id),
     index('webhook_deliveries_endpoint_created_idx').on(t.endpointId, t.createdAt, t.id),

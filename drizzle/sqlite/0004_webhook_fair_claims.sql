@@ -1,0 +1,2 @@
+CREATE INDEX `webhook_deliveries_endpoint_due_idx` ON `webhook_deliveries` (`endpoint_id`,`next_attempt_at`) WHERE status = 'pending';--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_claims_idx` ON `webhook_deliveries` (`client_id`,`endpoint_id`,`next_attempt_at`) WHERE status = 'pending' AND claimed_by IS NOT NULL;

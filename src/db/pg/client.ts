@@ -1,0 +1,73 @@
+// Opens a PostgreSQL database (a `pg` pool) and applies its drizzle migrations under an advisory lock.
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { migrationsFolder } from '../migrations';
+import * as schema from './schema';
+
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+
+export interface PgDatabase {
+  db: PgDb;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** Advisory lock keys (one 64-bit space per database; these are ours). */
+export const ADVISORY = {
+  migrations: 0x6f726d01,
+  webhookRetention: 0x6f726d02,
+} as const;
+
+const INT8 = 20;
+// bigint columns hold epoch milliseconds and counts, all far below 2^53: numbers, not strings.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface PgOptions {
+  /** Connections this process keeps at most (default 10). */
+  max?: number;
+  /** Bound on waiting for a connection, so a lost database fails requests instead of queueing them forever. */
+  connectionTimeoutMillis?: number;
+}
+
+export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    // A connection whose server went away is noticed by the OS, not after minutes.
+    keepAlive: true,
+    types,
+    application_name: 'ormiar',
+  });
+  // An idle connection that breaks (the server restarted, the network dropped) is reported here; without
+  // a listener it would crash the process. The pool drops it and opens another on the next query.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema }) as PgDb;
+  return { db, pool, close: () => pool.end() };
+}
+
+/**
+ * Applies pending migrations. Under a session advisory lock, so processes that start together migrate
+ * once: the first applies them, the others wait for the lock and then find nothing to do.
+ */
+export async function migratePg(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [ADVISORY.migrations]);
+    try {
+      await migrate(drizzle(client), { migrationsFolder: migrationsFolder('pg'), migrationsSchema: 'public' });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY.migrations]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** True for a `postgres://` (or `postgresql://`) URL: the CLI's `--db` and DATABASE_URL. */
+export const isPostgresUrl = (value: string): boolean => /^postgres(ql)?:\/\//i.test(value);

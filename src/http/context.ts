@@ -1,0 +1,127 @@
+// The HTTP part of the tRPC context: derives the acting principal from a request (Bearer API key,
+// service token, dashboard session) and supplies the hooks only a network caller has. The limiter's
+// policy lives here: failed authentications per address, and the per-key quota with its headers.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppDeps } from '../deps';
+import { constantTimeEqual } from '../lib/crypto';
+import { AppError } from '../lib/errors';
+import { countAuthFailure, countLimiterRefusal } from '../lib/metrics';
+import { authenticateToken, TOKEN_PREFIX } from '../services/clients';
+import type { Context, Principal, TransportHooks } from '../trpc/context';
+import { CLIENT_HEADER } from '../trpc/procedures';
+import { dashboardHooks, isDashboardCall, sessionPrincipal } from './dashboardSession';
+import { clientAddress, noteCaller } from './observe';
+import { consume, isExhausted, type LimitDecision } from './ratelimit';
+import { requestIdOf } from './requestId';
+
+/** rest: /v1 (API keys only) · trpc: /trpc (API keys, the service token, dashboard sessions). */
+export type Surface = 'rest' | 'trpc';
+
+export interface HttpContextInput {
+  req: IncomingMessage;
+  res: ServerResponse;
+  surface: Surface;
+  /** Input the adapter could not read (a malformed REST body); raised after authentication. */
+  inputError?: AppError | undefined;
+}
+
+export type HttpContextFactory = (input: HttpContextInput) => Promise<Context>;
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer +([^\s]+) *$/i.exec(header);
+  return match?.[1];
+}
+
+/** `ormiar_sk_` and the next 4 characters (what the key's preview shows); of another kind of token, only its length. */
+function keyPrefix(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  return token.startsWith(TOKEN_PREFIX) ? token.slice(0, TOKEN_PREFIX.length + 4) : `${token.length} characters, not ${TOKEN_PREFIX}…`;
+}
+
+function setRateLimitHeaders(res: ServerResponse, limit: number, d: LimitDecision) {
+  res.setHeader('RateLimit-Policy', `"default";q=${limit};w=60`);
+  res.setHeader('RateLimit', `"default";r=${d.remaining};t=${d.resetSeconds}`);
+  res.setHeader('X-RateLimit-Limit', String(limit));
+  res.setHeader('X-RateLimit-Remaining', String(d.remaining));
+  res.setHeader('X-RateLimit-Reset', String(d.resetSeconds));
+}
+
+const throttled = () => new AppError('RATE_LIMITED', 'Too many failed authentications from this address; retry later');
+
+export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
+  const { limits } = deps;
+
+  /** A failed authentication: 401, or 429 once this address has failed too often this minute. */
+  async function failure(req: IncomingMessage, res: ServerResponse, message: string): Promise<Principal> {
+    const address = clientAddress(req);
+    deps.logger.info({ request_id: requestIdOf(res), address, key_prefix: keyPrefix(bearerToken(req)), reason: message }, 'authentication failed');
+    countAuthFailure(req.headers.authorization === undefined ? 'missing_token' : 'invalid_token');
+    const limit = await consume(limits.failedAuth, address);
+    if (!limit.allowed) {
+      countLimiterRefusal('auth');
+      res.setHeader('Retry-After', String(limit.resetSeconds));
+      return { kind: 'anonymous', refusal: throttled() };
+    }
+    const hadToken = req.headers.authorization !== undefined;
+    res.setHeader('WWW-Authenticate', hadToken ? 'Bearer realm="ormiar", error="invalid_token"' : 'Bearer realm="ormiar"');
+    return { kind: 'anonymous', refusal: new AppError('UNAUTHORIZED', message) };
+  }
+
+  async function principalOf(req: IncomingMessage, res: ServerResponse, surface: Surface): Promise<Principal> {
+    const token = bearerToken(req);
+    if (surface === 'trpc' && req.headers.authorization === undefined) {
+      // Dashboard sessions (issue 11): the cookie, looked up by its hash. The page's calls without a
+      // live session are not failed API authentications (no count against the address, no log line).
+      const session = await sessionPrincipal(deps, req);
+      if (session) return session;
+      if (isDashboardCall(req)) return { kind: 'anonymous', refusal: new AppError('UNAUTHORIZED', 'Your session has ended. Sign in again.') };
+    }
+    const serviceToken = deps.config.internalToken;
+    if (surface === 'trpc' && serviceToken === undefined) {
+      return { kind: 'anonymous', refusal: new AppError('UNAUTHORIZED', 'The internal API is disabled on this server') };
+    }
+    // The service token is accepted on /trpc only; on /v1 it is just a wrong API key.
+    if (surface === 'trpc' && serviceToken !== undefined && token !== undefined && constantTimeEqual(token, serviceToken)) {
+      const named = req.headers[CLIENT_HEADER];
+      return { kind: 'service', clientId: typeof named === 'string' && named !== '' ? named : null };
+    }
+    if (token === undefined) {
+      return failure(req, res, req.headers.authorization ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing Bearer token');
+    }
+    const found = await authenticateToken(deps, token);
+    if (!found) return failure(req, res, 'Invalid or revoked API key');
+    // An address that is guessing keys is refused even when a guess is right.
+    const blocked = await isExhausted(limits.failedAuth, clientAddress(req));
+    if (blocked) {
+      countLimiterRefusal('auth');
+      res.setHeader('Retry-After', String(blocked.resetSeconds));
+      return { kind: 'anonymous', refusal: throttled() };
+    }
+    return { kind: 'apiKey', clientId: found.client.id, keyId: found.keyId, plan: found.client.plan };
+  }
+
+  return async ({ req, res, surface, inputError }) => {
+    const idempotencyKey = req.headers['idempotency-key'];
+    const transport: TransportHooks = {
+      setHeader: (name, value) => res.setHeader(name, value),
+      async chargeKey(keyId) {
+        const decision = await consume(limits.perKey, keyId);
+        setRateLimitHeaders(res, limits.perMinute, decision);
+        if (!decision.allowed) {
+          countLimiterRefusal('key');
+          res.setHeader('Retry-After', String(decision.resetSeconds));
+          throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${limits.perMinute} requests per minute per key`);
+        }
+      },
+      inputError,
+      idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey,
+      dashboard: surface === 'trpc' ? dashboardHooks(deps, req, res) : undefined,
+    };
+    const principal = await principalOf(req, res, surface);
+    if (principal.kind === 'apiKey') noteCaller(req, principal.clientId, principal.keyId);
+    else if ((principal.kind === 'service' || principal.kind === 'session') && principal.clientId !== null) noteCaller(req, principal.clientId, undefined);
+    return { deps, principal, requestId: requestIdOf(res), transport };
+  };
+}

@@ -1,0 +1,106 @@
+// What the server records of each request: the client's address (TRUST_PROXY), one JSON log line
+// when it is answered (API.md §8), and its metrics. Other layers add what they learn (the route
+// template, the caller) through the small functions below.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import proxyaddr from 'proxy-addr';
+import type { Logger } from '../lib/logger';
+import { countAborted, observeRequest } from '../lib/metrics';
+
+/** Which hops may tell us the client's address in X-Forwarded-For: proxy-addr's compiled trust. */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
+/**
+ * TRUST_PROXY's list (addresses, CIDRs, and express's names `loopback`, `linklocal`, `uniquelocal`)
+ * compiled once; express's semantics: X-Forwarded-For is read right to left, and only as far as each
+ * hop is trusted. An empty list trusts nobody: the TCP peer is the client.
+ */
+export function compileTrustProxy(list: readonly string[]): TrustProxy {
+  return proxyaddr.compile([...list]);
+}
+
+interface Exchange {
+  started: number;
+  address: string;
+  route: string | undefined;
+  clientId: string | undefined;
+  keyId: string | undefined;
+}
+
+const exchanges = new WeakMap<IncomingMessage, Exchange>();
+
+/** The client's address: the TCP peer, or what trusted proxies forwarded (TRUST_PROXY). */
+export function clientAddress(req: IncomingMessage): string {
+  return exchanges.get(req)?.address ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** The route template that served the request (`/v1/leads/{lead_id}`), for its log line and metrics. */
+export function noteRoute(req: IncomingMessage, template: string): void {
+  const exchange = exchanges.get(req);
+  if (exchange) exchange.route = template;
+}
+
+/** Who the request acted for, once authenticated. */
+export function noteCaller(req: IncomingMessage, clientId: string, keyId: string | undefined): void {
+  const exchange = exchanges.get(req);
+  if (!exchange) return;
+  exchange.clientId = clientId;
+  exchange.keyId = keyId;
+}
+
+/** Route templates of /trpc calls: a known procedure by name; batches and unknown names grouped (bounded labels). */
+export function trpcRoute(url: string, procedures: ReadonlySet<string>): string {
+  const q = url.indexOf('?');
+  const names = (q === -1 ? url : url.slice(0, q)).slice('/trpc/'.length);
+  if (procedures.has(names)) return `/trpc/${names}`;
+  const all = names.split(',');
+  return all.length > 1 && all.every((n) => procedures.has(n)) ? '/trpc/{batch}' : '/trpc/{unknown}';
+}
+
+// Express sets req.route and req.baseUrl on the request it routes (the probes, /docs, the dashboard).
+function expressRoute(req: IncomingMessage): string {
+  const r = req as IncomingMessage & { route?: { path?: unknown }; baseUrl?: unknown };
+  const base = typeof r.baseUrl === 'string' ? r.baseUrl : '';
+  if (typeof r.route?.path === 'string') return `${base}${r.route.path}`;
+  return base || '{unmatched}';
+}
+
+/**
+ * Starts recording a request; called first thing for every request. The line is written when the
+ * answer is sent, or when the client goes away first (`aborted: true`, at info: a client leaving is
+ * not a server error).
+ */
+export function observeExchange(req: IncomingMessage, res: ServerResponse, logger: Logger, trust: TrustProxy | undefined, requestId: string): void {
+  const exchange: Exchange = {
+    started: performance.now(),
+    address: (trust ? proxyaddr(req, trust) : req.socket.remoteAddress) ?? 'unknown',
+    route: undefined,
+    clientId: undefined,
+    keyId: undefined,
+  };
+  exchanges.set(req, exchange);
+  res.once('close', () => {
+    const seconds = (performance.now() - exchange.started) / 1000;
+    const route = exchange.route ?? expressRoute(req);
+    const method = req.method ?? 'GET';
+    const aborted = !res.writableFinished;
+    const line = {
+      request_id: requestId,
+      method,
+      route,
+      status: res.statusCode,
+      duration_ms: Math.round(seconds * 10_000) / 10,
+      address: exchange.address,
+      ...(exchange.clientId ? { client_id: exchange.clientId } : {}),
+      ...(exchange.keyId ? { key_id: exchange.keyId } : {}),
+      ...(aborted ? { aborted: true } : {}),
+    };
+    if (aborted) {
+      countAborted(route, method);
+      logger.info(line, 'request aborted by the client');
+    } else {
+      observeRequest(route, method, res.statusCode, seconds);
+      logger.info(line, 'request');
+    }
+  });
+}

@@ -1,0 +1,84 @@
+// Procedures called in-process with createCaller(innerContext): no HTTP request, real SQLite. The
+// principal decides what a call may do, exactly as it does when an HTTP adapter derived it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { createDeps, type AppDeps } from '../src/deps';
+import { AppError } from '../src/lib/errors';
+import { appRouter } from '../src/routers/_app';
+import { createInnerContext, type Principal } from '../src/trpc/context';
+import { createCallerFactory } from '../src/trpc/init';
+
+const createCaller = createCallerFactory(appRouter);
+
+let deps: AppDeps;
+let close: () => void;
+const as = (principal: Principal) => createCaller(createInnerContext({ deps, principal }));
+
+beforeAll(() => {
+  const database = openDatabase(':memory:');
+  migrateDatabase(database.db);
+  deps = createDeps({
+    database,
+    logger: pino({ level: 'silent' }),
+    config: { internalToken: undefined, rateLimitPerMinute: 2 },
+  });
+  close = () => {
+    deps.limits.close();
+    void deps.store.close();
+  };
+});
+afterAll(() => close());
+
+async function codeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (err) {
+    return err instanceof AppError ? err.appCode : `not an AppError: ${String(err)}`;
+  }
+  return 'resolved';
+}
+
+describe('createCaller(createInnerContext({ deps, principal }))', () => {
+  it('acts for the API key principal’s client, with no transport and so no quota', async () => {
+    const cli = as({ kind: 'cli' });
+    const client = await cli.admin.clients.create({ name: 'Inner', plan: 'business' });
+    const bot = await cli.admin.bots.create({ client_id: client.id, name: 'Bot' });
+    const key = await cli.admin.keys.create({ client_id: client.id });
+    const caller = as({ kind: 'apiKey', clientId: client.id, keyId: key.id, plan: 'business' });
+    // rateLimitPerMinute is 2: an in-process caller has no transport, so nothing is charged.
+    for (let i = 0; i < 3; i++) await caller.leads.create({ bot_id: bot.id, name: `Lead ${i}` });
+    const page = await caller.leads.list({});
+    expect(page.data.map((l) => l.name).sort()).toEqual(['Lead 0', 'Lead 1', 'Lead 2']);
+
+    // Another client's key sees none of them.
+    const other = await cli.admin.clients.create({ name: 'Other', plan: 'business' });
+    const otherKey = await cli.admin.keys.create({ client_id: other.id });
+    const otherPage = await as({ kind: 'apiKey', clientId: other.id, keyId: otherKey.id, plan: 'business' }).leads.list({});
+    expect(otherPage.data).toEqual([]);
+
+    // The service principal acts for the client it names.
+    const viaService = await as({ kind: 'service', clientId: client.id }).leads.list({});
+    expect(viaService.data).toHaveLength(3);
+  });
+
+  it('applies each principal’s rules', async () => {
+    const cli = as({ kind: 'cli' });
+    const starter = await cli.admin.clients.create({ name: 'Starter', plan: 'starter' });
+    const business = await cli.admin.clients.create({ name: 'Business', plan: 'business' });
+    const starterKey = { kind: 'apiKey', clientId: starter.id, keyId: 'key_x', plan: 'starter' } as const;
+    const businessKey = { kind: 'apiKey', clientId: business.id, keyId: 'key_y', plan: 'business' } as const;
+
+    expect(await codeOf(as(starterKey).leads.list({}))).toBe('FORBIDDEN');
+    expect(await codeOf(as(businessKey).webhooks.endpoints.list({}))).toBe('FORBIDDEN');
+    expect(await codeOf(as(businessKey).admin.clients.create({ name: 'x', plan: 'starter' }))).toBe('UNAUTHORIZED');
+    expect(await codeOf(as({ kind: 'service', clientId: null }).leads.list({}))).toBe('BAD_REQUEST');
+    expect(await codeOf(as({ kind: 'service', clientId: 'client_missing' }).leads.list({}))).toBe('NOT_FOUND');
+    expect(await codeOf(as({ kind: 'session', userId: 'user_1', clientId: business.id, sessionId: 'sess_1' }).leads.list({}))).toBe('UNAUTHORIZED');
+    const refusal = new AppError('UNAUTHORIZED', 'Missing Bearer token');
+    expect(await codeOf(as({ kind: 'anonymous', refusal }).leads.list({}))).toBe('UNAUTHORIZED');
+    expect(await codeOf(as({ kind: 'anonymous', refusal }).admin.keys.list({ client_id: business.id }))).toBe('UNAUTHORIZED');
+    // The service token and the CLI may run admin operations.
+    expect((await as({ kind: 'service', clientId: null }).admin.keys.list({ client_id: business.id })).data).toEqual([]);
+  });
+});
