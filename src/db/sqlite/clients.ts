@@ -27,10 +27,16 @@ const BY_HASH = `SELECT ${k.select('k', 'k_')}, ${cl.select('c', 'c_')} FROM api
 /** last_used_at notes waiting to be written (store.ts flushes them off the request path). */
 export interface KeyUseBuffer {
   note(keyId: string, at: number): void;
+  /** The note not yet written for this key, if any: reads in this process see it at once. */
+  pending(keyId: string): number | undefined;
 }
 
 export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
   const { s } = c;
+  const withPending = (key: ApiKeyRow): ApiKeyRow => {
+    const at = keyUse.pending(key.id);
+    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
+  };
   return {
     insertClient: (row) => c.write(() => void s.get(cl.insert).run(row)),
     findClient: (id) => c.read(() => s.get(FIND_CLIENT).get(id) as ClientRow | undefined),
@@ -47,8 +53,12 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
       ),
     botIdsOf: (clientId) => c.read(() => (s.get(BOT_IDS).all(clientId) as { id: string }[]).map((r) => r.id)),
     insertKey: (row) => c.write(() => void s.get(k.insert).run(row)),
-    findKey: (id) => c.read(() => s.get(FIND_KEY).get(id) as ApiKeyRow | undefined),
-    listKeys: (clientId) => c.read(() => s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]),
+    findKey: (id) =>
+      c.read(() => {
+        const row = s.get(FIND_KEY).get(id) as ApiKeyRow | undefined;
+        return row && withPending(row);
+      }),
+    listKeys: (clientId) => c.read(() => (s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]).map(withPending)),
     revokeKey: (id, at) => c.write(() => void s.get(REVOKE).run(at, id)),
     findKeyByHash: (tokenHash) =>
       c.read(() => {

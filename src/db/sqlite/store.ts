@@ -111,15 +111,20 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
   // last_used_at: noted on the request path, written here shortly after, in one transaction per batch.
   const used = new Map<string, number>();
   let flushTimer: NodeJS.Timeout | undefined;
+  // The batch being written: still "pending" for reads until its commit.
+  let flushing = new Map<string, number>();
   const flushUses = async (): Promise<void> => {
     flushTimer = undefined;
+    flushing = new Map(used);
     const batch = [...used];
     used.clear();
     try {
       await exclusive(async () => {
         for (const [id, at] of batch) s.get(TOUCH_KEY).run(at, id, at);
       });
+      flushing = new Map();
     } catch {
+      flushing = new Map();
       // A hint, not data: kept for the next try unless a newer note replaced it.
       for (const [id, at] of batch) if ((used.get(id) ?? 0) < at) used.set(id, at);
       scheduleUses();
@@ -135,6 +140,7 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
       if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
       scheduleUses();
     },
+    pending: (keyId) => used.get(keyId) ?? flushing.get(keyId),
   };
 
   /**
