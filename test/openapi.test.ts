@@ -253,5 +253,12 @@ describe('/docs', () => {
       expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
     }
     expect((await fetch(`${srv.url}/docs/assets/nope.js`)).status).toBe(404);
+    // Text assets go compressed to clients that accept gzip (fetch does, and decompresses).
+    const bundle = await fetch(`${srv.url}/docs/assets/swagger-ui-bundle.js`);
+    expect(bundle.headers.get('content-encoding')).toBe('gzip');
+    expect(Number(bundle.headers.get('content-length'))).toBeLessThan((await bundle.arrayBuffer()).byteLength / 2);
+    const plain = await fetch(`${srv.url}/v1/openapi.json`, { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(((await plain.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 });

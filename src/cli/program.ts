@@ -1,6 +1,7 @@
 // The admin CLI's commands (API.md §1). Each is a thin layer over an admin procedure or a service:
 // parse flags → open the database → call → print one result (JSON with --json) → close.
 import { Command, type HelpContext } from 'commander';
+import { backupSqlite, BackupError } from '../db/sqlite/backup';
 import { baseUrlOf, type Env } from '../env';
 import { seedLeads, type SeedResult } from '../services/seed';
 import { inviteUser, listUsers, removeUser, resetPassword } from '../services/users';
@@ -155,6 +156,29 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--client <CLIENT_ID>', 'the client')
     .requiredOption('--leads <N>', 'number of leads')
     .option('--days <D>', 'spread over the last D days (default 60)');
+
+  program
+    .command('backup')
+    .description('write a consistent copy of a live SQLite database to FILE (safe while the server writes)')
+    .argument('<FILE>', 'the copy to write (must not exist)')
+    .option('--db <path>', 'SQLite database file (default: DATABASE_PATH, ./data/ormiar.sqlite)')
+    .option('--json', 'print one JSON object on stdout and nothing else')
+    .action(async (file: string, options: CommonOptions) => {
+      try {
+        const env = io.env();
+        const source = options.db ?? env.DATABASE_PATH;
+        // No session here: a backup reads the file as it is and never migrates it.
+        if (/^postgres(ql)?:\/\//i.test(source) || (options.db === undefined && env.DATABASE_URL !== undefined)) {
+          throw new BackupError('backup copies a SQLite database; for PostgreSQL use pg_dump (see README, Backups)');
+        }
+        const result = await backupSqlite(source, file);
+        const text = `Backed up ${source} to ${result.file}: ${fmtCount(result.pages)} pages, ${fmtCount(result.bytes)} bytes in ${result.duration_ms} ms; integrity_check ok`;
+        io.stdout.write(`${options.json ? JSON.stringify(result) : text}\n`);
+      } catch (err) {
+        io.stderr.write(`${err instanceof BackupError ? `error: ${err.message}` : errorLine(err)}\n`);
+        process.exitCode = 1;
+      }
+    });
 
   return program;
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { AnyRouter } from '@trpc/server';
 import type { AppConfig } from '../deps';
 import { buildOpenApiDocument } from './openapi';
@@ -52,7 +53,9 @@ const INIT = `'use strict';
       wrapComponents: {
         responses: function (Original) {
           return function (props) {
+            // The operation passes its own path plus "responses".
             var path = props.specPath && props.specPath.toJS ? props.specPath.toJS() : [];
+            if (path[path.length - 1] === 'responses') path = path.slice(0, -1);
             var samples = system.specSelectors.specJson().getIn(path.concat(['x-codeSamples']));
             var original = h(Original, props);
             if (!samples || !samples.size) return original;
@@ -89,8 +92,8 @@ const INIT = `'use strict';
 `;
 
 const CSS = `body { margin: 0; background: #fff; }
-.swagger-ui .info .markdown h2 { border-top: 1px solid #e5e5e5; padding-top: 1em; margin-top: 1.5em; }
-.swagger-ui .info .markdown pre { white-space: pre-wrap; }
+.swagger-ui .info .renderedMarkdown h2 { border-top: 1px solid #e5e5e5; padding-top: 1em; margin-top: 1.5em; }
+.swagger-ui .info .renderedMarkdown pre { white-space: pre-wrap; }
 .code-samples-body { padding: 0 20px 10px; }
 .code-sample h5 { margin: 10px 0 4px; font-family: sans-serif; }
 .code-sample pre { background: #333; color: #fff; padding: 10px; border-radius: 4px; overflow-x: auto; font-size: 12px; }
@@ -99,6 +102,23 @@ const CSS = `body { margin: 0; background: #fff; }
 interface Asset {
   type: string;
   body: Buffer;
+  /** Compressed once, on first request (the bundle shrinks about 4×). */
+  gzipped?: Buffer;
+}
+
+const compressible = (type: string) => /^(text\/|application\/json)/.test(type);
+
+function send(req: IncomingMessage, res: ServerResponse, asset: Asset): void {
+  let body = asset.body;
+  if (compressible(asset.type)) {
+    res.setHeader('Vary', 'Accept-Encoding');
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      body = asset.gzipped ??= gzipSync(asset.body);
+      res.setHeader('Content-Encoding', 'gzip');
+    }
+  }
+  res.setHeader('Content-Length', body.length);
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 function vendor(file: string, type: string): Asset {
@@ -111,17 +131,20 @@ function vendor(file: string, type: string): Asset {
  * bound to, known only after listen.
  */
 export function createDocsHandler(opts: { router: AnyRouter; version: string; config: AppConfig }): (req: IncomingMessage, res: ServerResponse) => boolean {
-  let openapi: Buffer | undefined;
-  const document = () =>
-    (openapi ??= Buffer.from(
-      JSON.stringify(
-        buildOpenApiDocument(opts.router, {
-          version: opts.version,
-          serverUrl: opts.config.publicBaseUrl ?? '',
-          rateLimitPerMinute: opts.config.rateLimitPerMinute,
-        }),
+  let openapi: Asset | undefined;
+  const document = (): Asset =>
+    (openapi ??= {
+      type: 'application/json; charset=utf-8',
+      body: Buffer.from(
+        JSON.stringify(
+          buildOpenApiDocument(opts.router, {
+            version: opts.version,
+            serverUrl: opts.config.publicBaseUrl ?? '',
+            rateLimitPerMinute: opts.config.rateLimitPerMinute,
+          }),
+        ),
       ),
-    ));
+    });
   const page: Asset = { type: 'text/html; charset=utf-8', body: Buffer.from(PAGE) };
   // Read once, at start-up: the files do not change while the server runs.
   const assets: Record<string, Asset> = {
@@ -135,23 +158,21 @@ export function createDocsHandler(opts: { router: AnyRouter; version: string; co
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/v1/openapi.json') {
-      const body = document();
+      const doc = document();
       res.statusCode = 200;
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', body.length);
-      res.end(req.method === 'HEAD' ? undefined : body);
+      res.setHeader('Content-Type', doc.type);
+      send(req, res, doc);
       return true;
     }
     const asset = path === '/docs' || path === '/docs/' ? page : path.startsWith('/docs/assets/') ? assets[path.slice('/docs/assets/'.length)] : undefined;
     if (!asset) return false;
     res.statusCode = 200;
     res.setHeader('Content-Type', asset.type);
-    res.setHeader('Content-Length', asset.body.length);
     res.setHeader('Content-Security-Policy', DOCS_CSP);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cache-Control', asset === page ? 'no-cache' : 'public, max-age=3600');
-    res.end(req.method === 'HEAD' ? undefined : asset.body);
+    send(req, res, asset);
     return true;
   };
 }

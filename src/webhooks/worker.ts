@@ -125,6 +125,9 @@ interface InFlight {
 }
 
 const BACKLOG_EVERY_MS = 1_000;
+// Full claims (every endpoint with pending deliveries looked at) at most this often on kicks; refills
+// after deliveries finish look at those endpoints only and are not limited.
+const MIN_TICK_MS = 10;
 
 export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): WebhookWorker {
   const { deliveries, clock, logger } = deps;
@@ -157,6 +160,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let again = false;
+  let lastTickAt = 0;
 
   function schedule(ms: number) {
     if (stopping) return;
@@ -164,11 +168,23 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     timer = setTimeout(() => void tick(), ms);
   }
 
-  /** Claim now (or right after the claim under way) rather than at the next poll. */
+  /**
+   * Claim soon rather than at the next poll: now, or right after the claim under way — at most once per
+   * MIN_TICK_MS, since a full claim looks at every endpoint with pending deliveries.
+   */
   function kick() {
     if (stopping) return;
     if (ticking) again = true;
-    else void tick();
+    else soon();
+  }
+
+  function soon() {
+    const wait = lastTickAt + MIN_TICK_MS - clock.now();
+    if (wait > 0) schedule(wait);
+    else {
+      clearTimeout(timer);
+      void tick();
+    }
   }
 
   async function refreshLease(now: number) {
@@ -220,7 +236,10 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
     recording = recording.then(async () => {
       try {
         const now = clock.now();
-        const r = await deliveries.record(me.owner, batch, decide, now, stopping || !active ? undefined : claimRequest(now));
+        // The refill looks at the endpoints that freed slots (see ClaimRequest.endpoints); the others'
+        // due deliveries are claimed by the next tick.
+        const refill = stopping || !active ? undefined : { ...claimRequest(now), endpoints: [...new Set(batch.map((f) => f.endpointId))] };
+        const r = await deliveries.record(me.owner, batch, decide, now, refill);
         for (const d of r.disabled) log.warn({ endpoint: d.endpointId, reason: d.reason }, 'webhook endpoint disabled');
         await start(r.claimed);
       } catch (err) {
@@ -291,6 +310,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
       again = true;
       return ticking ?? Promise.resolve();
     }
+    lastTickAt = clock.now();
     ticking = runTick()
       .catch((err: unknown) => log.error({ err }, 'webhook worker tick failed'))
       .finally(() => {
@@ -298,8 +318,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
         if (stopping) return;
         if (again) {
           again = false;
-          clearTimeout(timer);
-          setImmediate(() => void tick());
+          soon();
         } else schedule(opts.pollIntervalMs);
       });
     return ticking;

@@ -49,6 +49,14 @@ export interface ClaimRequest {
   /** At most this many for this worker now (its free local slots). */
   limit: number;
   bounds: DeliveryBounds;
+  /**
+   * The endpoints whose slots just freed (the worker's refill). The adapter may then look at these
+   * alone instead of every due endpoint — but only when what it takes from them leaves their clients
+   * and the overall count short of their bounds (`withinHeadroom`): then no other due delivery could
+   * have been refused a slot by it, and those are claimed at the worker's next full claim. Otherwise it
+   * claims as without `endpoints`.
+   */
+  endpoints?: readonly string[] | undefined;
 }
 
 /** A claimed delivery with what sending it needs. */
@@ -172,6 +180,20 @@ export interface LiveClaims {
   perEndpoint: ReadonlyMap<string, number>;
   perClient: ReadonlyMap<string, number>;
   overall: number;
+}
+
+/** Whether claiming `shares` leaves every client involved and the overall count short of their bounds. */
+export function withinHeadroom(due: readonly DueEndpoint[], shares: ReadonlyMap<string, number>, live: LiveClaims, bounds: DeliveryBounds): boolean {
+  let taken = 0;
+  const perClient = new Map<string, number>();
+  for (const e of due) {
+    const n = shares.get(e.endpointId) ?? 0;
+    taken += n;
+    perClient.set(e.clientId, (perClient.get(e.clientId) ?? live.perClient.get(e.clientId) ?? 0) + n);
+  }
+  if (live.overall + taken >= bounds.overall) return false;
+  for (const n of perClient.values()) if (n >= bounds.perClient) return false;
+  return true;
 }
 
 /**

@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import type { Db } from '../client';
 import {
   fairShares,
+  withinHeadroom,
   type AttemptOutcome,
   type ClaimedDelivery,
   type ClaimRequest,
@@ -48,6 +49,10 @@ const SQL = {
     SELECT ep.id AS endpointId, e.client_id AS clientId,
       (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = ep.id ORDER BY next_attempt_at LIMIT 1) AS oldest
     FROM ep JOIN webhook_endpoints e ON e.id = ep.id`,
+  // The same for the given endpoints only (a refill).
+  theseEndpoints: `SELECT e.id AS endpointId, e.client_id AS clientId,
+      (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' AND endpoint_id = e.id ORDER BY next_attempt_at LIMIT 1) AS oldest
+    FROM webhook_endpoints e WHERE e.id IN (SELECT value FROM json_each(?))`,
   // An endpoint's oldest due deliveries, with what sending them needs.
   take: `SELECT d.rowid AS rowid, d.id AS id, d.client_id AS clientId, d.endpoint_id AS endpointId, d.event_id AS eventId,
       d.attempts AS attempts, d.manual_retry AS manualRetry, e.url AS url, e.enabled AS enabled, e.secret AS secret,
@@ -148,12 +153,19 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
       overall += r.n;
     }
     if (overall >= req.bounds.overall) return [];
-    const due: DueEndpoint[] = [];
-    for (const e of st(SQL.dueEndpoints).all() as { endpointId: string; clientId: string; oldest: number | null }[]) {
+    const live = { perEndpoint, perClient, overall };
+    const dueOf = (heads: { endpointId: string; clientId: string; oldest: number | null }[]): DueEndpoint[] =>
       // How many are due is not counted (a seek per row): `take` answers what there is.
-      if (e.oldest !== null && e.oldest <= req.now) due.push({ endpointId: e.endpointId, clientId: e.clientId, due: req.bounds.perEndpoint, oldest: e.oldest });
+      heads.filter((e) => e.oldest !== null && e.oldest <= req.now).map((e) => ({ ...e, due: req.bounds.perEndpoint, oldest: e.oldest ?? 0 }));
+    type Head = { endpointId: string; clientId: string; oldest: number | null };
+    let shares: Map<string, number> | undefined;
+    if (req.endpoints) {
+      // A refill: the freed endpoints alone, when that cannot refuse anyone else a slot.
+      const due = dueOf(st(SQL.theseEndpoints).all(JSON.stringify(req.endpoints)) as Head[]);
+      const mine = fairShares(due, live, req.bounds, req.limit);
+      if (withinHeadroom(due, mine, live, req.bounds)) shares = mine;
     }
-    const shares = fairShares(due, { perEndpoint, perClient, overall }, req.bounds, req.limit);
+    shares ??= fairShares(dueOf(st(SQL.dueEndpoints).all() as Head[]), live, req.bounds, req.limit);
     const rows: PickedRow[] = [];
     for (const [endpointId, n] of shares) rows.push(...(st(SQL.take).all(endpointId, req.now, n) as PickedRow[]));
     if (rows.length === 0) return [];
