@@ -87,9 +87,10 @@ function Keys({ me }: { me: Me }) {
           </div>
           <p className="small">Try it:</p>
           <div className="copy-row">
-            <code className="mono code-block" aria-label="Example request">
+            {/* Focusable: the line scrolls sideways, and keyboard users must be able to scroll it. */}
+            <pre className="mono code-block" tabIndex={0} role="region" aria-label="Example request">
               {curl}
-            </code>
+            </pre>
             <CopyButton text={curl} label="Copy curl" />
           </div>
           <button type="button" className="btn btn-secondary btn-small" onClick={() => setCreated(null)}>
