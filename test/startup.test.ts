@@ -164,7 +164,7 @@ describe('process', () => {
 });
 
 describe('npm run cli', () => {
-  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 with the CLI's one line on stderr', () => {
+  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 with the CLI’s one line on stderr', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-cli-'));
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
     const ok = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'business', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
