@@ -35,7 +35,8 @@ export interface AppDeps extends ServiceDeps {
 }
 
 export function createDeps(opts: {
-  database: SqliteDatabase;
+  /** The SQLite engine's handles; absent on PostgreSQL (then `store` is required). */
+  database?: SqliteDatabase;
   logger: Logger;
   config: AppConfig;
   clock?: Clock;
@@ -43,17 +44,26 @@ export function createDeps(opts: {
   /** Where the limiter's counters live (default: beside the SQLite database). */
   limiter?: LimiterStore;
 }): AppDeps {
-  const { db, sqlite } = opts.database;
+  const { database } = opts;
+  const store = opts.store ?? (database ? createSqliteStore(database.sqlite) : undefined);
+  if (!store) throw new Error('createDeps needs a store or an SQLite database');
+  const limiter = opts.limiter ?? (database ? { kind: 'sqlite' as const, databasePath: database.sqlite.memory ? ':memory:' : database.sqlite.name } : undefined);
+  if (!limiter) throw new Error('createDeps needs a limiter store on PostgreSQL');
+  // On PostgreSQL there is no SQLite file: reaching for one is a bug, said as such rather than undefined.
+  const noSqlite = (): never => {
+    throw new Error('This server runs on PostgreSQL: there is no SQLite handle (use deps.store)');
+  };
   return {
-    store: opts.store ?? createSqliteStore(sqlite),
-    db,
-    sqlite,
+    store,
+    get db() {
+      return database ? database.db : noSqlite();
+    },
+    get sqlite() {
+      return database ? database.sqlite : noSqlite();
+    },
     clock: opts.clock ?? systemClock,
     logger: opts.logger,
     config: opts.config,
-    limits: createLimits(
-      opts.limiter ?? { kind: 'sqlite', databasePath: sqlite.memory ? ':memory:' : sqlite.name },
-      opts.config.rateLimitPerMinute,
-    ),
+    limits: createLimits(limiter, opts.config.rateLimitPerMinute),
   };
 }

@@ -1,7 +1,7 @@
 // Start-up only: parse env → open db → migrate → build app → listen → shut down cleanly.
 // With WORKERS=N > 1 the primary migrates once and forks N workers that share the port (node:cluster).
 import cluster from 'node:cluster';
-import { migrateDatabase, openDatabase } from './db/sqlite/connection';
+import { migrateOnly } from './db/open';
 import { EnvError, parseEnv, type Env } from './env';
 import { clusterMetricsSource, serveMetrics } from './lib/metrics';
 import { startServer, type RunningServer } from './server';
@@ -31,11 +31,9 @@ async function serve(env: Env) {
   if (stopRequested) stop(stopRequested);
 }
 
-function primary(env: Env) {
-  // Migrate once, before any worker opens the file.
-  const database = openDatabase(env.DATABASE_PATH);
-  migrateDatabase(database.db);
-  database.close();
+async function primary(env: Env) {
+  // Migrate once, before any worker opens the database.
+  await migrateOnly(env.DATABASE_URL ?? env.DATABASE_PATH);
   let stopping = false;
   // One metrics listener for the host, summing every worker's (a worker's own would see one scrape in N).
   if (env.METRICS_PORT !== undefined) {
@@ -67,10 +65,10 @@ function primary(env: Env) {
 
 async function main() {
   const env = parseEnv(process.env);
-  if (env.WORKERS > 1 && env.DATABASE_PATH === ':memory:') {
+  if (env.WORKERS > 1 && !env.DATABASE_URL && env.DATABASE_PATH === ':memory:') {
     throw new EnvError('Invalid environment: WORKERS > 1 needs a DATABASE_PATH file the workers can share');
   }
-  if (env.WORKERS > 1 && cluster.isPrimary) primary(env);
+  if (env.WORKERS > 1 && cluster.isPrimary) await primary(env);
   else await serve(env);
 }
 

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app';
-import { migrateDatabase, openDatabase } from './db/sqlite/connection';
+import type pg from 'pg';
+import { openStore } from './db/open';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
 import { describeLimiterStore, type LimiterStore } from './http/ratelimit';
@@ -52,9 +53,10 @@ export interface ServerOverrides {
   logDestination?: DestinationStream;
 }
 
-/** Where the limiter's counters live: Redis when REDIS_URL is set, else beside the SQLite database. */
-function limiterStore(env: Env): LimiterStore {
+/** Where the limiter's counters live: Redis when REDIS_URL is set, else in the database (PostgreSQL's pool, or a file beside SQLite's). */
+function limiterStore(env: Env, pool: pg.Pool | undefined): LimiterStore {
   if (env.REDIS_URL) return { kind: 'redis', url: env.REDIS_URL };
+  if (pool) return { kind: 'postgres', pool };
   return { kind: 'sqlite', databasePath: env.DATABASE_PATH };
 }
 
@@ -63,14 +65,13 @@ const TLS_VERSIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 export async function startServer(env: Env, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const logger = createLogger(env.LOG_LEVEL, overrides.logDestination);
   const tlsFiles = readTls(env);
-  if (env.DATABASE_URL) {
-    throw new EnvError('Invalid environment: DATABASE_URL: the PostgreSQL engine is not wired into the server yet');
-  }
-  const database = openDatabase(env.DATABASE_PATH);
-  migrateDatabase(database.db);
-  const limiter = limiterStore(env);
+  // Every store is opened and checked before the server listens: a missing or broken one is one clear
+  // line and exit 1 (main.ts).
+  const opened = await openStore(env.DATABASE_URL ?? env.DATABASE_PATH);
+  const limiter = limiterStore(env, opened.engine === 'pg' ? opened.pool : undefined);
   const deps = createDeps({
-    database,
+    ...(opened.engine === 'sqlite' ? { database: opened.database } : {}),
+    store: opened.store,
     limiter,
     logger,
     config: {
@@ -82,12 +83,18 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       trustProxy: env.TRUST_PROXY,
     },
   });
-  // Every store is checked before the server listens: a missing or broken one is one clear line and exit 1.
+  try {
+    await deps.store.ping();
+  } catch (err) {
+    await deps.limits.close();
+    await deps.store.close();
+    throw new Error(`the database (${opened.describe}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+  }
   try {
     await deps.limits.ping();
   } catch (err) {
     await deps.limits.close();
-    database.close();
+    await deps.store.close();
     throw new Error(`the rate limiter's store (${describeLimiterStore(limiter)}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (env.ORMIAR_WEBHOOK_ALLOW_PRIVATE) {
@@ -120,7 +127,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const url = `${tlsFiles ? 'https' : 'http'}://${host}:${port}`;
   // Known only once bound (PORT=0); no request is answered before this line, so every reader sees it.
   deps.config.publicBaseUrl ??= url;
-  logger.info({ url, database: env.DATABASE_PATH }, 'listening');
+  logger.info({ url, database: opened.engine === 'pg' ? 'postgres' : env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
     { deliveries: deps.store.deliveries, clock: deps.clock, logger: deps.logger },
     workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),

@@ -62,7 +62,7 @@ export function buildProgram(io: CliIo): Command {
     parent
       .command(name)
       .description(description)
-      .option('--db <path>', 'SQLite database file (default: DATABASE_PATH, ./data/ormiar.sqlite)')
+      .option('--db <path-or-url>', 'SQLite database file or postgres:// URL (default: DATABASE_URL, else DATABASE_PATH, ./data/ormiar.sqlite)')
       .option('--json', 'print one JSON object on stdout and nothing else')
       .action(async (...params: unknown[]) => {
         // commander passes the positional arguments, then the options, then the command itself.
@@ -71,7 +71,7 @@ export function buildProgram(io: CliIo): Command {
         let session: CliSession | undefined;
         try {
           const env = io.env();
-          session = openSession(env, options.db ?? env.DATABASE_PATH, { mayCreate });
+          session = await openSession(env, options.db ?? env.DATABASE_URL ?? env.DATABASE_PATH, { mayCreate });
           const out = await run(session, args, options);
           io.stdout.write(`${options.json ? JSON.stringify(out.json) : out.text}\n`);
         } catch (err) {

@@ -2,7 +2,8 @@
 // the one appRouter, so the CLI runs the very procedures /trpc serves, with their validation and errors.
 import { existsSync } from 'node:fs';
 import { pino } from 'pino';
-import { migrateDatabase, openDatabase } from '../db/sqlite/connection';
+import { openStore } from '../db/open';
+import { isPostgresUrl } from '../db/pg/client';
 import { createDeps, type AppDeps } from '../deps';
 import type { Env } from '../env';
 import { createLogger } from '../lib/logger';
@@ -31,23 +32,18 @@ export class NoDatabaseError extends Error {
  * may create the file and its folder; every other one needs rows that a new file cannot hold, so a
  * path that does not exist is a mistake (a typo in --db) and must leave nothing behind.
  */
-export function openSession(env: Env, dbPath: string, opts: { mayCreate?: boolean } = {}): CliSession {
-  const isFile = dbPath !== ':memory:' && !dbPath.startsWith('file:') && !/^postgres(ql)?:\/\//i.test(dbPath);
+export async function openSession(env: Env, dbPath: string, opts: { mayCreate?: boolean } = {}): Promise<CliSession> {
+  const isFile = dbPath !== ':memory:' && !dbPath.startsWith('file:') && !isPostgresUrl(dbPath);
   if (isFile && !opts.mayCreate && !existsSync(dbPath)) throw new NoDatabaseError(dbPath);
-  const database = openDatabase(dbPath);
-  try {
-    migrateDatabase(database.db);
-  } catch (err) {
-    database.close();
-    throw err;
-  }
+  const opened = await openStore(dbPath);
   const deps = createDeps({
-    database,
+    ...(opened.engine === 'sqlite' ? { database: opened.database } : { limiter: { kind: 'postgres' as const, pool: opened.pool } }),
+    store: opened.store,
     // stdout carries the command's result only (one JSON object with --json): logs go to stderr.
     logger: createLogger(env.LOG_LEVEL, pino.destination({ dest: 2, sync: true })),
     config: { internalToken: env.ORMIAR_INTERNAL_TOKEN, rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE },
   });
-  // The CLI already holds the database file, so the admin procedures trust it like the service token.
+  // The CLI already holds the database, so the admin procedures trust it like the service token.
   const caller = createCaller(createInnerContext({ deps, principal: { kind: 'cli' } }));
   return { deps, caller, close: () => deps.store.close() };
 }

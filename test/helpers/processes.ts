@@ -3,9 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 /** Starts `tsx src/main.ts` on `databasePath`, records it in `children`, resolves with its URL from the `listening` log line. */
-export function spawnServer(databasePath: string, children: ChildProcess[]): Promise<string> {
+export function spawnServer(databasePath: string, children: ChildProcess[], env: Record<string, string> = {}): Promise<string> {
   const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: databasePath, LOG_LEVEL: 'info', NODE_ENV: 'production' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: databasePath, LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -14,7 +14,7 @@ export function spawnServer(databasePath: string, children: ChildProcess[]): Pro
     stderr += chunk.toString();
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 120_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${String(code)}\n${stderr}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       try {

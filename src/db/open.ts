@@ -1,0 +1,43 @@
+// The engine switch: DATABASE_URL (postgres://…) opens PostgreSQL, else SQLite at DATABASE_PATH. Either
+// way the database is migrated (PostgreSQL under an advisory lock: processes that start together migrate
+// once) and checked before anything is served; a database that is not there is one clear error.
+import type { Store } from './ports';
+import { isPostgresUrl, migratePg, openPg } from './pg/client';
+import { createPgStore } from './pg/store';
+import { redactUrl } from '../http/ratelimit';
+import { migrateDatabase, openDatabase, type SqliteDatabase } from './sqlite/connection';
+import { createSqliteStore } from './sqlite/store';
+import type pg from 'pg';
+
+export type OpenedStore =
+  | { engine: 'sqlite'; store: Store; database: SqliteDatabase; describe: string }
+  | { engine: 'pg'; store: Store; pool: pg.Pool; describe: string };
+
+/** `target`: a postgres:// URL or an SQLite path (the CLI's --db, or DATABASE_URL ?? DATABASE_PATH). */
+export async function openStore(target: string): Promise<OpenedStore> {
+  if (isPostgresUrl(target)) {
+    const describe = `PostgreSQL at ${redactUrl(target)}`;
+    const { pool } = openPg(target);
+    try {
+      await migratePg(pool);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`the database (${describe}) does not answer: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { engine: 'pg', store: createPgStore(pool), pool, describe };
+  }
+  const database = openDatabase(target);
+  try {
+    migrateDatabase(database.db);
+  } catch (err) {
+    database.close();
+    throw err;
+  }
+  return { engine: 'sqlite', store: createSqliteStore(database.sqlite), database, describe: `SQLite file ${target}` };
+}
+
+/** Applies pending migrations and closes again (the cluster primary, before it forks). */
+export async function migrateOnly(target: string): Promise<void> {
+  const opened = await openStore(target);
+  await opened.store.close();
+}

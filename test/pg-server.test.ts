@@ -1,0 +1,107 @@
+// The server on PostgreSQL (DATABASE_URL), over real HTTP: one process in this test, then three server
+// processes on one database — limits exact across them, racing bookings (one 201, the rest 409, never a
+// 5xx), same-key creates once.
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openPg } from '../src/db/pg/client';
+import { createPgStore } from '../src/db/pg/store';
+import { systemClock } from '../src/lib/time';
+import { createApiKey, createBot, createClient } from '../src/services/clients';
+import { createLead } from '../src/services/leads';
+import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
+import { createTestDatabase } from './helpers/pg';
+import { spawnServer, stopAll } from './helpers/processes';
+
+const servers: TestServer[] = [];
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await stopAll(children);
+});
+
+const HOUR = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function fire(urls: string[], n: number, request: (i: number) => { path: string; init: RequestInit }) {
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const { path, init } = request(i);
+      const res = await fetch(`${urls[i % urls.length]}${path}`, init);
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text, body: text ? (JSON.parse(text) as unknown) : undefined };
+    }),
+  );
+}
+
+describe('one server process on PostgreSQL', () => {
+  it('serves the API from PostgreSQL: CRUD, limits in the UNLOGGED table (150 → exactly 120), /readyz', async () => {
+    const url = await createTestDatabase();
+    const srv = await startTestServer({ DATABASE_URL: url, DATABASE_PATH: tempDbPath('unused.sqlite') });
+    servers.push(srv);
+    expect((await srv.call('GET', '/readyz')).status).toBe(200);
+    const t = await srv.tenant('business');
+    const created = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'On Postgres' } });
+    expect(created.status, created.text).toBe(201);
+    const read = await srv.call('GET', `/v1/leads/${String(created.body.id)}`, { token: t.token });
+    expect(read.body).toMatchObject({ id: created.body.id, name: 'On Postgres' });
+    // The row is in PostgreSQL.
+    const check = openPg(url, { max: 1 });
+    const rows = await check.pool.query('SELECT name FROM leads WHERE id = $1', [created.body.id]);
+    expect(rows.rows).toEqual([{ name: 'On Postgres' }]);
+    await check.close();
+    const other = await srv.tenant('business');
+    const answers = await fire([srv.url], 150, () => ({ path: '/v1/bots', init: { headers: { authorization: `Bearer ${other.token}` } } }));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(120);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(30);
+  });
+});
+
+describe('three server processes on one PostgreSQL database', () => {
+  it('exact limits across them, racing bookings one 201 and the rest 409 (0 × 5xx), same-key creates once', async () => {
+    const url = await createTestDatabase();
+    const db = openPg(url, { max: 2 });
+    const deps = { store: createPgStore(db.pool), clock: systemClock };
+    const client = await createClient(deps, { name: 'Three', plan: 'business' });
+    const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
+    const { token } = await createApiKey(deps, { client_id: client.id });
+    const leadIds: string[] = [];
+    for (let i = 0; i < 40; i++) leadIds.push((await createLead(deps, client.id, { bot_id: bot.id, name: `Racer ${i}`, phone: '+14155550123' }, 'api')).id);
+    const second = await createApiKey(deps, { client_id: client.id });
+    const third = await createApiKey(deps, { client_id: client.id });
+    await deps.store.close();
+
+    const path = tempDbPath('unused.sqlite');
+    const urls = await Promise.all([0, 1, 2].map(() => spawnServer(path, children, { DATABASE_URL: url })));
+    expect(new Set(urls).size).toBe(3);
+    const auth = (tok: string) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
+
+    // 150 on one key over the three: exactly 120.
+    const burst = await fire(urls, 150, () => ({ path: '/v1/bots', init: { headers: auth(token) } }));
+    expect(burst.filter((r) => r.status === 200)).toHaveLength(120);
+    expect(burst.filter((r) => r.status === 429)).toHaveLength(30);
+
+    // 40 different leads of one bot racing for overlapping slots.
+    const day = Date.UTC(2031, 0, 6);
+    const bookings = await fire(urls, 40, (i) => ({
+      path: '/v1/calendar/appointments',
+      init: { method: 'POST', headers: auth(second.token), body: JSON.stringify({ lead_id: leadIds[i], starts_at: iso(day + 10 * HOUR + (i % 4) * 600_000), ends_at: iso(day + 11 * HOUR) }) },
+    }));
+    expect(bookings.filter((r) => r.status >= 500)).toEqual([]);
+    expect(bookings.filter((r) => r.status === 201)).toHaveLength(1);
+    for (const r of bookings.filter((b) => b.status !== 201)) expectError({ ...r, body: r.body }, 409, 'CONFLICT');
+
+    // 60 same-key creates over the three: one lead.
+    const creates = await fire(urls, 60, () => ({
+      path: '/v1/leads',
+      init: { method: 'POST', headers: { ...auth(third.token), 'idempotency-key': 'same-key-1' }, body: JSON.stringify({ bot_id: bot.id, name: 'Once' }) },
+    }));
+    expect(creates.filter((r) => r.status >= 500)).toEqual([]);
+    const ids = new Set(creates.filter((r) => r.status === 201).map((r) => (r.body as { id: string }).id));
+    expect(ids.size).toBe(1);
+    const check = openPg(url, { max: 1 });
+    const n = await check.pool.query<{ n: number }>(`SELECT count(*) AS n FROM leads WHERE name = 'Once'`);
+    expect(n.rows[0]?.n).toBe(1);
+    await check.close();
+    // Three processes start (8–16 s each on this shared machine) before the checks run.
+  }, 300_000);
+});
