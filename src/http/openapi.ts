@@ -109,7 +109,9 @@ function exampleOf(doc: OpenAPIObject, raw: Json, mode: 'request' | 'response'):
     const concrete = variants.find((v) => resolve(doc, v).type !== 'null');
     return concrete ? exampleOf(doc, concrete, mode) : null;
   }
-  switch (schema.type) {
+  // 3.1 spells a nullable type as ['string', 'null']: show the value, not the null.
+  const type = Array.isArray(schema.type) ? (schema.type as string[]).find((t) => t !== 'null') : schema.type;
+  switch (type) {
     case 'object': {
       const props = (schema.properties ?? {}) as Record<string, Json>;
       const required = new Set((schema.required ?? []) as string[]);
@@ -282,8 +284,8 @@ function webhooksSection(doc: OpenAPIObject) {
     { name: 'webhook-timestamp', in: 'header', required: true, description: 'Unix seconds when this attempt was signed; refuse values more than 5 minutes away', schema: { type: 'integer', format: 'int64', minimum: 0, maximum: 99_999_999_999 }, example: 1_779_028_380 },
     { name: 'webhook-signature', in: 'header', required: true, description: '`v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`; two space-separated signatures for 24 h after a rotation', schema: { type: 'string', maxLength: 400 }, example: 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=' },
   ];
-  const leadEvent = exampleOf(doc, { $ref: '#/components/schemas/WebhookEvent' }, 'response') as Json;
-  const { appointment, ...qualified } = leadEvent;
+  const { appointment: _omitted, ...qualified } = exampleOf(doc, { $ref: '#/components/schemas/WebhookEvent' }, 'response') as Json;
+  const appointment = exampleOf(doc, { $ref: '#/components/schemas/Appointment' }, 'response');
   const responses = {
     '204': { description: 'Any 2xx within 10 seconds is success' },
     '410': { description: 'Gone: disables the endpoint at once' },
