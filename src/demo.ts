@@ -1,8 +1,6 @@
 // `npm run demo`: the server of `npm start`, on its own file (./data/demo.sqlite, relative to the
 // working directory), with a demo workspace seeded on first run. Every run prints a fresh API key and
 // a ready curl line for GET /v1/stats, and the dashboard's sign-in for the demo person.
-import { eq } from 'drizzle-orm';
-import { clients, leads } from './db/sqlite/schema';
 import { EnvError, parseEnv } from './env';
 import { randomToken } from './lib/crypto';
 import { DEMO_BOT_ID } from './lib/ids';
@@ -27,21 +25,20 @@ interface Workspace {
 }
 
 /** The demo client, created and seeded on first run; found (and left alone) on every later run. */
-function ensureWorkspace(deps: ServiceDeps): Workspace {
-  const existing = deps.db.select({ id: clients.id }).from(clients).where(eq(clients.name, DEMO_CLIENT_NAME)).get();
+async function ensureWorkspace(deps: ServiceDeps): Promise<Workspace> {
+  const existing = await deps.store.clients.findClientByName(DEMO_CLIENT_NAME);
   let clientId = existing?.id;
   if (clientId === undefined) {
-    clientId = createClient(deps, { name: DEMO_CLIENT_NAME, plan: 'enterprise' }).id;
+    clientId = (await createClient(deps, { name: DEMO_CLIENT_NAME, plan: 'enterprise' })).id;
     // The first bot's id is fixed: the docs' examples name it, so their try-it bodies work here.
     for (const [i, name] of DEMO_BOTS.entries()) {
-      if (i === 0) createBot(deps, { client_id: clientId, name }, DEMO_BOT_ID);
-      else createBot(deps, { client_id: clientId, name });
+      if (i === 0) await createBot(deps, { client_id: clientId, name }, DEMO_BOT_ID);
+      else await createBot(deps, { client_id: clientId, name });
     }
   }
   // A first run stopped between creating the client and seeding it is finished here, not repeated.
-  const hasLeads = deps.db.select({ id: leads.id }).from(leads).where(eq(leads.clientId, clientId)).limit(1).get();
-  if (hasLeads) return { clientId, seeded: null };
-  return { clientId, seeded: seedLeads(deps, { client_id: clientId, leads: DEMO_LEADS, days: DEMO_DAYS }) };
+  if (await deps.store.leads.anyOf(clientId)) return { clientId, seeded: null };
+  return { clientId, seeded: await seedLeads(deps, { client_id: clientId, leads: DEMO_LEADS, days: DEMO_DAYS }) };
 }
 
 /**
@@ -74,9 +71,9 @@ async function main() {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 
-  const { clientId, seeded } = ensureWorkspace(running.deps);
+  const { clientId, seeded } = await ensureWorkspace(running.deps);
   const password = await demoPerson(running.deps, clientId, running.url);
-  const key = createApiKey(running.deps, { client_id: clientId, name: `demo ${new Date(running.deps.clock.now()).toISOString()}` });
+  const key = await createApiKey(running.deps, { client_id: clientId, name: `demo ${new Date(running.deps.clock.now()).toISOString()}` });
   const lines = [
     '',
     `Ormiar demo: ${running.url}  (database ${DEMO_DATABASE_PATH})`,

@@ -15,7 +15,7 @@ afterAll(() => srv.close());
 
 describe('one-time links', () => {
   it('an invite sets a password once; the link then fails; short passwords are refused', async () => {
-    const t = srv.tenant('enterprise');
+    const t = await srv.tenant('enterprise');
     const invited = await inviteUser(srv.deps, { client_id: t.clientId, email: 'New.Person@Example.com' }, srv.url);
     expect(invited.email).toBe('new.person@example.com');
     expect(invited.invite_url).toMatch(new RegExp(`^${srv.url}/dashboard/set-password#token=[A-Za-z0-9_-]{43}$`));
@@ -35,7 +35,7 @@ describe('one-time links', () => {
   });
 
   it('a link expires after 72 h; a reset link replaces the earlier one', async () => {
-    const t = srv.tenant('enterprise');
+    const t = await srv.tenant('enterprise');
     const invited = await inviteUser(srv.deps, { client_id: t.clientId, email: `late-${Date.now()}@example.com` }, srv.url);
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 72 * 3_600_000 + 1000 });
     try {
@@ -184,7 +184,7 @@ describe('plans and scope', () => {
     const listed = await dash(srv, 'query', 'keys.list', undefined, { cookie });
     expect(JSON.stringify(listed.body)).not.toContain(key.token);
     expect(listed.body.result.data.data.find((k: { id: string }) => k.id === key.id).last_used_at).not.toBeNull();
-    const other = srv.tenant('business');
+    const other = await srv.tenant('business');
     const foreign = await dash(srv, 'mutation', 'keys.revoke', { key_id: other.keyId }, { cookie });
     expect(foreign.status).toBe(404);
     expect((await srv.call('GET', '/v1/stats', { token: other.token })).status).toBe(200);

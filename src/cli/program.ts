@@ -77,7 +77,7 @@ export function buildProgram(io: CliIo): Command {
           io.stderr.write(`${errorLine(err, fields)}\n`);
           process.exitCode = 1;
         } finally {
-          session?.close();
+          await session?.close();
         }
       });
 
@@ -144,9 +144,9 @@ export function buildProgram(io: CliIo): Command {
     return { json: { id: u.id, email: u.email, reset_url: u.reset_url, expires_at: u.expires_at }, text: `One-time link for ${u.email} (valid until ${u.expires_at}): ${u.reset_url}` };
   }).argument('<USER_ID>');
 
-  leaf(program, 'seed', "fill a client's workspace with synthetic leads (benchmarks, demos)", { client_id: '--client', leads: '--leads', days: '--days' }, (session, _args, o) => {
+  leaf(program, 'seed', "fill a client's workspace with synthetic leads (benchmarks, demos)", { client_id: '--client', leads: '--leads', days: '--days' }, async (session, _args, o) => {
     const progress = progressReporter(io.stderr);
-    const result = seedLeads(
+    const result = await seedLeads(
       session.deps,
       { client_id: o.client ?? '', leads: o.leads, ...(o.days !== undefined ? { days: o.days } : {}) },
       { onProgress: progress },

@@ -1,7 +1,7 @@
 // One CLI command's session: the database opened (migrations applied first) and a tRPC caller over
 // the one appRouter, so the CLI runs the very procedures /trpc serves, with their validation and errors.
 import { pino } from 'pino';
-import { migrateDatabase, openDatabase } from '../db/client';
+import { migrateDatabase, openDatabase } from '../db/sqlite/connection';
 import { createDeps, type AppDeps } from '../deps';
 import type { Env } from '../env';
 import { createLogger } from '../lib/logger';
@@ -14,7 +14,7 @@ const createCaller = createCallerFactory(appRouter);
 export interface CliSession {
   deps: AppDeps;
   caller: ReturnType<typeof createCaller>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function openSession(env: Env, dbPath: string): CliSession {
@@ -26,13 +26,12 @@ export function openSession(env: Env, dbPath: string): CliSession {
     throw err;
   }
   const deps = createDeps({
-    db: database.db,
-    sqlite: database.sqlite,
+    database,
     // stdout carries the command's result only (one JSON object with --json): logs go to stderr.
     logger: createLogger(env.LOG_LEVEL, pino.destination({ dest: 2, sync: true })),
     config: { internalToken: env.ORMIAR_INTERNAL_TOKEN, rateLimitPerMinute: env.ORMIAR_RATE_LIMIT_PER_MINUTE },
   });
   // The CLI already holds the database file, so the admin procedures trust it like the service token.
   const caller = createCaller(createInnerContext({ deps, principal: { kind: 'cli' } }));
-  return { deps, caller, close: () => database.close() };
+  return { deps, caller, close: () => deps.store.close() };
 }
