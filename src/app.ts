@@ -33,7 +33,7 @@ export function createApp(deps: AppDeps) {
   // Ready while every store the server needs answers: the database and the limiter's counters.
   app.get('/readyz', async (_req, res) => {
     try {
-      deps.sqlite.prepare('SELECT 1').get();
+      await deps.store.ping();
       await deps.limits.ping();
       sendJson(res, 200, { status: 'ready' });
     } catch {

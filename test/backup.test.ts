@@ -44,7 +44,7 @@ describe('backup', () => {
       const live = tempDbPath('live.sqlite');
       const srv = await startTestServer({ DATABASE_PATH: live, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' });
       servers.push(srv);
-      const t = srv.tenant('business');
+      const t = await srv.tenant('business');
       // Some bulk, so the copy is more than a handful of pages.
       await seedLeads(srv.deps, { client_id: t.clientId, leads: 5_000, days: 30 });
 

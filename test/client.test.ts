@@ -30,7 +30,7 @@ const run = (cmd: string, args: string[], cwd: string) => spawnSync(process.exec
 
 beforeAll(async () => {
   srv = await startTestServer();
-  t = srv.tenant('enterprise');
+  t = await srv.tenant('enterprise');
   dir = mkdtempSync(join(tmpdir(), 'ormiar-consumer-'));
   // An installed layout: node_modules/<each dependency> and node_modules/ormiar-platform (the package).
   const modules = join(dir, 'node_modules');

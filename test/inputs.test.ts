@@ -10,7 +10,7 @@ let srv: TestServer;
 let t: Tenant;
 beforeAll(async () => {
   srv = await startTestServer({ ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' });
-  t = srv.tenant('enterprise');
+  t = await srv.tenant('enterprise');
 });
 afterAll(() => srv.close());
 

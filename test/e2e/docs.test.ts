@@ -15,7 +15,7 @@ let tenant: Tenant;
 let tags: { name: string }[];
 beforeAll(async () => {
   srv = await startTestServer();
-  tenant = srv.tenant('enterprise');
+  tenant = await srv.tenant('enterprise');
   tags = (await srv.call('GET', '/v1/openapi.json')).body.tags;
   browser = await launchBrowser();
 }, 60_000);
