@@ -2,8 +2,7 @@
 // the one appRouter, so the CLI runs the very procedures /trpc serves, with their validation and errors.
 import { existsSync } from 'node:fs';
 import { pino } from 'pino';
-import { openStore } from '../db/open';
-import { isPostgresUrl } from '../db/pg/client';
+import { isPostgresUrl, openStore } from '../db/open';
 import { createDeps, type AppDeps } from '../deps';
 import type { Env } from '../env';
 import { createLogger } from '../lib/logger';

@@ -2,8 +2,6 @@
 // way the database is migrated (PostgreSQL under an advisory lock: processes that start together migrate
 // once) and checked before anything is served; a database that is not there is one clear error.
 import type { Store } from './ports';
-import { isPostgresUrl, migratePg, openPg } from './pg/client';
-import { createPgStore } from './pg/store';
 import { redactUrl } from '../http/ratelimit';
 import { migrateDatabase, openDatabase, type SqliteDatabase } from './sqlite/connection';
 import { createSqliteStore } from './sqlite/store';
@@ -13,10 +11,16 @@ export type OpenedStore =
   | { engine: 'sqlite'; store: Store; database: SqliteDatabase; describe: string }
   | { engine: 'pg'; store: Store; pool: pg.Pool; describe: string };
 
+/** True for a `postgres://` (or `postgresql://`) URL: the CLI's `--db` and DATABASE_URL. */
+export const isPostgresUrl = (value: string): boolean => /^postgres(ql)?:\/\//i.test(value);
+
 /** `target`: a postgres:// URL or an SQLite path (the CLI's --db, or DATABASE_URL ?? DATABASE_PATH). */
 export async function openStore(target: string): Promise<OpenedStore> {
   if (isPostgresUrl(target)) {
     const describe = `PostgreSQL at ${redactUrl(target)}`;
+    // Loaded only on PostgreSQL: the driver and the adapter cost every SQLite start-up time for nothing.
+    const { migratePg, openPg } = await import('./pg/client');
+    const { createPgStore } = await import('./pg/store');
     const { pool } = openPg(target);
     try {
       await migratePg(pool);
