@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RateLimiterMemory, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { migrateDatabase, openDatabase } from '../src/db/client';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
 import { createLimits } from '../src/http/ratelimit';
 
 const args = process.argv.slice(2);

@@ -6,7 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrateDatabase, openDatabase } from '../src/db/client';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
@@ -38,16 +39,16 @@ interface Fixture {
   cursorAtDepth: string;
 }
 
-function makeDb(name: string, leads: number): Fixture {
+async function makeDb(name: string, leads: number): Promise<Fixture> {
   const path = join(dir, `${name}.sqlite`);
   const { db, sqlite, close } = openDatabase(path);
   migrateDatabase(db);
-  const deps = { db, clock: systemClock };
-  const client = createClient(deps, { name: 'Bench', plan: 'enterprise' });
-  for (const n of ['Front desk', 'After hours', 'Campaign']) createBot(deps, { client_id: client.id, name: n });
-  const key = createApiKey(deps, { client_id: client.id, name: 'bench' });
+  const deps = { store: createSqliteStore(sqlite), clock: systemClock };
+  const client = await createClient(deps, { name: 'Bench', plan: 'enterprise' });
+  for (const n of ['Front desk', 'After hours', 'Campaign']) await createBot(deps, { client_id: client.id, name: n });
+  const key = await createApiKey(deps, { client_id: client.id, name: 'bench' });
   const t0 = Date.now();
-  seedLeads(deps, { client_id: client.id, leads, days: 365 }, { onProgress: (done, total) => process.stderr.write(`\r  seeding ${name}: ${done}/${total}`) });
+  await seedLeads(deps, { client_id: client.id, leads, days: 365 }, { onProgress: (done, total) => process.stderr.write(`\r  seeding ${name}: ${done}/${total}`) });
   log(`\r  seeded ${name}: ${leads} leads in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const leadIds = (sqlite.prepare('SELECT id FROM leads ORDER BY random() LIMIT 1000').all() as { id: string }[]).map((r) => r.id);
   // Depth 10,000 pages of 50 (or as deep as the data goes): the cursor a client would hold there.
@@ -176,7 +177,7 @@ async function main() {
   spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' }); // what `npm start` runs
   log(`databases in ${dir}`);
   if (ONLY === 'trpc') {
-    const f = makeDb('small', SMALL);
+    const f = await makeDb('small', SMALL);
     const app = await startBundle('app', { DATABASE_PATH: f.path, PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' });
     await benchTrpc(app, f);
     await app.stop();
@@ -184,8 +185,8 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
-  const small = makeDb('small', SMALL);
-  const large = makeDb('large', LARGE);
+  const small = await makeDb('small', SMALL);
+  const large = await makeDb('large', LARGE);
   const env = (f: Fixture) => ({ DATABASE_PATH: f.path, PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' });
 
   // 1. GET /v1/leads/{id}: the full stack against the two hand-written baselines, same database.

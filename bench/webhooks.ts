@@ -22,7 +22,8 @@ import { pathToFileURL } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import { existsSync } from 'node:fs';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { openDatabase } from '../src/db/client';
+import { openDatabase } from '../src/db/sqlite/connection';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { newId } from '../src/lib/ids';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
@@ -178,25 +179,25 @@ function migrationsOf(root: string): string {
 
 async function makeFixture(label: string, dir: string, root: string, rcv: BenchReceiver, caPath: string, profileDir?: string): Promise<Fixture> {
   const path = join(dir, `${label}.sqlite`);
-  const { db, close } = openDatabase(path);
+  const { db, sqlite, close } = openDatabase(path);
   // The server's own migrations, so that each checkout runs on its own schema and indexes.
   migrate(db, { migrationsFolder: migrationsOf(root) });
-  const deps = { db, clock: systemClock };
-  const tenant = (name: string, endpoints: number) => {
-    const client = createClient(deps, { name, plan: 'enterprise' });
-    const bot = createBot(deps, { client_id: client.id, name: 'Desk' });
-    const key = createApiKey(deps, { client_id: client.id });
+  const deps = { store: createSqliteStore(sqlite), clock: systemClock };
+  const tenant = async (name: string, endpoints: number) => {
+    const client = await createClient(deps, { name, plan: 'enterprise' });
+    const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
+    const key = await createApiKey(deps, { client_id: client.id });
     for (let i = 0; i < endpoints; i++) {
       const hook = `/${label}/${name}/${i}`;
-      const ep = storeEndpoint(deps, client.id, { url: rcv.url(hook) });
+      const ep = await storeEndpoint(deps, client.id, { url: rcv.url(hook) });
       rcv.expectSecret(hook, ep.secret);
     }
     return { clientId: client.id, botId: bot.id, token: key.token };
   };
-  const single = tenant('single', 1);
-  const fanout = tenant('fanout', FANOUT);
-  const hung = tenant('hung', HUNG);
-  const fair = tenant('fair', 1);
+  const single = await tenant('single', 1);
+  const fanout = await tenant('fanout', FANOUT);
+  const hung = await tenant('hung', HUNG);
+  const fair = await tenant('fair', 1);
   close();
   const target = await startTarget(label, resolve(root, 'bench/servers/app.ts'), {
     DATABASE_PATH: path,
@@ -210,23 +211,21 @@ async function makeFixture(label: string, dir: string, root: string, rcv: BenchR
 }
 
 /** Commits `events` events of one client in one transaction (as a bulk import would); returns the commit time. */
-function insertBurst(path: string, clientId: string, botId: string, events: number): number {
-  const { db, close } = openDatabase(path);
+async function insertBurst(path: string, clientId: string, botId: string, events: number): Promise<number> {
+  const { sqlite } = openDatabase(path);
+  const store = createSqliteStore(sqlite);
   try {
-    db.transaction(
-      (tx) => {
-        const write = eventWriter(tx, clientId);
-        for (let i = 0; i < events; i++) {
-          const at = Date.now();
-          const lead = { id: newId('lead'), botId, clientId, name: `Burst ${i}`, phone: '+14155550123', email: null, interest: 'Book a consultation' };
-          write({ botId, leadId: lead.id, type: 'lead_qualified', at, payload: (id) => leadEventPayload(id, 'lead_qualified', lead, at) });
-        }
-      },
-      { behavior: 'immediate' },
-    );
+    await store.transaction(async (tx) => {
+      const write = await eventWriter(tx, clientId);
+      for (let i = 0; i < events; i++) {
+        const at = Date.now();
+        const lead = { id: newId('lead'), botId, clientId, name: `Burst ${i}`, phone: '+14155550123', email: null, interest: 'Book a consultation' };
+        await write({ botId, leadId: lead.id, type: 'lead_qualified', at, payload: (id) => leadEventPayload(id, 'lead_qualified', lead, at) });
+      }
+    });
     return Date.now();
   } finally {
-    close();
+    await store.close();
   }
 }
 
@@ -236,7 +235,7 @@ async function burst(f: Fixture, rcv: BenchReceiver, deliveries: number, endpoin
   const collecting = rcv.collect(events * endpoints);
   const before = await f.target.stats();
   const opened = rcv.connections();
-  const committed = insertBurst(f.path, who.clientId, who.botId, events);
+  const committed = await insertBurst(f.path, who.clientId, who.botId, events);
   const r = await collecting;
   const after = await f.target.stats();
   return {

@@ -6,17 +6,13 @@
 import { build } from 'esbuild';
 import { buildDashboard } from './build-dashboard.mjs';
 
-await build({
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/main.mjs',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: true,
-  logLevel: 'warning',
-});
+const common = { bundle: true, format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' };
 
-// The dashboard page, served by the same server at /dashboard.
-await buildDashboard();
+await Promise.all([
+  build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/main.mjs', platform: 'node' }),
+  // The typed client internal apps import (package.json "exports"); its types come from
+  // `tsc -p tsconfig.build.json` (dist/types). Only @trpc/client is imported at run time.
+  build({ ...common, entryPoints: ['src/client/index.ts'], outfile: 'dist/client.mjs', platform: 'neutral' }),
+  // The dashboard page, served by the same server at /dashboard.
+  buildDashboard(),
+]);

@@ -1,6 +1,8 @@
 // Everything a request, the CLI or a worker needs, built once by createDeps and passed down.
 import type Database from 'better-sqlite3';
-import type { Db } from './db/client';
+import type { Store } from './db/ports';
+import type { Db, SqliteDatabase } from './db/sqlite/connection';
+import { createSqliteStore } from './db/sqlite/store';
 import { createLimits, type LimiterStore, type Limits } from './http/ratelimit';
 import type { Logger } from './lib/logger';
 import { systemClock, type Clock } from './lib/time';
@@ -21,29 +23,36 @@ export interface AppConfig {
 }
 
 export interface AppDeps extends ServiceDeps {
-  sqlite: Database.Database;
   logger: Logger;
   config: AppConfig;
   limits: Limits;
+  /**
+   * The SQLite engine's connection and its drizzle handle: the limiter's file sits beside it, the
+   * webhook worker still reads it directly, and tests inspect the file. Services never see them.
+   */
+  sqlite: Database.Database;
+  db: Db;
 }
 
 export function createDeps(opts: {
-  db: Db;
-  sqlite: Database.Database;
+  database: SqliteDatabase;
   logger: Logger;
   config: AppConfig;
   clock?: Clock;
+  store?: Store;
   /** Where the limiter's counters live (default: beside the SQLite database). */
   limiter?: LimiterStore;
 }): AppDeps {
+  const { db, sqlite } = opts.database;
   return {
-    db: opts.db,
-    sqlite: opts.sqlite,
+    store: opts.store ?? createSqliteStore(sqlite),
+    db,
+    sqlite,
     clock: opts.clock ?? systemClock,
     logger: opts.logger,
     config: opts.config,
     limits: createLimits(
-      opts.limiter ?? { kind: 'sqlite', databasePath: opts.sqlite.memory ? ':memory:' : opts.sqlite.name },
+      opts.limiter ?? { kind: 'sqlite', databasePath: sqlite.memory ? ':memory:' : sqlite.name },
       opts.config.rateLimitPerMinute,
     ),
   };

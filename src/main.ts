@@ -1,7 +1,7 @@
 // Start-up only: parse env → open db → migrate → build app → listen → shut down cleanly.
 // With WORKERS=N > 1 the primary migrates once and forks N workers that share the port (node:cluster).
 import cluster from 'node:cluster';
-import { migrateDatabase, openDatabase } from './db/client';
+import { migrateDatabase, openDatabase } from './db/sqlite/connection';
 import { EnvError, parseEnv, type Env } from './env';
 import { clusterMetricsSource, serveMetrics } from './lib/metrics';
 import { startServer, type RunningServer } from './server';

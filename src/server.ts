@@ -7,14 +7,13 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app';
-import { migrateDatabase, openDatabase } from './db/client';
+import { migrateDatabase, openDatabase } from './db/sqlite/connection';
 import { createDeps, type AppDeps } from './deps';
 import { EnvError, type Env } from './env';
 import { describeLimiterStore, type LimiterStore } from './http/ratelimit';
 import { answerClientErrors, answerExpectations, capConnectionsPerAddress } from './http/transport';
 import { createLogger } from './lib/logger';
 import { serveMetrics, shareMetricsWithPrimary, watchWebhookQueue } from './lib/metrics';
-import { sqliteDeliveries } from './db/sqlite/deliveries';
 import { startWebhookWorker, workerOptions, type WebhookWorker, type WorkerOptions } from './webhooks/worker';
 
 export interface RunningServer {
@@ -71,8 +70,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   migrateDatabase(database.db);
   const limiter = limiterStore(env);
   const deps = createDeps({
-    db: database.db,
-    sqlite: database.sqlite,
+    database,
     limiter,
     logger,
     config: {
@@ -124,7 +122,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   deps.config.publicBaseUrl ??= url;
   logger.info({ url, database: env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
-    { deliveries: sqliteDeliveries(deps.db), clock: deps.clock, logger: deps.logger },
+    { deliveries: deps.store.deliveries, clock: deps.clock, logger: deps.logger },
     workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
   );
   const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
@@ -149,7 +147,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
     ]).then(async () => {
       unwatchQueue();
       await deps.limits.close();
-      database.close();
+      await deps.store.close();
     });
     return closing;
   };

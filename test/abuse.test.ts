@@ -90,7 +90,7 @@ describe('slow clients (slowloris)', () => {
 
   it('a body sent one byte a second is cut off at the request bound', async () => {
     const srv = await server(env);
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const body = JSON.stringify({ bot_id: t.botId, name: 'Slow body' });
     const head = `POST /v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const r = await drip(srv.url, [head, ...body], 1_000);
@@ -176,7 +176,7 @@ describe('a key-guessing loop', () => {
 
   it('gets 20 answers, then only 429 — even for the right key — while other addresses are served', async () => {
     const srv = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const statuses: number[] = [];
     for (let i = 0; i < 100; i++) {
       // The attacker's 60th guess is right: it is refused all the same.
@@ -199,7 +199,7 @@ describe('secrets never reach the log', () => {
       },
     });
     const srv = await server({ DATABASE_PATH: tempDbPath(), LOG_LEVEL: 'trace', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' }, { logDestination: sink });
-    const t = srv.tenant('enterprise');
+    const t = await srv.tenant('enterprise');
     const secrets: string[] = [t.token, INTERNAL_TOKEN];
     const pii = ['+14155550987', 'secret.person@example.com', '+4930123456789', 'other.person@example.org'];
     const auth = { token: t.token };

@@ -2,7 +2,8 @@
 // in two processes sharing one database file (where only SQLite's write lock can keep them apart).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateDatabase, openDatabase } from '../src/db/client';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
@@ -25,13 +26,12 @@ afterAll(async () => {
 });
 
 /** A client with one bot, an API key and `leads` leads that can be booked (they have a phone). */
-function tenantWithLeads(deps: ServiceDeps, leads: number) {
-  const client = createClient(deps, { name: 'Racing', plan: 'business' });
-  const bot = createBot(deps, { client_id: client.id, name: 'Desk' });
-  const { token } = createApiKey(deps, { client_id: client.id });
-  const leadIds = Array.from({ length: leads }, (_, i) =>
-    createLead(deps, client.id, { bot_id: bot.id, name: `Racer ${i}`, phone: '+14155550123' }, 'api').id,
-  );
+async function tenantWithLeads(deps: ServiceDeps, leads: number) {
+  const client = await createClient(deps, { name: 'Racing', plan: 'business' });
+  const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
+  const { token } = await createApiKey(deps, { client_id: client.id });
+  const leadIds: string[] = [];
+  for (let i = 0; i < leads; i++) leadIds.push((await createLead(deps, client.id, { bot_id: bot.id, name: `Racer ${i}`, phone: '+14155550123' }, 'api')).id);
   return { token, leadIds };
 }
 
@@ -77,7 +77,7 @@ describe('the race for one slot, one server process', () => {
   it(`${RACERS} concurrent POSTs for the same slot and lead: exactly one 201, the rest 409`, async () => {
     const srv = await startTestServer();
     servers.push(srv);
-    const { token, leadIds } = tenantWithLeads(srv.deps, 1);
+    const { token, leadIds } = await tenantWithLeads(srv.deps, 1);
     const slot = { lead_id: leadIds[0], starts_at: iso(BASE + 10 * HOUR), ends_at: iso(BASE + 11 * HOUR) };
     expectOneWinner(await race([srv.url], token, Array.from({ length: RACERS }, () => slot)));
     expect(await expectNoOverlap(srv.url, token, BASE)).toBe(1);
@@ -86,7 +86,7 @@ describe('the race for one slot, one server process', () => {
   it(`${RACERS} different leads of one bot for the same slot: exactly one 201`, async () => {
     const srv = await startTestServer();
     servers.push(srv);
-    const { token, leadIds } = tenantWithLeads(srv.deps, RACERS);
+    const { token, leadIds } = await tenantWithLeads(srv.deps, RACERS);
     const day = BASE + DAY;
     const bodies = leadIds.map((lead_id) => ({ lead_id, starts_at: iso(day + 10 * HOUR), ends_at: iso(day + 10.5 * HOUR) }));
     expectOneWinner(await race([srv.url], token, bodies));
@@ -96,7 +96,7 @@ describe('the race for one slot, one server process', () => {
   it('overlapping requests for neighbouring slots: the winners never overlap', async () => {
     const srv = await startTestServer();
     servers.push(srv);
-    const { token, leadIds } = tenantWithLeads(srv.deps, RACERS);
+    const { token, leadIds } = await tenantWithLeads(srv.deps, RACERS);
     const day = BASE + 2 * DAY;
     const answers = await race([srv.url], token, staggered(leadIds, day));
     const won = answers.filter((r) => r.status === 201).length;
@@ -115,9 +115,9 @@ describe('the race across two server processes on one database file', () => {
     const path = tempDbPath('calendar-race.sqlite');
     const database = openDatabase(path);
     migrateDatabase(database.db);
-    const deps = { db: database.db, clock: systemClock };
-    const same = tenantWithLeads(deps, RACERS);
-    const stagger = tenantWithLeads(deps, RACERS);
+    const deps = { store: createSqliteStore(database.sqlite), clock: systemClock };
+    const same = await tenantWithLeads(deps, RACERS);
+    const stagger = await tenantWithLeads(deps, RACERS);
     database.close();
 
     const urls = await Promise.all([spawnServer(path, children), spawnServer(path, children)]);

@@ -39,7 +39,7 @@ async function newLead(t: Tenant, body: Record<string, unknown> = {}): Promise<s
 }
 
 async function setup(plan: Plan = 'business'): Promise<Setup> {
-  const t = srv.tenant(plan);
+  const t = await srv.tenant(plan);
   return { ...t, leadId: await newLead(t) };
 }
 
@@ -235,7 +235,7 @@ describe('no overlap on one bot', () => {
   it('keeps bots apart: the same time on another bot of the client is fine', async () => {
     const t = await setup();
     await booked(t, t.leadId, at('10:00'), at('11:00'));
-    const bot2 = createBot(srv.deps, { client_id: t.clientId, name: 'Second desk' });
+    const bot2 = await createBot(srv.deps, { client_id: t.clientId, name: 'Second desk' });
     const l = await newLead({ ...t, botId: bot2.id });
     const res = await book(t, l, at('10:00'), at('11:00'));
     expect(res.status).toBe(201);
@@ -388,7 +388,7 @@ describe('settings', () => {
   const valid = { timezone: 'Europe/Berlin', working_hours: { mon: [['13:00', '17:00'], ['09:00', '12:00']], sat: [] }, slot_minutes: 30 };
 
   it('has defaults, then stores a normalized schedule', async () => {
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const defaults = await srv.call('GET', `/v1/calendar/settings?bot_id=${t.botId}`, { token: t.token });
     expect(defaults.status).toBe(200);
     const weekday = [['09:00', '17:00']];
@@ -412,7 +412,7 @@ describe('settings', () => {
   });
 
   it('refuses unknown zones, inverted or overlapping intervals and bad fields, with issues', async () => {
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const cases: [Record<string, unknown>, string][] = [
       [{ ...valid, timezone: 'Mars/Olympus' }, 'timezone'],
       [{ ...valid, timezone: '+02:00' }, 'timezone'],
@@ -479,7 +479,7 @@ describe('availability', () => {
   });
 
   it('never offers the past', async () => {
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     await srv.call('PUT', '/v1/calendar/settings', {
       token: t.token,
       body: { bot_id: t.botId, timezone: 'UTC', working_hours: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [['00:00', '24:00']]])), slot_minutes: 60 },
@@ -492,7 +492,7 @@ describe('availability', () => {
   });
 
   it('validates the range and duration', async () => {
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     expect((await slots(t, `from=${date()}&to=${iso(MONDAY + 31 * DAY)}`)).length).toBeGreaterThan(0);
     const cases: [string, string][] = [
       [`from=${date()}&to=${iso(MONDAY + 31 * DAY + 1)}`, 'to'],
@@ -532,7 +532,7 @@ describe('availability', () => {
     const everyDay = { mon: [['09:00', '17:00']], tue: [['09:00', '17:00']], wed: [['09:00', '17:00']], thu: [['09:00', '17:00']], fri: [['09:00', '17:00']], sat: [['09:00', '17:00']], sun: [['09:00', '17:00']] };
 
     async function zoned(timezone: string): Promise<Tenant> {
-      const t = srv.tenant('business');
+      const t = await srv.tenant('business');
       const res = await srv.call('PUT', '/v1/calendar/settings', { token: t.token, body: { bot_id: t.botId, timezone, working_hours: everyDay, slot_minutes: 30 } });
       expect(res.status, res.text).toBe(200);
       return t;
@@ -566,7 +566,7 @@ describe('availability', () => {
 describe('bot runtime booking over /trpc', () => {
   it('books an offered slot for the bot’s lead, with the same rules as REST', async () => {
     // The bot runtime serves every plan, starter included (which has no REST API).
-    const t = srv.tenant('starter');
+    const t = await srv.tenant('starter');
     const runtime = trpcClient(srv, INTERNAL_TOKEN, { headers: { 'x-ormiar-client-id': t.clientId } });
     const { id: leadId } = await runtime.leads.create.mutate({ bot_id: t.botId, name: 'Jane Roe', phone: '+14155550123' });
     await runtime.calendar.settings.put.mutate({ bot_id: t.botId, timezone: 'Europe/Berlin', working_hours: { mon: [['09:00', '12:00']] }, slot_minutes: 30 });
@@ -595,7 +595,7 @@ describe('bot runtime booking over /trpc', () => {
       expect(await outcome(bad), JSON.stringify(bad)).toMatchObject({ ok: false, status: 400, error: { code: 'BAD_REQUEST', message: 'Not a slot that availability offers' } });
     }
     // A lead of another bot of the client is not this bot's lead.
-    const bot2 = createBot(srv.deps, { client_id: t.clientId, name: 'Second desk' });
+    const bot2 = await createBot(srv.deps, { client_id: t.clientId, name: 'Second desk' });
     expect(await outcome({ starts_at: at('08:00'), ends_at: at('08:30') }, other.id, bot2.id)).toMatchObject({ ok: false, status: 404 });
     expect(await outcome({ starts_at: at('08:00'), ends_at: at('08:30') }, other.id, 'bot_0000000000000000')).toMatchObject({ ok: false, status: 400 });
     const last = offered.slots[offered.slots.length - 1];

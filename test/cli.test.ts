@@ -132,9 +132,9 @@ describe('admin CLI', () => {
   }, SLOW);
 
   it('seeds N leads whose stats agree exactly with the rows; a client without bots gets one', async () => {
-    const t = srv.tenant('enterprise');
-    createBot(srv.deps, { client_id: t.clientId, name: 'Second' });
-    const botless = createClient(srv.deps, { name: 'Botless', plan: 'business' });
+    const t = await srv.tenant('enterprise');
+    await createBot(srv.deps, { client_id: t.clientId, name: 'Second' });
+    const botless = await createClient(srv.deps, { name: 'Botless', plan: 'business' });
     const [seeded, small] = await Promise.all([
       json('seed', '--client', t.clientId, '--leads', '2500', '--days', '45'),
       json('seed', '--client', botless.id, '--leads', '20'),
@@ -235,8 +235,8 @@ describe('admin CLI', () => {
 
   it('keeps the rollups exact across many small batches', async () => {
     // In-process, to choose the batch size: the per-batch (bot, hour) aggregation runs ~60 times.
-    const t = srv.tenant('enterprise');
-    const result = seedLeads(srv.deps, { client_id: t.clientId, leads: 400, days: 3 }, { batchSize: 7 });
+    const t = await srv.tenant('enterprise');
+    const result = await seedLeads(srv.deps, { client_id: t.clientId, leads: 400, days: 3 }, { batchSize: 7 });
     expect(result.leads).toBe(400);
     const rows = srv.deps.sqlite
       .prepare(`SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost FROM leads WHERE client_id = ?`)

@@ -6,7 +6,8 @@
 // outcome is allowed for them, and the checks below never depend on one.
 // CRASH_TRIALS and CRASH_SEED change the run (e.g. CRASH_TRIALS=200 for a long one).
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateDatabase, openDatabase } from '../src/db/client';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { DAY_MS, HOUR_MS } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { killAllChildren, startChild, type ServerChild } from './helpers/child';
@@ -144,10 +145,10 @@ describe('kill -9 under concurrent writes', () => {
     // The tenant, made directly in the file (migrated first, as the server would).
     const setup = openDatabase(dbPath);
     migrateDatabase(setup.db);
-    const deps = { db: setup.db, clock: { now: () => Date.now() } };
-    const client = createClient(deps, { name: 'Crash Co', plan: 'business' });
-    const bots = [createBot(deps, { client_id: client.id, name: 'A' }).id, createBot(deps, { client_id: client.id, name: 'B' }).id];
-    const { token } = createApiKey(deps, { client_id: client.id });
+    const deps = { store: createSqliteStore(setup.sqlite), clock: { now: () => Date.now() } };
+    const client = await createClient(deps, { name: 'Crash Co', plan: 'business' });
+    const bots = [(await createBot(deps, { client_id: client.id, name: 'A' })).id, (await createBot(deps, { client_id: client.id, name: 'B' })).id];
+    const { token } = await createApiKey(deps, { client_id: client.id });
     setup.close();
 
     const random = prng(SEED);

@@ -10,7 +10,7 @@ let srv: TestServer;
 let t: Tenant;
 beforeAll(async () => {
   srv = await startTestServer();
-  t = srv.tenant('business');
+  t = await srv.tenant('business');
 });
 afterAll(() => srv.close());
 
@@ -180,7 +180,7 @@ describe.each(['production', 'development'])('an unexpected crash with NODE_ENV=
   beforeAll(async () => {
     process.env.NODE_ENV = nodeEnv;
     crashing = await startTestServer({ DATABASE_PATH: tempDbPath() });
-    c = crashing.tenant('business');
+    c = await crashing.tenant('business');
     // Watch what the server logs (the logger is real; only its error method is observed).
     const original = crashing.deps.logger.error.bind(crashing.deps.logger);
     crashing.deps.logger.error = ((obj: unknown, ...rest: unknown[]) => {
@@ -307,9 +307,9 @@ describe('no CORS on /v1', () => {
 describe('Idempotency-Key on POST /v1/leads', () => {
   let a: Tenant;
   let b: Tenant;
-  beforeAll(() => {
-    a = srv.tenant('business');
-    b = srv.tenant('business');
+  beforeAll(async () => {
+    a = await srv.tenant('business');
+    b = await srv.tenant('business');
   });
   const create = (who: Tenant, key: string, body: unknown) => srv.call('POST', '/v1/leads', { token: who.token, body, headers: { 'idempotency-key': key } });
   const count = (who: Tenant) => (srv.deps.sqlite.prepare('SELECT count(*) AS n FROM leads WHERE client_id = ?').get(who.clientId) as { n: number }).n;

@@ -23,7 +23,7 @@ async function qualify(t: Tenant, name: string) {
 
 describe('GET /v1/events', () => {
   it('lists the client’s events newest first, on the business plan too, in the webhook body’s shape', async () => {
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const first = await qualify(t, 'Ann');
     const created = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Bob', phone: '+14155550100' } });
     const bob = created.body.id as string;
@@ -62,7 +62,7 @@ describe('GET /v1/events', () => {
   });
 
   it('pages with stable cursors and filters by created_after (inclusive)', async () => {
-    const t = srv.tenant('enterprise');
+    const t = await srv.tenant('enterprise');
     for (const n of ['E1', 'E2', 'E3', 'E4', 'E5']) await qualify(t, n);
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -86,10 +86,10 @@ describe('GET /v1/events', () => {
   });
 
   it('shows only the caller’s events, never pings; refuses bad input and the starter plan', async () => {
-    const mine = srv.tenant('enterprise');
-    const theirs = srv.tenant('enterprise');
+    const mine = await srv.tenant('enterprise');
+    const theirs = await srv.tenant('enterprise');
     await qualify(theirs, 'Theirs');
-    const ep = storeEndpoint(srv.deps, mine.clientId, { url: 'https://hooks.example.invalid/x' });
+    const ep = await storeEndpoint(srv.deps, mine.clientId, { url: 'https://hooks.example.invalid/x' });
     expect((await srv.call('POST', `/v1/webhooks/endpoints/${ep.id}/test`, { token: mine.token })).status).toBe(202);
     const res = await srv.call('GET', '/v1/events', { token: mine.token });
     expect(res.body.data).toEqual([]);
@@ -99,13 +99,13 @@ describe('GET /v1/events', () => {
     expectError(await srv.call('GET', '/v1/events?limit=101', { token: mine.token }), 400, 'BAD_REQUEST');
     expectError(await srv.call('GET', '/v1/events?type=ping', { token: mine.token }), 400, 'BAD_REQUEST');
     expectError(await srv.call('GET', '/v1/events?created_after=yesterday', { token: mine.token }), 400, 'BAD_REQUEST');
-    const starter = srv.tenant('starter');
+    const starter = await srv.tenant('starter');
     expectError(await srv.call('GET', '/v1/events', { token: starter.token }), 403, 'FORBIDDEN');
   });
 
   it('keeps events 30 days: older ones are never listed and the worker prunes them with their deliveries', async () => {
-    const t = srv.tenant('enterprise');
-    const ep = storeEndpoint(srv.deps, t.clientId, { url: 'https://hooks.example.invalid/old' });
+    const t = await srv.tenant('enterprise');
+    const ep = await storeEndpoint(srv.deps, t.clientId, { url: 'https://hooks.example.invalid/old' });
     const now = Date.now();
     const insertOld = (ageMs: number) => {
       const id = newId('event');

@@ -383,18 +383,18 @@ describe.each(OPERATIONS.map((op, index) => ({ name: `${op.method} ${op.path}`, 
     // Limits out of the way; no background deliveries, so only requests change the database.
     srv = await startTestServer({ ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' });
     await srv.webhooks.stop();
-    t = srv.tenant('enterprise');
+    t = await srv.tenant('enterprise');
     used = 0;
   }
   /** A valid request for the next run (on a fresh server every RUNS_PER_SERVER runs). */
   async function next(): Promise<OperationRequest> {
     if (++used > RUNS_PER_SERVER) await fresh();
     try {
-      return op.build(srv, t);
+      return await op.build(srv, t);
     } catch {
       // The fuzz may have used up a per-client allowance (20 webhook endpoints): a new client.
-      t = srv.tenant('enterprise');
-      return op.build(srv, t);
+      t = await srv.tenant('enterprise');
+      return await op.build(srv, t);
     }
   }
   beforeAll(fresh);
@@ -411,7 +411,7 @@ describe.each(OPERATIONS.map((op, index) => ({ name: `${op.method} ${op.path}`, 
     'schema-derived and hostile inputs over /v1',
     async () => {
       const resolve = resolver(doc);
-      const plans = planOf(fieldsOf(docOp(), resolve), resolve, op.build(srv, t), op.method === 'POST');
+      const plans = planOf(fieldsOf(docOp(), resolve), resolve, await op.build(srv, t), op.method === 'POST');
       await fc.assert(
         fc.asyncProperty(plans, async (plan) => {
           tally.cases++;
@@ -428,7 +428,7 @@ describe.each(OPERATIONS.map((op, index) => ({ name: `${op.method} ${op.path}`, 
     `the same over /trpc (${op.procedure})`,
     async () => {
       const resolve = resolver(doc);
-      const plans = planOf(fieldsOf(docOp(), resolve), resolve, op.build(srv, t), op.method === 'POST');
+      const plans = planOf(fieldsOf(docOp(), resolve), resolve, await op.build(srv, t), op.method === 'POST');
       await fc.assert(
         fc.asyncProperty(plans, async (plan) => {
           tally.cases++;

@@ -97,7 +97,7 @@ describe('answers Node would write by itself carry the contract body and X-Reque
 
   it('an expectation other than 100-continue: 417, and nothing is created', async () => {
     const srv = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const body = JSON.stringify({ bot_id: t.botId, name: 'Expecting' });
     const answer = await rawExchange(
       srv.url,
@@ -109,7 +109,7 @@ describe('answers Node would write by itself carry the contract body and X-Reque
 
   it('Expect: 100-continue: an oversized declared body gets its 413 before it is sent; a fitting one gets 100 and is served', async () => {
     const srv = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const big = await rawExchange(
       srv.url,
       `POST /v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n`,
@@ -141,7 +141,7 @@ describe('answers Node would write by itself carry the contract body and X-Reque
 describe('request targets', () => {
   it('an absolute-form target is routed like its origin-form', async () => {
     const srv = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const { host } = new URL(srv.url);
     const answer = await rawExchange(srv.url, `GET http://${host}/v1/bots?limit=5 HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${t.token}\r\n\r\n`);
     expect(answer.status, answer.raw).toBe(200);
@@ -157,8 +157,8 @@ describe('request targets', () => {
 describe('credentials', () => {
   it('two Authorization headers: 400 BAD_REQUEST, whatever they hold', async () => {
     const srv = await server();
-    const a = srv.tenant('business');
-    const b = srv.tenant('business');
+    const a = await srv.tenant('business');
+    const b = await srv.tenant('business');
     for (const second of [b.token, a.token, 'nonsense']) {
       const answer = await rawExchange(
         srv.url,
@@ -176,7 +176,7 @@ describe('a client that aborts its upload', () => {
   it('is logged at info with aborted: true, never at error and never with a stack', async () => {
     const lines: string[] = [];
     const srv = await server({ LOG_LEVEL: 'debug' }, { logDestination: { write: (line: string) => void lines.push(line) } });
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const { port, hostname } = new URL(srv.url);
     for (const path of ['/v1/leads', '/trpc/leads.create']) {
       await new Promise<void>((resolve) => {

@@ -10,7 +10,7 @@ let srv: TestServer;
 let t: Tenant;
 beforeAll(async () => {
   srv = await startTestServer({ ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' });
-  t = srv.tenant('enterprise');
+  t = await srv.tenant('enterprise');
 });
 afterAll(() => srv.close());
 
@@ -80,6 +80,9 @@ describe('charsets (defect 6)', () => {
   it('bytes that are not UTF-8 are refused even when declared UTF-8; UTF-8 in any spelling is accepted', async () => {
     const before = count('leads');
     expectError(await srv.call('POST', '/v1/leads', { token: t.token, rawBody: latin1(t.botId), headers: { 'content-type': 'application/json; charset=utf-8' } }), 400, 'BAD_REQUEST');
+    const trpc = await srv.call('POST', '/trpc/leads.create', { token: t.token, rawBody: latin1(t.botId), headers: { 'content-type': 'application/json' } });
+    expect(trpc.status).toBe(400);
+    expect(trpc.body.error.data.error.message).toMatch(/UTF-8/);
     expect(count('leads')).toBe(before);
     for (const type of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=utf8', 'application/json']) {
       const res = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: Buffer.from(JSON.stringify({ bot_id: t.botId, name: 'Renée 🎉' })), headers: { 'content-type': type } });

@@ -13,6 +13,7 @@ import { putCalendarSettings } from '../src/services/availability';
 import { createBot } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import { sendTestEvent, storeEndpoint } from '../src/services/webhooks';
+import { dash, person, type DashResponse } from './helpers/dashboard';
 import { INTERNAL_TOKEN, startTestServer, trpcOutcome, untypedTrpcClient, type Tenant, type TestServer } from './helpers/harness';
 import {
   dbSnapshot,
@@ -39,24 +40,24 @@ interface Holdings {
 }
 
 /** A client with two of every kind of resource (made through the services: no HTTP, no rate limit). */
-function stock(srv: TestServer, label: string): Holdings {
-  const tenant = srv.tenant('enterprise');
+async function stock(srv: TestServer, label: string): Promise<Holdings> {
+  const tenant = await srv.tenant('enterprise');
   const ids: Record<IdKind, string[]> = { client: [tenant.clientId], bot: [tenant.botId], apiKey: [tenant.keyId], lead: [], appointment: [], event: [], endpoint: [], delivery: [], request: [], user: [] };
-  ids.bot.push(createBot(srv.deps, { client_id: tenant.clientId, name: `${label} second desk` }).id);
+  ids.bot.push((await createBot(srv.deps, { client_id: tenant.clientId, name: `${label} second desk` })).id);
   for (const bot of ids.bot) {
-    putCalendarSettings(srv.deps, tenant.clientId, { bot_id: bot, timezone: 'Europe/Berlin', working_hours: { mon: [['09:00', '17:00']] }, slot_minutes: 30 });
+    await putCalendarSettings(srv.deps, tenant.clientId, { bot_id: bot, timezone: 'Europe/Berlin', working_hours: { mon: [['09:00', '17:00']] }, slot_minutes: 30 });
   }
   const markers = [`${label}-secret-name`, `${label.toLowerCase()}-secret@example.com`, '+4915550' + String(label.charCodeAt(0)).padStart(5, '0')];
   for (let i = 0; i < 2; i++) {
     // Qualified leads raise lead_qualified events.
-    ids.lead.push(createLead(srv.deps, tenant.clientId, { bot_id: ids.bot[i] ?? tenant.botId, name: markers[0] ?? '', email: markers[1], phone: markers[2], status: 'qualified' }, 'api').id);
-    ids.appointment.push(seedAppointment(srv, tenant));
+    ids.lead.push((await createLead(srv.deps, tenant.clientId, { bot_id: ids.bot[i] ?? tenant.botId, name: markers[0] ?? '', email: markers[1], phone: markers[2], status: 'qualified' }, 'api')).id);
+    ids.appointment.push(await seedAppointment(srv, tenant));
   }
-  ids.lead.push(seedLead(srv, tenant, markers[0]));
-  const endpoint = seedEndpoint(srv, tenant);
-  ids.endpoint.push(endpoint, storeEndpoint(srv.deps, tenant.clientId, { url: 'https://second.ormiar-fixture.invalid/hooks', description: `${label} second` }).id);
-  ids.delivery.push(seedDelivery(srv, tenant));
-  ids.event.push(sendTestEvent(srv.deps, tenant.clientId, endpoint).event_id);
+  ids.lead.push(await seedLead(srv, tenant, markers[0]));
+  const endpoint = await seedEndpoint(srv, tenant);
+  ids.endpoint.push(endpoint, (await storeEndpoint(srv.deps, tenant.clientId, { url: 'https://second.ormiar-fixture.invalid/hooks', description: `${label} second` })).id);
+  ids.delivery.push(await seedDelivery(srv, tenant));
+  ids.event.push((await sendTestEvent(srv.deps, tenant.clientId, endpoint)).event_id);
   const rows = srv.deps.sqlite.prepare('SELECT id, event_id FROM webhook_deliveries WHERE client_id = ?').all(tenant.clientId) as { id: string; event_id: string }[];
   for (const r of rows) if (!ids.delivery.includes(r.id)) ids.delivery.push(r.id);
   const events = srv.deps.sqlite.prepare('SELECT id FROM events WHERE client_id = ?').all(tenant.clientId) as { id: string }[];
@@ -94,8 +95,8 @@ beforeAll(async () => {
   srv = await startTestServer({ ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' });
   // No background deliveries: only requests change the database.
   await srv.webhooks.stop();
-  a = stock(srv, 'Alpha');
-  b = stock(srv, 'Bravo');
+  a = await stock(srv, 'Alpha');
+  b = await stock(srv, 'Bravo');
 });
 afterAll(async () => {
   console.log(`isolation: ${tally.cases} cases, ${tally.leaks} leaks`);
@@ -118,10 +119,10 @@ function leaksOf(text: string, owner: Holdings): string[] {
 }
 
 describe('the matrix: every operation of A with each of B’s ids in each place', () => {
-  it('the table names every id an operation takes (so the matrix misses none)', () => {
+  it('the table names every id an operation takes (so the matrix misses none)', async () => {
     const undeclared: string[] = [];
     for (const op of OPERATIONS) {
-      const req = op.build(srv, a.tenant);
+      const req = await op.build(srv, a.tenant);
       const declared = new Set(placesOf(op).map((p) => `${p.in}:${p.field}`));
       const scan = (where: 'path' | 'query' | 'body', values: Record<string, unknown> | undefined) => {
         for (const [k, v] of Object.entries(values ?? {})) if (typeof v === 'string' && ID_SHAPE.test(v) && !declared.has(`${where}:${k}`)) undeclared.push(`${op.operationId} ${where}:${k}`);
@@ -139,7 +140,7 @@ describe('the matrix: every operation of A with each of B’s ids in each place'
         const random = newId(place.kind);
         for (const transport of ['rest', 'trpc'] as const) {
           // Built first (building makes A's resources), so the snapshot brackets only the request.
-          const base = op.build(srv, a.tenant);
+          const base = await op.build(srv, a.tenant);
           const send = (id: string) => (transport === 'rest' ? rest(op, withId(base, place, id), a.tenant.token) : viaTrpc(op, withId(base, place, id), a.tenant.token));
           const before = dbSnapshot(srv);
           const foreign = await send(foreignId);
@@ -163,7 +164,7 @@ describe('the matrix: every operation of A with each of B’s ids in each place'
 describe('no answer to A carries B’s ids or data', () => {
   it.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), op })))('$name, on /v1 and /trpc', async ({ op }) => {
     for (const transport of ['rest', 'trpc'] as const) {
-      const req = op.build(srv, a.tenant);
+      const req = await op.build(srv, a.tenant);
       const res = transport === 'rest' ? await rest(op, req, a.tenant.token) : await viaTrpc(op, req, a.tenant.token);
       tally.cases++;
       expect(res.status, `${transport} ${JSON.stringify(res.body)}`).toBeLessThan(300);
@@ -185,7 +186,8 @@ describe('no answer to A carries B’s ids or data', () => {
 
   it('B’s cursors, handed to A, reveal nothing of B', async () => {
     let tried = 0;
-    for (const op of OPERATIONS.filter((o) => o.method === 'GET' && o.build(srv, b.tenant).query?.limit !== undefined)) {
+    for (const op of OPERATIONS) {
+      if (op.method !== 'GET' || (await op.build(srv, b.tenant)).query?.limit === undefined) continue;
       // B's first page of one row (no filters), then its cursor in A's request.
       const page = await rest(op, { query: { limit: '1' } }, b.tenant.token);
       expect(page.status, `${op.operationId} ${page.text}`).toBe(200);
@@ -206,7 +208,7 @@ describe('no answer to A carries B’s ids or data', () => {
 
   it('a client_id naming B, in a query or a body, is refused like any unknown field', async () => {
     for (const op of OPERATIONS) {
-      const req = op.build(srv, a.tenant);
+      const req = await op.build(srv, a.tenant);
       const put = (v: string): OperationRequest => (op.method === 'GET' ? { ...req, query: { ...req.query, client_id: v } } : { ...req, body: { ...req.body, client_id: v } });
       const before = dbSnapshot(srv);
       const foreign = await rest(op, put(b.tenant.clientId), a.tenant.token);
@@ -226,7 +228,7 @@ describe('the bot runtime (service token naming A)', () => {
       const out = await trpcOutcome(client.mutation('calendar.book', { bot_id: botId, lead_id: leadId, ...freeSlot() }));
       return out.ok ? { status: 200, body: out.data } : { status: out.status, body: { error: out.error } };
     };
-    const aLead = seedLead(srv, a.tenant);
+    const aLead = await seedLead(srv, a.tenant);
     for (const [foreign, random] of [
       [book(a.tenant.botId, b.ids.lead[0] ?? ''), book(a.tenant.botId, newId('lead'))],
       [book(b.tenant.botId, aLead), book(newId('bot'), aLead)],
@@ -268,6 +270,57 @@ describe('timing', () => {
     // A loose bound: an existence oracle would show as a consistent gap, noise does not reach 3×.
     expect(ratio).toBeGreaterThan(1 / 3);
     expect(ratio).toBeLessThan(3);
+  });
+});
+
+// The dashboard's procedures (issue 11): a signed-in person of A, with each of B's ids, gets exactly what
+// a random id gets, changes nothing, and no list shows B's rows.
+describe('the dashboard: a person of A reaches nothing of B', () => {
+  let cookie: string;
+  beforeAll(async () => {
+    const p = await person(srv, 'enterprise', a.tenant);
+    const res = await dash(srv, 'mutation', 'auth.signIn', { email: p.email, password: p.password });
+    cookie = res.session ?? '';
+  });
+  const seen = (res: DashResponse) => ({ status: res.status, code: res.body?.error?.data?.error?.code, message: res.body?.error?.message });
+  const CASES: { proc: string; kind: 'query' | 'mutation'; idKind: IdKind; input: (id: string) => Record<string, unknown> }[] = [
+    { proc: 'keys.revoke', kind: 'mutation', idKind: 'apiKey', input: (id) => ({ key_id: id }) },
+    { proc: 'endpoints.update', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id, enabled: false }) },
+    { proc: 'endpoints.delete', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'endpoints.rotateSecret', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'endpoints.test', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'deliveries.list', kind: 'query', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'deliveries.get', kind: 'query', idKind: 'delivery', input: (id) => ({ delivery_id: id }) },
+    { proc: 'deliveries.retry', kind: 'mutation', idKind: 'delivery', input: (id) => ({ delivery_id: id }) },
+  ];
+  it.each(CASES)('$proc: each of B’s ids answers like a random id and changes nothing', async ({ proc, kind, idKind, input }) => {
+    for (const foreignId of b.ids[idKind]) {
+      const before = dbSnapshot(srv);
+      const foreign = await dash(srv, kind, proc, input(foreignId), { cookie });
+      const random = await dash(srv, kind, proc, input(newId(idKind)), { cookie });
+      tally.cases++;
+      expect(seen(foreign), `${proc} ${foreignId}`).toEqual(seen(random));
+      expect([400, 404]).toContain(foreign.status);
+      expect(dbSnapshot(srv)).toEqual(before);
+      const leaked = leaksOf(JSON.stringify(foreign.body).replace(foreignId, ''), b);
+      tally.leaks += leaked.length;
+      expect(leaked).toEqual([]);
+    }
+  });
+  it('lists hold only A’s rows; me names A', async () => {
+    for (const [proc, input] of [['keys.list', undefined], ['endpoints.list', { limit: 100 }], ['deliveries.list', { limit: 100 }], ['auth.me', undefined]] as const) {
+      const res = await dash(srv, 'query', proc, input, { cookie });
+      expect(res.status, proc).toBe(200);
+      expect(leaksOf(JSON.stringify(res.body), b), proc).toEqual([]);
+    }
+    const keys = await dash(srv, 'query', 'keys.list', undefined, { cookie });
+    expect(keys.body.result.data.data.map((k: { id: string }) => k.id)).toContain(a.tenant.keyId);
+  });
+  it('B’s API key and the service token are not sessions', async () => {
+    for (const token of [b.tenant.token, INTERNAL_TOKEN]) {
+      const res = await fetch(`${srv.url}/trpc/dashboard.keys.list`, { headers: { authorization: `Bearer ${token}`, 'x-ormiar-dashboard': '1' } });
+      expect(res.status).toBe(401);
+    }
   });
 });
 

@@ -5,7 +5,7 @@ let srv: TestServer;
 let t: Tenant;
 beforeAll(async () => {
   srv = await startTestServer();
-  t = srv.tenant('business');
+  t = await srv.tenant('business');
 });
 afterAll(() => srv.close());
 
@@ -55,7 +55,7 @@ describe('leads', () => {
   });
 
   it('paginates newest first with stable cursors', async () => {
-    const own = srv.tenant('business');
+    const own = await srv.tenant('business');
     for (let i = 0; i < 7; i++) {
       const r = await srv.call('POST', '/v1/leads', { token: own.token, body: { bot_id: own.botId, name: `L${i}` } });
       expect(r.status).toBe(201);

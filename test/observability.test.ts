@@ -24,7 +24,7 @@ const requestLines = (logs: Record<string, unknown>[]) => logs.filter((l) => l.m
 describe('one log line per request', () => {
   it('names the request id, method, route template, status, duration, client and key; nothing personal or secret', async () => {
     const { srv, lines, logs } = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const created = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Logged Person', phone: '+14155550123', email: 'logged@example.com' } });
     expect(created.status).toBe(201);
     const got = await srv.call('GET', `/v1/leads/${created.body.id}`, { token: t.token });
@@ -77,7 +77,7 @@ describe('Prometheus metrics', () => {
     // Not on the API's own listener.
     expect((await srv.call('GET', '/metrics')).status).toBe(404);
     const before = await scrape(srv.metricsUrl);
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const created = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Counted' } });
     await srv.call('GET', `/v1/leads/${created.body.id}`, { token: t.token });
     await srv.call('GET', `/v1/leads/${created.body.id}`, { token: t.token });
@@ -101,7 +101,7 @@ describe('Prometheus metrics', () => {
 
   it('webhook deliveries are counted by outcome with their latency', async () => {
     const { srv } = await server({ METRICS_PORT: '0', ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1' });
-    const t = srv.tenant('enterprise');
+    const t = await srv.tenant('enterprise');
     const before = await scrape(srv.metricsUrl);
     // Nothing listens on port 1: the attempt fails fast.
     const endpoint = await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: 'https://127.0.0.1:1/hook' } });

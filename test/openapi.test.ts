@@ -192,9 +192,9 @@ describe('error examples are what the server answers', () => {
   it('401, 403, 404, 409, 413 and 429 bodies carry the documented messages', async () => {
     const limited = await startTestServer({ ORMIAR_RATE_LIMIT_PER_MINUTE: '3' });
     try {
-      const ent = limited.tenant('enterprise');
-      const starter = limited.tenant('starter');
-      const business = limited.tenant('business');
+      const ent = await limited.tenant('enterprise');
+      const starter = await limited.tenant('starter');
+      const business = await limited.tenant('business');
       const documentedMessages = (path: string, method: string, status: string): string[] =>
         Object.values(doc.paths[path][method].responses[status].content['application/json'].examples as Record<string, { value: { error: { message: string } } }>).map((e) => e.value.error.message);
       const noKey = await limited.call('GET', '/v1/leads/lead_0000000000000000');
@@ -253,5 +253,12 @@ describe('/docs', () => {
       expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
     }
     expect((await fetch(`${srv.url}/docs/assets/nope.js`)).status).toBe(404);
+    // Text assets go compressed to clients that accept gzip (fetch does, and decompresses).
+    const bundle = await fetch(`${srv.url}/docs/assets/swagger-ui-bundle.js`);
+    expect(bundle.headers.get('content-encoding')).toBe('gzip');
+    expect(Number(bundle.headers.get('content-length'))).toBeLessThan((await bundle.arrayBuffer()).byteLength / 2);
+    const plain = await fetch(`${srv.url}/v1/openapi.json`, { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(((await plain.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 });

@@ -63,7 +63,7 @@ describe('REDIS_URL', () => {
     const path = tempDbPath('redis-mode.sqlite');
     const srv = await startTestServer({ REDIS_URL: redisUrl(), DATABASE_PATH: path });
     servers.push(srv);
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const answers = await Promise.all(
       Array.from({ length: 150 }, () => srv.call('GET', '/v1/bots', { token: t.token })),
     );
@@ -81,7 +81,7 @@ describe('REDIS_URL', () => {
     cleanups.push(() => redis.stop());
     const srv = await startTestServer({ REDIS_URL: redis.url });
     servers.push(srv);
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     expect((await srv.call('GET', '/v1/bots', { token: t.token })).status).toBe(200);
     expect((await srv.call('GET', '/readyz')).status).toBe(200);
 

@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { migrateDatabase, openDatabase } from '../src/db/client';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { limiterPath } from '../src/http/ratelimit';
 import { randomToken } from '../src/lib/crypto';
 import { systemClock } from '../src/lib/time';
@@ -69,13 +70,13 @@ function expectExactBurst(answers: ApiResponse[], limit: number) {
 describe('per key', () => {
   it('a concurrent burst of 150 on one key gets exactly 120 successes and 30 × 429 with Retry-After', async () => {
     const srv = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     expectExactBurst(await burst([srv.url], t.token), 120);
   });
 
   it('puts the headers on every authenticated answer: 200, 201, 204, 400, 404 and 429 alike', async () => {
     const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '7' });
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const seen: number[] = [];
     const check = async (res: ApiResponse, status: number) => {
       expect(res.status, res.text).toBe(status);
@@ -101,11 +102,11 @@ describe('per key', () => {
 
   it('honours ORMIAR_RATE_LIMIT_PER_MINUTE, and gives each key its own budget', async () => {
     const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '5' });
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     expectExactBurst(await burst([srv.url], t.token, 8), 5);
     // A second key of the same client, and a key of another client, start full.
-    const second = createApiKey(srv.deps, { client_id: t.clientId, name: 'second' });
-    const other = srv.tenant('business');
+    const second = await createApiKey(srv.deps, { client_id: t.clientId, name: 'second' });
+    const other = await srv.tenant('business');
     for (const token of [second.token, other.token]) {
       const res = await srv.call('GET', '/v1/bots', { token });
       expect(res.status).toBe(200);
@@ -116,7 +117,7 @@ describe('per key', () => {
 
   it('counts /trpc calls with an API key against the same budget', async () => {
     const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '3' });
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const client = untypedTrpcClient(srv, t.token);
     expect(await trpcOutcome(client.query('bots.list', {}))).toMatchObject({ ok: true });
     expect(await trpcOutcome(client.query('bots.list', {}))).toMatchObject({ ok: true });
@@ -139,7 +140,7 @@ function getFrom(localAddress: string, url: string, token: string): Promise<numb
 describe('failed authentications per address', () => {
   it('more than 20 in a minute → 429 for that address, even with a valid key, until the window ends', async () => {
     const srv = await server();
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const unknown = `${TOKEN_PREFIX}${randomToken(32)}`;
     // Twenty failures of every kind, over REST and /trpc: each is a 401.
     const attempts: Promise<{ status: number }>[] = [];
@@ -186,10 +187,10 @@ describe('two server processes sharing one database file', () => {
     const path = tempDbPath('shared.sqlite');
     const database = openDatabase(path);
     migrateDatabase(database.db);
-    const deps = { db: database.db, clock: systemClock };
-    const client = createClient(deps, { name: 'Shared', plan: 'business' });
-    createBot(deps, { client_id: client.id, name: 'Desk' });
-    const { token } = createApiKey(deps, { client_id: client.id });
+    const deps = { store: createSqliteStore(database.sqlite), clock: systemClock };
+    const client = await createClient(deps, { name: 'Shared', plan: 'business' });
+    await createBot(deps, { client_id: client.id, name: 'Desk' });
+    const { token } = await createApiKey(deps, { client_id: client.id });
     database.close();
 
     const urls = await Promise.all([spawnServer(path, children), spawnServer(path, children)]);

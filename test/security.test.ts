@@ -71,7 +71,7 @@ describe('keys and plans change on the next request', () => {
   it('revoking a key through the admin procedures refuses its next request; a plan change applies at once', async () => {
     const srv = await startTestServer();
     try {
-      const t = srv.tenant('business');
+      const t = await srv.tenant('business');
       const admin = trpcClient(srv, INTERNAL_TOKEN);
       const get = () => srv.call('GET', '/v1/bots', { token: t.token });
       expect((await get()).status).toBe(200);
@@ -94,9 +94,9 @@ describe('an API key acts only for its own client', () => {
   it('ignores a client header naming another client, on /v1 and /trpc', async () => {
     const srv = await startTestServer();
     try {
-      const mine = srv.tenant('business');
-      const theirs = srv.tenant('business');
-      const theirLead = seedLead(srv, theirs);
+      const mine = await srv.tenant('business');
+      const theirs = await srv.tenant('business');
+      const theirLead = await seedLead(srv, theirs);
       const header = { 'x-ormiar-client-id': theirs.clientId };
       const list = await srv.call('GET', '/v1/leads', { token: mine.token, headers: header });
       expect(list.status).toBe(200);
@@ -118,10 +118,10 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   let starter: Tenant;
   beforeAll(async () => {
     srv = await startTestServer();
-    caller = srv.tenant(op.plan);
+    caller = await srv.tenant(op.plan);
     // The owner of the "other client's" resources; enterprise so every row can build for it.
-    other = srv.tenant('enterprise');
-    starter = srv.tenant('starter');
+    other = await srv.tenant('enterprise');
+    starter = await srv.tenant('starter');
   });
   afterAll(() => srv.close());
 
@@ -142,7 +142,7 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   }
 
   async function unauthorized(auth: { token?: string; authorization?: string }) {
-    const res = await refused(op.build(srv, caller), auth, 401, 'UNAUTHORIZED');
+    const res = await refused(await op.build(srv, caller), auth, 401, 'UNAUTHORIZED');
     expect(res.headers.get('www-authenticate') ?? '').toMatch(/^Bearer\b/);
     expectNoRateLimitHeaders(res);
     return res;
@@ -165,8 +165,8 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   });
 
   it('401 for a revoked key, answered exactly like an unknown one', async () => {
-    const key = createApiKey(srv.deps, { client_id: caller.clientId, name: 'soon revoked' });
-    revokeApiKey(srv.deps, { key_id: key.id });
+    const key = await createApiKey(srv.deps, { client_id: caller.clientId, name: 'soon revoked' });
+    await revokeApiKey(srv.deps, { key_id: key.id });
     const revoked = await unauthorized({ token: key.token });
     const unknown = await unauthorized({ token: `${TOKEN_PREFIX}${randomToken(32)}` });
     expect(visible(revoked)).toEqual(visible(unknown));
@@ -177,7 +177,7 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   });
 
   it('403 on the starter plan', async () => {
-    const res = await refused(op.build(srv, starter), { token: starter.token }, 403, 'FORBIDDEN');
+    const res = await refused(await op.build(srv, starter), { token: starter.token }, 403, 'FORBIDDEN');
     expect(res.body.error.message).toBe('REST API is not available on your current plan');
     expectNoRateLimitHeaders(res);
   });
@@ -185,15 +185,15 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   // Rows that do not apply generate no test at all (rather than a skipped one).
   if (op.plan === 'enterprise') {
     it('403 on the business plan', async () => {
-      const business = srv.tenant('business');
-      const res = await refused(op.build(srv, business), { token: business.token }, 403, 'FORBIDDEN');
+      const business = await srv.tenant('business');
+      const res = await refused(await op.build(srv, business), { token: business.token }, 403, 'FORBIDDEN');
       expectNoRateLimitHeaders(res);
     });
   }
 
   if (op.pathIds !== undefined) {
     it("404 for another client's ids in the path, exactly like a random id", async () => {
-      const theirs = op.build(srv, other);
+      const theirs = await op.build(srv, other);
       const foreign = await refused(theirs, { token: caller.token }, 404, 'NOT_FOUND');
       const params = { ...theirs.params };
       for (const [name, kind] of Object.entries(op.pathIds ?? {})) params[name] = randomId(kind);
@@ -203,8 +203,8 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   }
 
   it.each(op.refs ?? [])("another client's $field in the $in answers exactly like a random id", async (ref) => {
-    const mine = op.build(srv, caller);
-    const theirs = op.build(srv, other);
+    const mine = await op.build(srv, caller);
+    const theirs = await op.build(srv, other);
     const theirId = (ref.in === 'query' ? theirs.query : theirs.body)?.[ref.field];
     expect(typeof theirId, `the row's build() must fill ${ref.field}`).toBe('string');
     const expected = ref.status ?? 400;
@@ -220,7 +220,7 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
       const input = trpcInputOf(req);
       return trpcOutcome(op.method === 'GET' ? c.query(op.procedure, input) : c.mutation(op.procedure, input));
     };
-    const [mine, asStarter, theirs] = [op.build(srv, caller), op.build(srv, starter), op.build(srv, other)];
+    const [mine, asStarter, theirs] = [await op.build(srv, caller), await op.build(srv, starter), await op.build(srv, other)];
     const before = dbSnapshot(srv);
     expect(await call(null, mine)).toMatchObject({ ok: false, status: 401, error: { code: 'UNAUTHORIZED' } });
     expect(await call(`${TOKEN_PREFIX}${randomToken(32)}`, mine)).toMatchObject({ ok: false, status: 401, error: { code: 'UNAUTHORIZED' } });
@@ -239,7 +239,7 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
   // The control: the same request with a good key on the right plan succeeds, so the refusals above
   // are about the caller and not about a broken request.
   it('succeeds for a valid key on the right plan', async () => {
-    const res = await send(op.build(srv, caller), { token: caller.token });
+    const res = await send(await op.build(srv, caller), { token: caller.token });
     expect(res.status, res.text).toBeGreaterThanOrEqual(200);
     expect(res.status, res.text).toBeLessThan(300);
   });

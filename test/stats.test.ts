@@ -30,34 +30,34 @@ const rand = () => {
 
 beforeAll(async () => {
   srv = await startTestServer();
-  t = srv.tenant('business');
-  otherBot = createBot(srv.deps, { client_id: t.clientId, name: 'Second' }).id;
+  t = await srv.tenant('business');
+  otherBot = (await createBot(srv.deps, { client_id: t.clientId, name: 'Second' })).id;
   let at = START;
   for (let i = 0; i < 400; i++) {
     at += Math.floor(rand() * 50 * 60_000);
     if (at >= NOW) break;
-    const deps: ServiceDeps = { db: srv.deps.db, clock: { now: () => at } };
+    const deps: ServiceDeps = { store: srv.deps.store, clock: { now: () => at } };
     const bot = rand() < 0.7 ? t.botId : otherBot;
     const qualifiedAtCreate = rand() < 0.3;
-    const lead = createLead(deps, t.clientId, { bot_id: bot, name: `L${i}`, phone: '+14155550100', status: qualifiedAtCreate ? 'qualified' : 'new' }, 'import');
+    const lead = await createLead(deps, t.clientId, { bot_id: bot, name: `L${i}`, phone: '+14155550100', status: qualifiedAtCreate ? 'qualified' : 'new' }, 'import');
     let qualified = qualifiedAtCreate;
     let lost = false;
-    const later: ServiceDeps = { db: srv.deps.db, clock: { now: () => at + 1000 } };
+    const later: ServiceDeps = { store: srv.deps.store, clock: { now: () => at + 1000 } };
     if (!qualified && rand() < 0.3) {
-      updateLead(later, t.clientId, lead.id, { status: 'qualified' });
+      await updateLead(later, t.clientId, lead.id, { status: 'qualified' });
       qualified = true;
     }
     if (rand() < 0.15) {
-      updateLead(later, t.clientId, lead.id, { status: 'lost' });
+      await updateLead(later, t.clientId, lead.id, { status: 'lost' });
       lost = true;
       if (rand() < 0.3) {
-        updateLead(later, t.clientId, lead.id, { status: 'qualified' });
+        await updateLead(later, t.clientId, lead.id, { status: 'qualified' });
         qualified = true;
         lost = false;
       }
     }
     // Erased leads keep counting (API.md §5).
-    if (rand() < 0.05) deleteLead(later, t.clientId, lead.id);
+    if (rand() < 0.05) await deleteLead(later, t.clientId, lead.id);
     made.push({ at, bot, qualified, lost });
   }
 });
@@ -117,7 +117,7 @@ describe('GET /v1/stats', () => {
   });
 
   it('scopes to the caller and refuses a foreign bot_id with 400', async () => {
-    const other = srv.tenant('business');
+    const other = await srv.tenant('business');
     const res = await srv.call('GET', `/v1/stats?from=${iso(START)}&to=${iso(NOW + HOUR_MS)}`, { token: other.token });
     expect(res.body.leads.total).toBe(0);
     expectError(await srv.call('GET', `/v1/stats?bot_id=${t.botId}`, { token: other.token }), 400, 'BAD_REQUEST');

@@ -36,7 +36,7 @@ function makeCert(name: string): Cert {
 
 let first: Cert;
 let renewed: Cert;
-beforeAll(() => {
+beforeAll(async () => {
   first = makeCert('first');
   renewed = makeCert('renewed');
 });
@@ -87,22 +87,22 @@ describe('Strict-Transport-Security', () => {
   it('is on every HTTPS answer (success, 401, 404, /trpc, /docs) and on no HTTP one', async () => {
     const agent = new https.Agent({ ca: [first.pem] });
     // Each server has its own database: a tenant (and key) of each.
-    const paths = (srv: TestServer): [string, Record<string, string>, number][] => [
+    const paths = async (srv: TestServer): Promise<[string, Record<string, string>, number][]> => [
       ['/healthz', {}, 200],
-      ['/v1/bots', { authorization: `Bearer ${srv.tenant('business').token}` }, 200],
+      ['/v1/bots', { authorization: `Bearer ${(await srv.tenant('business')).token}` }, 200],
       ['/v1/bots', {}, 401],
       ['/nope', {}, 404],
       [`/trpc/bots.list?input=${encodeURIComponent('{}')}`, { authorization: `Bearer ${INTERNAL_TOKEN}` }, 400],
       ['/v1/openapi.json', {}, 200],
       ['/docs/', {}, 200],
     ];
-    for (const [path, headers, status] of paths(secure)) {
+    for (const [path, headers, status] of await paths(secure)) {
       const res = await get(`${secure.url}${path}`, agent, headers);
       expect(res.status, path).toBe(status);
       expect(res.headers['strict-transport-security'], path).toBe('max-age=31536000');
     }
     agent.destroy();
-    for (const [path, headers, status] of paths(plain)) {
+    for (const [path, headers, status] of await paths(plain)) {
       const res = await fetch(`${plain.url}${path}`, { headers });
       expect(res.status, path).toBe(status);
       expect(res.headers.has('strict-transport-security'), path).toBe(false);

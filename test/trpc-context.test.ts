@@ -2,7 +2,7 @@
 // principal decides what a call may do, exactly as it does when an HTTP adapter derived it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { migrateDatabase, openDatabase } from '../src/db/client';
+import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
 import { createDeps, type AppDeps } from '../src/deps';
 import { AppError } from '../src/lib/errors';
 import { appRouter } from '../src/routers/_app';
@@ -19,14 +19,13 @@ beforeAll(() => {
   const database = openDatabase(':memory:');
   migrateDatabase(database.db);
   deps = createDeps({
-    db: database.db,
-    sqlite: database.sqlite,
+    database,
     logger: pino({ level: 'silent' }),
     config: { internalToken: undefined, rateLimitPerMinute: 2 },
   });
   close = () => {
     deps.limits.close();
-    database.close();
+    void deps.store.close();
   };
 });
 afterAll(() => close());

@@ -27,8 +27,8 @@ function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: 
 
 beforeAll(async () => {
   srv = await startTestServer();
-  t = srv.tenant('enterprise');
-  starter = srv.tenant('starter');
+  t = await srv.tenant('enterprise');
+  starter = await srv.tenant('starter');
   const createContext = createHttpContextFactory(srv.deps);
   const standalone = createHTTPHandler({
     router: appRouter,

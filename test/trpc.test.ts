@@ -47,12 +47,12 @@ describe('/trpc', () => {
   });
 
   it('applies the /v1 rules to an API key: plan gate, no admin, validation as on REST', async () => {
-    const starter = srv.tenant('starter');
+    const starter = await srv.tenant('starter');
     const e1 = await trpcError(client(starter.token).stats.get.query({}));
     expect(e1.data?.httpStatus).toBe(403);
     expect(e1.message).toBe('REST API is not available on your current plan');
 
-    const business = srv.tenant('business');
+    const business = await srv.tenant('business');
     const e2 = await trpcError(client(business.token).admin.clients.create.mutate({ name: 'x', plan: 'enterprise' }));
     expect(e2.data?.httpStatus).toBe(401);
 
@@ -77,7 +77,7 @@ describe('/trpc', () => {
   it('refuses every call with 401 when ORMIAR_INTERNAL_TOKEN is unset', async () => {
     const closed = await startTestServer({ ORMIAR_INTERNAL_TOKEN: '' });
     try {
-      const t = closed.tenant('enterprise');
+      const t = await closed.tenant('enterprise');
       const c = createTRPCClient<AppRouter>({
         links: [httpLink({ url: `${closed.url}/trpc`, headers: { authorization: `Bearer ${t.token}` } })],
       });
@@ -107,7 +107,7 @@ describe('/trpc', () => {
   });
 
   it('words malformed JSON input as /v1 does', async () => {
-    const t = srv.tenant('business');
+    const t = await srv.tenant('business');
     const res = await fetch(`${srv.url}/trpc/leads.list?input=${encodeURIComponent('{bad')}`, { headers: { authorization: `Bearer ${t.token}` } });
     const body = (await res.json()) as { error: { message: string; data: { error: { code: string; message: string } } } };
     expect(res.status).toBe(400);

@@ -45,7 +45,7 @@ interface InvalidCase {
   apply(req: OperationRequest & { headers?: Record<string, string> }): OperationRequest & { headers?: Record<string, string> };
 }
 
-const doc = buildOpenApiDocument(appRouter, { version: 'test', serverUrl: 'http://127.0.0.1', rateLimitPerMinute: 120 }) as unknown as {
+const doc = buildOpenApiDocument(appRouter, { version: 'test', serverUrl: 'http://127.0.0.1', rateLimitPerMinute: 120, trpcProcedures: '' }) as unknown as {
   paths: Record<string, Record<string, DocOperation>>;
   components?: { schemas?: Record<string, JsonSchema> };
 };
@@ -237,10 +237,10 @@ const srv: TestServer = await startTestServer({ ORMIAR_RATE_LIMIT_PER_MINUTE: '1
 afterAll(() => srv.close());
 
 const tenants = new Map<string, Tenant>();
-const tenantFor = (plan: Operation['plan']): Tenant => {
+const tenantFor = async (plan: Operation['plan']): Promise<Tenant> => {
   let t = tenants.get(plan);
   if (!t) {
-    t = srv.tenant(plan);
+    t = await srv.tenant(plan);
     tenants.set(plan, t);
   }
   return t;
@@ -255,10 +255,10 @@ function expectInvalid(res: ApiResponse, field: string) {
   expect(names(res), `issues should name ${field}: ${res.text}`).toSatisfy((paths: string[]) => namesField(paths, field));
 }
 
-describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))('$name: every field', ({ op }: { op: Operation }) => {
+describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))('$name: every field', async ({ op }: { op: Operation }) => {
   // One valid request per row, reused by every case: each case is refused and changes nothing (which
   // is asserted), so the base stays valid, and the tables stay small enough to compare in full.
-  const base = op.build(srv, tenantFor(op.plan));
+  const base = await op.build(srv, await tenantFor(op.plan));
   const cases = casesFor(op, base);
 
   it('has invalid cases derived from the document', () => {
@@ -266,7 +266,7 @@ describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))
   });
 
   it.each(cases.map((c) => ({ name: c.label, c })))('$name → 400 naming the field, on REST and /trpc alike', async ({ c }) => {
-    const t = tenantFor(op.plan);
+    const t = await tenantFor(op.plan);
     const req = c.apply(base);
     const before = dbSnapshot(srv);
     const res = await srv.call(op.method, urlOf(op, req), { token: t.token, body: req.body, headers: req.headers ?? {} });
@@ -302,8 +302,8 @@ const meta = (n: number, keyLen = 3, valueLen = 1) =>
 
 describe('leads: create', () => {
   let t: Tenant;
-  beforeAll(() => {
-    t = srv.tenant('business');
+  beforeAll(async () => {
+    t = await srv.tenant('business');
   });
   const create = (fields: Record<string, unknown>) => ({ bot_id: t.botId, name: 'Jane Roe', ...fields });
 
@@ -352,9 +352,9 @@ describe('leads: create', () => {
 describe('leads: patch', () => {
   let t: Tenant;
   let leadId: string;
-  beforeAll(() => {
-    t = srv.tenant('business');
-    leadId = createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Jane', phone: '+14155550123', metadata: meta(30) }, 'api').id;
+  beforeAll(async () => {
+    t = await srv.tenant('business');
+    leadId = (await createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Jane', phone: '+14155550123', metadata: meta(30) }, 'api')).id;
   });
 
   it.each([
@@ -389,7 +389,7 @@ describe('leads: patch', () => {
   });
 
   it('refuses removing both contacts of a qualified lead', async () => {
-    const id = createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Q', email: 'q@example.com', status: 'qualified' }, 'api').id;
+    const id = (await createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Q', email: 'q@example.com', status: 'qualified' }, 'api')).id;
     await refuses(t, 'PATCH', `/v1/leads/${id}`, 'phone', { email: null });
   });
 });
@@ -397,10 +397,10 @@ describe('leads: patch', () => {
 describe('leads: list filters', () => {
   let t: Tenant;
   let foreignBot: string;
-  beforeAll(() => {
-    t = srv.tenant('business');
-    foreignBot = srv.tenant('business').botId;
-    seedLead(srv, t);
+  beforeAll(async () => {
+    t = await srv.tenant('business');
+    foreignBot = (await srv.tenant('business')).botId;
+    await seedLead(srv, t);
   });
 
   it.each([
@@ -452,8 +452,8 @@ describe('leads: list filters', () => {
 
 describe('stats', () => {
   let t: Tenant;
-  beforeAll(() => {
-    t = srv.tenant('business');
+  beforeAll(async () => {
+    t = await srv.tenant('business');
   });
   const stats = (q: string) => srv.call('GET', `/v1/stats?${q}`, { token: t.token });
 
@@ -492,7 +492,7 @@ describe('stats', () => {
   });
 
   it("refuses another client's bot_id exactly like an unknown one", async () => {
-    const foreign = await refuses(t, 'GET', `/v1/stats?bot_id=${srv.tenant('business').botId}`, 'bot_id');
+    const foreign = await refuses(t, 'GET', `/v1/stats?bot_id=${(await srv.tenant('business')).botId}`, 'bot_id');
     const unknown = await refuses(t, 'GET', `/v1/stats?bot_id=${randomId('bot')}`, 'bot_id');
     expect(foreign.body.error).toMatchObject({ message: unknown.body.error.message, issues: unknown.body.error.issues });
   });
@@ -500,7 +500,7 @@ describe('stats', () => {
 
 describe('bots: list', () => {
   it.each(['limit=0', 'limit=101', 'limit=x', 'cursor=%%%', 'cursor=', 'name=Desk'])('?%s → 400', async (query) => {
-    const t = tenantFor('business');
+    const t = await tenantFor('business');
     const field = query.split('=')[0] ?? '';
     await refuses(t, 'GET', `/v1/bots?${query}`, field);
   });
@@ -510,9 +510,9 @@ describe('bots: list', () => {
 
 describe('REST and /trpc behave identically', () => {
   let t: Tenant;
-  beforeAll(() => {
-    t = srv.tenant('business');
-    for (let i = 0; i < 7; i++) seedLead(srv, t, `L${i}`);
+  beforeAll(async () => {
+    t = await srv.tenant('business');
+    for (let i = 0; i < 7; i++) await seedLead(srv, t, `L${i}`);
   });
 
   it('takes limit as "5" (REST query text) and as 5 (tRPC number) with the same page', async () => {

@@ -3,9 +3,11 @@
 // worker lease, takeover of lapsed claims (the old claimant's results then ignored), record's verdicts,
 // refills that look at freed endpoints only while the bounds leave headroom, release.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrateDatabase, openDatabase, type Database_ } from '../src/db/client';
+import type { Store } from '../src/db/ports';
+import { migrateDatabase, openDatabase, type SqliteDatabase } from '../src/db/sqlite/connection';
 import type { ClaimRequest, DeliveriesRepository, DeliveryBounds, WorkerIdentity } from '../src/db/ports/deliveries';
 import { sqliteDeliveries } from '../src/db/sqlite/deliveries';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { newId } from '../src/lib/ids';
 import { systemClock } from '../src/lib/time';
 import { createBot, createClient } from '../src/services/clients';
@@ -13,7 +15,8 @@ import { storeEndpoint } from '../src/services/webhooks';
 import { eventWriter, leadEventPayload } from '../src/webhooks/outbox';
 import { decideFailure } from '../src/webhooks/policy';
 
-let database: Database_;
+let database: SqliteDatabase;
+let store: Store;
 let repo: DeliveriesRepository;
 const T0 = Date.now();
 const A: WorkerIdentity = { owner: 'wrk_a', host: 'host-a', pid: 1 };
@@ -26,22 +29,23 @@ beforeEach(() => {
   database = openDatabase(':memory:');
   migrateDatabase(database.db);
   repo = sqliteDeliveries(database.db);
+  store = createSqliteStore(database.sqlite);
 });
 afterEach(() => database.close());
 
 /** A client with `endpoints` endpoints and `events` events queued to each (due at T0 - 1000 + i). */
 async function tenant(endpoints: number, events: number) {
-  const deps = { db: database.db, clock: systemClock };
+  const deps = { store, clock: systemClock };
   const client = await createClient(deps, { name: 'C', plan: 'enterprise' });
   const bot = await createBot(deps, { client_id: client.id, name: 'B' });
   const ids: string[] = [];
   for (let i = 0; i < endpoints; i++) ids.push((await storeEndpoint(deps, client.id, { url: `https://example.com/${i}` })).id);
-  database.db.transaction((tx) => {
-    const write = eventWriter(tx, client.id);
+  await store.transaction(async (tx) => {
+    const write = await eventWriter(tx, client.id);
     for (let i = 0; i < events; i++) {
       const at = T0 - 1000 + i;
       const lead = { id: newId('lead'), botId: bot.id, clientId: client.id, name: `L${i}`, phone: null, email: null, interest: 'x' };
-      write({ botId: bot.id, leadId: lead.id, type: 'lead_qualified', at, payload: (id) => leadEventPayload(id, 'lead_qualified', lead, at) });
+      await write({ botId: bot.id, leadId: lead.id, type: 'lead_qualified', at, payload: (id) => leadEventPayload(id, 'lead_qualified', lead, at) });
     }
   });
   return { clientId: client.id, endpoints: ids };

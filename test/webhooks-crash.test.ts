@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/client';
+import { openDatabase } from '../src/db/sqlite/connection';
+import { createSqliteStore } from '../src/db/sqlite/store';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { INTERNAL_TOKEN, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
 import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
@@ -92,10 +93,10 @@ describe('crash mid-delivery', () => {
     expect(first.logs.some((l) => l.level === 40 && /ORMIAR_WEBHOOK_ALLOW_PRIVATE=1/.test(l.msg ?? ''))).toBe(true);
     // The child migrated the file; make a tenant in it directly.
     const db = openDatabase(dbPath);
-    const deps = { db: db.db, clock: { now: () => Date.now() } };
-    const client = createClient(deps, { name: 'Crash Co', plan: 'enterprise' });
-    const bot = createBot(deps, { client_id: client.id, name: 'Desk' });
-    const { token } = createApiKey(deps, { client_id: client.id });
+    const deps = { store: createSqliteStore(db.sqlite), clock: { now: () => Date.now() } };
+    const client = await createClient(deps, { name: 'Crash Co', plan: 'enterprise' });
+    const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
+    const { token } = await createApiKey(deps, { client_id: client.id });
 
     const ep = await post(first.url, '/v1/webhooks/endpoints', token, { url: rcv.url('/crash') });
     expect(ep.status).toBe(201);
@@ -156,7 +157,7 @@ describe('several processes on one database file', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect([a.webhooks.isActive(), b.webhooks.isActive()]).toEqual([true, false]);
 
-    const t = b.tenant('enterprise');
+    const t = await b.tenant('enterprise');
     const many = await b.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/shared-many') } });
     rcv.expectSecrets('/shared-many', [many.body.secret]);
     await Promise.all(

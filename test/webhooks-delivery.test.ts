@@ -182,9 +182,9 @@ if (PRIVATE_NAME) {
     it(`refuses every delivery to ${PRIVATE_NAME}, including those served from a shared answer`, async () => {
       const srv = await startTestServer({ ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1' }, { webhooks: { pollIntervalMs: 20, dnsCacheMs: 60_000 } });
       try {
-        const t = srv.tenant('enterprise');
+        const t = await srv.tenant('enterprise');
         // Stored directly, as if it had resolved publicly at registration and been re-pointed since.
-        const ep = storeEndpoint(srv.deps, t.clientId, { url: `https://${PRIVATE_NAME}:9/hook` });
+        const ep = await storeEndpoint(srv.deps, t.clientId, { url: `https://${PRIVATE_NAME}:9/hook` });
         for (let i = 0; i < 4; i++) {
           const res = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `D${i}`, email: `d${i}@example.com`, status: 'qualified' } });
           expect(res.status).toBe(201);
@@ -222,7 +222,7 @@ describe('delivery worker', () => {
     const srv = await startTestServer({ ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1' }, { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } });
     servers.push(srv);
     try {
-      const t = srv.tenant('enterprise');
+      const t = await srv.tenant('enterprise');
       const ep = await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: `https://localhost:${counting.port}/hook` } });
       expect(ep.status, ep.text).toBe(201);
       for (let i = 0; i < 40; i++) {
@@ -248,7 +248,7 @@ describe('delivery worker', () => {
     const env = { DATABASE_PATH: dbPath, ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' };
     const a = await startTestServer(env, { webhooks: opts });
     servers.push(a);
-    const t = a.tenant('enterprise');
+    const t = await a.tenant('enterprise');
     const ep = await a.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/handback') } });
     rcv.expectSecrets('/handback', [ep.body.secret]);
     rcv.script('/handback', ['hold']);
@@ -294,7 +294,7 @@ describe('delivery worker', () => {
       },
     );
     servers.push(srv);
-    const t = srv.tenant('enterprise');
+    const t = await srv.tenant('enterprise');
     const ep = await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/lapse') } });
     rcv.expectSecrets('/lapse', [ep.body.secret]);
     rcv.script('/lapse', ['hold']);

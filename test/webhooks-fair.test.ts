@@ -31,8 +31,8 @@ const lead = (t: { token: string; botId: string }, name: string) =>
 
 describe('fair delivery', () => {
   it("another client's healthy endpoint gets every event while 8 endpoints of one client hang", { timeout: 60_000 }, async () => {
-    const slow = srv.tenant('enterprise');
-    const healthy = srv.tenant('enterprise');
+    const slow = await srv.tenant('enterprise');
+    const healthy = await srv.tenant('enterprise');
     for (let i = 0; i < HUNG; i++) {
       const ep = await srv.call('POST', '/v1/webhooks/endpoints', { token: slow.token, body: { url: rcv.url(`/hung${i}`) } });
       expect(ep.status, ep.text).toBe(201);

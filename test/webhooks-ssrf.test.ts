@@ -15,7 +15,7 @@ let rcv: Receiver;
 beforeAll(async () => {
   rcv = await startReceiver();
   srv = await startTestServer({ ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' }, { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } });
-  t = srv.tenant('enterprise');
+  t = await srv.tenant('enterprise');
 });
 afterAll(async () => {
   await srv?.close();
@@ -100,7 +100,7 @@ describe('SSRF guard at registration', () => {
   });
 
   it('refuses a PATCH to a private URL', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ok = await srv.call('POST', '/v1/webhooks/endpoints', { token: own.token, body: { url: 'https://8.8.8.8/hook' } });
     expect(ok.status, ok.text).toBe(201);
     expectError(await srv.call('PATCH', `/v1/webhooks/endpoints/${ok.body.id}`, { token: own.token, body: { url: 'https://169.254.169.254/' } }), 400, 'BAD_REQUEST');
@@ -120,9 +120,9 @@ describe('SSRF guard at registration', () => {
 
 describe('SSRF guard at delivery', () => {
   it('re-checks after DNS at every delivery: a stored private URL is never connected to', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     // Stored directly, as if it had resolved publicly at registration and been re-pointed since.
-    const ep = storeEndpoint(srv.deps, own.clientId, { url: rcv.url('/rebound', 'localhost') });
+    const ep = await storeEndpoint(srv.deps, own.clientId, { url: rcv.url('/rebound', 'localhost') });
     rcv.expectSecrets('/rebound', [ep.secret]);
     const lead = await srv.call('POST', '/v1/leads', {
       token: own.token,

@@ -20,7 +20,7 @@ beforeAll(async () => {
     // The contract's 10 s timeout: a loaded CI machine must not turn a slow handshake into a failure.
     { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20 } },
   );
-  t = srv.tenant('enterprise');
+  t = await srv.tenant('enterprise');
 });
 afterAll(async () => {
   await srv?.close();
@@ -63,7 +63,7 @@ async function waitForDelivery(tenant: Tenant, endpointId: string, predicate: (d
 
 describe('webhook endpoints', () => {
   it('creates, reads, lists, updates and deletes; the secret is shown once, in Standard Webhooks form', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const { id, secret, body } = await register(own, { description: 'CRM' });
     expect(id).toMatch(/^we_/);
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
@@ -93,10 +93,10 @@ describe('webhook endpoints', () => {
   });
 
   it('is enterprise only; another client’s endpoint is not found', async () => {
-    const biz = srv.tenant('business');
+    const biz = await srv.tenant('business');
     expectError(await srv.call('GET', '/v1/webhooks/endpoints', { token: biz.token }), 403, 'FORBIDDEN');
     expectError(await srv.call('POST', '/v1/webhooks/endpoints', { token: biz.token, body: { url: rcv.url('/x') } }), 403, 'FORBIDDEN');
-    const other = srv.tenant('enterprise');
+    const other = await srv.tenant('enterprise');
     const { id } = await register(other);
     expectError(await srv.call('GET', `/v1/webhooks/endpoints/${id}`, { token: t.token }), 404, 'NOT_FOUND');
     expectError(await srv.call('DELETE', `/v1/webhooks/endpoints/${id}`, { token: t.token }), 404, 'NOT_FOUND');
@@ -110,13 +110,13 @@ describe('webhook endpoints', () => {
     expectError(await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/v'), events: [] } }), 400, 'BAD_REQUEST');
     expectError(await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/v'), events: ['lead_lost'] } }), 400, 'BAD_REQUEST');
     expectError(await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/v'), secret: 'x' } }), 400, 'BAD_REQUEST');
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const { id } = await register(own);
     expectError(await srv.call('PATCH', `/v1/webhooks/endpoints/${id}`, { token: own.token, body: { url: 'http://127.0.0.1/' } }), 400, 'BAD_REQUEST');
   });
 
   it('replays a create with the same Idempotency-Key and body, 409 with another body', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const headers = { 'idempotency-key': 'create-endpoint-1' };
     const body = { url: rcv.url('/idem') };
     const first = await srv.call('POST', '/v1/webhooks/endpoints', { token: own.token, body, headers });
@@ -133,7 +133,7 @@ describe('webhook endpoints', () => {
 // Independent tenants and receiver paths: these run side by side.
 describe.concurrent('deliveries', () => {
   it('delivers lead_qualified from POST /v1/leads, signed, with the published body, listed by /v1/events', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     const leadId = await qualifiedLead(own);
     const [got] = await rcv.waitFor(() => rcv.received(ep.path).length === 1).then(() => rcv.received(ep.path));
@@ -167,7 +167,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('delivers lead_qualified when PATCH first qualifies a lead, and only that first time', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     const created = await srv.call('POST', '/v1/leads', { token: own.token, body: { bot_id: own.botId, name: 'Ann Lee', email: 'ann@example.com' } });
     const leadId = created.body.id as string;
@@ -184,7 +184,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('delivers lead_booked when an appointment is made; booking a never-qualified lead raises lead_qualified first', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     const created = await srv.call('POST', '/v1/leads', { token: own.token, body: { bot_id: own.botId, name: 'Bo Oker', phone: '+14155550177', interest: 'Consultation' } });
     const leadId = created.body.id as string;
@@ -221,7 +221,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('retries on failure: two 500s then 200 → one event, three attempts, the same webhook-id', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     rcv.script(ep.path, [500, 500, 200]);
     await qualifiedLead(own);
@@ -241,7 +241,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('gives up when the schedule is spent (1 + 3 attempts), and a retry is exactly one more attempt', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     rcv.script(ep.path, [500, 500, 500, 500, 500]);
     await qualifiedLead(own);
@@ -268,7 +268,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('410 Gone disables the endpoint at once; PATCH enabled: true re-enables it', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     rcv.script(ep.path, [410]);
     await qualifiedLead(own);
@@ -289,7 +289,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('an endpoint failing for 5 days is disabled', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     // The streak began 5 days ago (as if every attempt since had failed).
     srv.deps.sqlite.prepare('UPDATE webhook_endpoints SET failing_since = ? WHERE id = ?').run(Date.now() - 5 * 86_400_000 - 60_000, ep.id);
@@ -311,7 +311,7 @@ describe.concurrent('deliveries', () => {
       { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20, timeoutMs: 1_000 } },
     );
     try {
-      const own = quick.tenant('enterprise');
+      const own = await quick.tenant('enterprise');
       const path = `/hook/${++pathSeq}`;
       const created = await quick.call('POST', '/v1/webhooks/endpoints', { token: own.token, body: { url: rcv.url(path) } });
       rcv.expectSecrets(path, [created.body.secret]);
@@ -337,7 +337,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('honours Retry-After on 429', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     rcv.script(ep.path, [{ status: 429, headers: { 'retry-after': '3' } }, 200]);
     await qualifiedLead(own);
@@ -351,7 +351,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('after rotate-secret, signs with the new and the old secret', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     const rotated = await srv.call('POST', `/v1/webhooks/endpoints/${ep.id}/rotate-secret`, { token: own.token });
     expect(rotated.status, rotated.text).toBe(200);
@@ -369,7 +369,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('sends a ping from /test whatever the filter; pings are not events', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own, { events: ['lead_booked'] });
     const res = await srv.call('POST', `/v1/webhooks/endpoints/${ep.id}/test`, { token: own.token });
     expect(res.status, res.text).toBe(202);
@@ -387,12 +387,12 @@ describe.concurrent('deliveries', () => {
   });
 
   it('a plan downgrade stops deliveries: queued ones fail, new events are stored and never queued', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const ep = await register(own);
     rcv.script(ep.path, [500, 200]);
     await qualifiedLead(own, 'Before downgrade');
     await rcv.waitFor(() => rcv.received(ep.path).length === 1);
-    setPlan(srv.deps, { client_id: own.clientId, plan: 'business' });
+    await setPlan(srv.deps, { client_id: own.clientId, plan: 'business' });
     await qualifiedLead(own, 'After downgrade');
     // Back on enterprise only to read the deliveries through the API.
     const deadline = Date.now() + 10_000;
@@ -413,7 +413,7 @@ describe.concurrent('deliveries', () => {
   });
 
   it('erasing a lead erases its personal data from stored events', async () => {
-    const own = srv.tenant('enterprise');
+    const own = await srv.tenant('enterprise');
     const leadId = await qualifiedLead(own, 'Erase Me');
     expect((await srv.call('DELETE', `/v1/leads/${leadId}`, { token: own.token })).status).toBe(204);
     const events = await srv.call('GET', '/v1/events', { token: own.token });

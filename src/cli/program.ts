@@ -1,11 +1,12 @@
 // The admin CLI's commands (API.md §1). Each is a thin layer over an admin procedure or a service:
 // parse flags → open the database → call → print one result (JSON with --json) → close.
 import { Command, type HelpContext } from 'commander';
+import { backupSqlite, BackupError } from '../db/sqlite/backup';
 import { baseUrlOf, type Env } from '../env';
 import { seedLeads, type SeedResult } from '../services/seed';
 import { inviteUser, listUsers, removeUser, resetPassword } from '../services/users';
 import { errorLine, type FieldNames } from './errors';
-import { openSession, type CliSession } from './session';
+import { NoDatabaseError, openSession, type CliSession } from './session';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -56,6 +57,7 @@ export function buildProgram(io: CliIo): Command {
     description: string,
     fields: FieldNames,
     run: (session: CliSession, args: A, options: Record<string, string | undefined>) => Output | Promise<Output>,
+    { mayCreate = false }: { mayCreate?: boolean } = {},
   ) =>
     parent
       .command(name)
@@ -69,14 +71,14 @@ export function buildProgram(io: CliIo): Command {
         let session: CliSession | undefined;
         try {
           const env = io.env();
-          session = openSession(env, options.db ?? env.DATABASE_PATH);
+          session = openSession(env, options.db ?? env.DATABASE_PATH, { mayCreate });
           const out = await run(session, args, options);
           io.stdout.write(`${options.json ? JSON.stringify(out.json) : out.text}\n`);
         } catch (err) {
-          io.stderr.write(`${errorLine(err, fields)}\n`);
+          io.stderr.write(`${err instanceof NoDatabaseError ? `error: ${err.message}` : errorLine(err, fields)}\n`);
           process.exitCode = 1;
         } finally {
-          session?.close();
+          await session?.close();
         }
       });
 
@@ -84,7 +86,7 @@ export function buildProgram(io: CliIo): Command {
   leaf(clientsCmd, 'create', 'create a client', { name: '--name', plan: '--plan' }, async ({ caller }, _args, o) => {
     const c = await caller.admin.clients.create({ name: o.name ?? '', plan: o.plan as never });
     return { json: c, text: `Created client ${c.id} "${c.name}" on the ${c.plan} plan` };
-  })
+  }, { mayCreate: true })
     .requiredOption('--name <name>', 'client name')
     .requiredOption('--plan <plan>', 'starter | business | enterprise');
   leaf<[string, string]>(clientsCmd, 'set-plan', "change a client's plan (takes effect on the next request)", { client_id: 'CLIENT_ID', plan: 'PLAN' }, async ({ caller }, [clientId, plan]) => {
@@ -143,9 +145,9 @@ export function buildProgram(io: CliIo): Command {
     return { json: { id: u.id, email: u.email, reset_url: u.reset_url, expires_at: u.expires_at }, text: `One-time link for ${u.email} (valid until ${u.expires_at}): ${u.reset_url}` };
   }).argument('<USER_ID>');
 
-  leaf(program, 'seed', "fill a client's workspace with synthetic leads (benchmarks, demos)", { client_id: '--client', leads: '--leads', days: '--days' }, (session, _args, o) => {
+  leaf(program, 'seed', "fill a client's workspace with synthetic leads (benchmarks, demos)", { client_id: '--client', leads: '--leads', days: '--days' }, async (session, _args, o) => {
     const progress = progressReporter(io.stderr);
-    const result = seedLeads(
+    const result = await seedLeads(
       session.deps,
       { client_id: o.client ?? '', leads: o.leads, ...(o.days !== undefined ? { days: o.days } : {}) },
       { onProgress: progress },
@@ -155,6 +157,29 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--client <CLIENT_ID>', 'the client')
     .requiredOption('--leads <N>', 'number of leads')
     .option('--days <D>', 'spread over the last D days (default 60)');
+
+  program
+    .command('backup')
+    .description('write a consistent copy of a live SQLite database to FILE (safe while the server writes)')
+    .argument('<FILE>', 'the copy to write (must not exist)')
+    .option('--db <path>', 'SQLite database file (default: DATABASE_PATH, ./data/ormiar.sqlite)')
+    .option('--json', 'print one JSON object on stdout and nothing else')
+    .action(async (file: string, options: CommonOptions) => {
+      try {
+        const env = io.env();
+        const source = options.db ?? env.DATABASE_PATH;
+        // No session here: a backup reads the file as it is and never migrates it.
+        if (/^postgres(ql)?:\/\//i.test(source) || (options.db === undefined && env.DATABASE_URL !== undefined)) {
+          throw new BackupError('backup copies a SQLite database; for PostgreSQL use pg_dump (see README, Backups)');
+        }
+        const result = await backupSqlite(source, file);
+        const text = `Backed up ${source} to ${result.file}: ${fmtCount(result.pages)} pages, ${fmtCount(result.bytes)} bytes in ${result.duration_ms} ms; integrity_check ok`;
+        io.stdout.write(`${options.json ? JSON.stringify(result) : text}\n`);
+      } catch (err) {
+        io.stderr.write(`${err instanceof BackupError ? `error: ${err.message}` : errorLine(err)}\n`);
+        process.exitCode = 1;
+      }
+    });
 
   return program;
 }

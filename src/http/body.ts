@@ -20,3 +20,17 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   }
   return Buffer.concat(chunks, size);
 }
+
+// Invalid byte sequences are refused rather than replaced with U+FFFD: a stored name is what was sent.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text, or undefined when its bytes are not valid UTF-8 (the caller answers 400). */
+export function decodeUtf8(raw: Buffer): string | undefined {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+export const NOT_UTF8 = 'Request body is not valid UTF-8';

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { AnyRouter } from '@trpc/server';
 import type { AppConfig } from '../deps';
 import { buildOpenApiDocument } from './openapi';
@@ -101,6 +102,23 @@ const CSS = `body { margin: 0; background: #fff; }
 interface Asset {
   type: string;
   body: Buffer;
+  /** Compressed once, on first request (the bundle shrinks about 4×). */
+  gzipped?: Buffer;
+}
+
+const compressible = (type: string) => /^(text\/|application\/json)/.test(type);
+
+function send(req: IncomingMessage, res: ServerResponse, asset: Asset): void {
+  let body = asset.body;
+  if (compressible(asset.type)) {
+    res.setHeader('Vary', 'Accept-Encoding');
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      body = asset.gzipped ??= gzipSync(asset.body);
+      res.setHeader('Content-Encoding', 'gzip');
+    }
+  }
+  res.setHeader('Content-Length', body.length);
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 function vendor(file: string, type: string): Asset {
@@ -112,18 +130,22 @@ function vendor(file: string, type: string): Asset {
  * The document is built on first use: its server is PUBLIC_BASE_URL or the address the server is
  * bound to, known only after listen.
  */
-export function createDocsHandler(opts: { router: AnyRouter; version: string; config: AppConfig }): (req: IncomingMessage, res: ServerResponse) => boolean {
-  let openapi: Buffer | undefined;
-  const document = () =>
-    (openapi ??= Buffer.from(
-      JSON.stringify(
-        buildOpenApiDocument(opts.router, {
-          version: opts.version,
-          serverUrl: opts.config.publicBaseUrl ?? '',
-          rateLimitPerMinute: opts.config.rateLimitPerMinute,
-        }),
+export function createDocsHandler(opts: { router: AnyRouter; version: string; config: AppConfig; trpcProcedures: () => string }): (req: IncomingMessage, res: ServerResponse) => boolean {
+  let openapi: Asset | undefined;
+  const document = (): Asset =>
+    (openapi ??= {
+      type: 'application/json; charset=utf-8',
+      body: Buffer.from(
+        JSON.stringify(
+          buildOpenApiDocument(opts.router, {
+            version: opts.version,
+            serverUrl: opts.config.publicBaseUrl ?? '',
+            rateLimitPerMinute: opts.config.rateLimitPerMinute,
+            trpcProcedures: opts.trpcProcedures(),
+          }),
+        ),
       ),
-    ));
+    });
   const page: Asset = { type: 'text/html; charset=utf-8', body: Buffer.from(PAGE) };
   // Read once, at start-up: the files do not change while the server runs.
   const assets: Record<string, Asset> = {
@@ -137,23 +159,21 @@ export function createDocsHandler(opts: { router: AnyRouter; version: string; co
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/v1/openapi.json') {
-      const body = document();
+      const doc = document();
       res.statusCode = 200;
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Content-Length', body.length);
-      res.end(req.method === 'HEAD' ? undefined : body);
+      res.setHeader('Content-Type', doc.type);
+      send(req, res, doc);
       return true;
     }
     const asset = path === '/docs' || path === '/docs/' ? page : path.startsWith('/docs/assets/') ? assets[path.slice('/docs/assets/'.length)] : undefined;
     if (!asset) return false;
     res.statusCode = 200;
     res.setHeader('Content-Type', asset.type);
-    res.setHeader('Content-Length', asset.body.length);
     res.setHeader('Content-Security-Policy', DOCS_CSP);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cache-Control', asset === page ? 'no-cache' : 'public, max-age=3600');
-    res.end(req.method === 'HEAD' ? undefined : asset.body);
+    send(req, res, asset);
     return true;
   };
 }

@@ -19,6 +19,8 @@ export interface OpenApiOptions {
   /** PUBLIC_BASE_URL, or the address the server listens on. */
   serverUrl: string;
   rateLimitPerMinute: number;
+  /** The generated table of /trpc procedures for the guide's last section. */
+  trpcProcedures: string;
 }
 
 const TAGS = [
@@ -109,7 +111,9 @@ function exampleOf(doc: OpenAPIObject, raw: Json, mode: 'request' | 'response'):
     const concrete = variants.find((v) => resolve(doc, v).type !== 'null');
     return concrete ? exampleOf(doc, concrete, mode) : null;
   }
-  switch (schema.type) {
+  // 3.1 spells a nullable type as ['string', 'null']: show the value, not the null.
+  const type = Array.isArray(schema.type) ? (schema.type as string[]).find((t) => t !== 'null') : schema.type;
+  switch (type) {
     case 'object': {
       const props = (schema.properties ?? {}) as Record<string, Json>;
       const required = new Set((schema.required ?? []) as string[]);
@@ -282,8 +286,8 @@ function webhooksSection(doc: OpenAPIObject) {
     { name: 'webhook-timestamp', in: 'header', required: true, description: 'Unix seconds when this attempt was signed; refuse values more than 5 minutes away', schema: { type: 'integer', format: 'int64', minimum: 0, maximum: 99_999_999_999 }, example: 1_779_028_380 },
     { name: 'webhook-signature', in: 'header', required: true, description: '`v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`; two space-separated signatures for 24 h after a rotation', schema: { type: 'string', maxLength: 400 }, example: 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=' },
   ];
-  const leadEvent = exampleOf(doc, { $ref: '#/components/schemas/WebhookEvent' }, 'response') as Json;
-  const { appointment, ...qualified } = leadEvent;
+  const { appointment: _omitted, ...qualified } = exampleOf(doc, { $ref: '#/components/schemas/WebhookEvent' }, 'response') as Json;
+  const appointment = exampleOf(doc, { $ref: '#/components/schemas/Appointment' }, 'response');
   const responses = {
     '204': { description: 'Any 2xx within 10 seconds is success' },
     '410': { description: 'Gone: disables the endpoint at once' },
@@ -301,9 +305,9 @@ function webhooksSection(doc: OpenAPIObject) {
     },
   });
   return {
-    lead_qualified: operation('leadQualifiedWebhook', 'lead_qualified', 'A lead first reached `qualified`: the bot collected contact details and qualified it, or the API set it.', 'WebhookEvent', { ...qualified, event: 'lead_qualified' }),
-    lead_booked: operation('leadBookedWebhook', 'lead_booked', 'An appointment was made for a lead; `appointment` holds it. A lead never qualified gets `lead_qualified` first.', 'WebhookEvent', { ...qualified, event: 'lead_booked', appointment }),
-    ping: operation('pingWebhook', 'ping', 'Sent by `POST /v1/webhooks/endpoints/{endpoint_id}/test`, whatever the endpoint’s event filter; not listed by `/v1/events`.', 'PingEvent', exampleOf(doc, { $ref: '#/components/schemas/PingEvent' }, 'response')),
+    lead_qualified: operation('leadQualifiedWebhook', 'A lead was qualified', 'A lead first reached `qualified`: the bot collected contact details and qualified it, or the API set it.', 'WebhookEvent', { ...qualified, event: 'lead_qualified' }),
+    lead_booked: operation('leadBookedWebhook', 'An appointment was booked for a lead', 'An appointment was made for a lead; `appointment` holds it. A lead never qualified gets `lead_qualified` first.', 'WebhookEvent', { ...qualified, event: 'lead_booked', appointment }),
+    ping: operation('pingWebhook', 'Test event from POST …/test', 'Sent by `POST /v1/webhooks/endpoints/{endpoint_id}/test`, whatever the endpoint’s event filter; not listed by `/v1/events`.', 'PingEvent', exampleOf(doc, { $ref: '#/components/schemas/PingEvent' }, 'response')),
   };
 }
 
@@ -359,7 +363,7 @@ export function buildOpenApiDocument(router: AnyRouter, opts: OpenApiOptions): O
   const doc = generateOpenApiDocument(router, {
     title: 'Ormiar API',
     version: opts.version,
-    description: guideMarkdown({ baseUrl: opts.serverUrl, rateLimitPerMinute: opts.rateLimitPerMinute, exampleBotId: DEMO_BOT_ID }),
+    description: guideMarkdown({ baseUrl: opts.serverUrl, rateLimitPerMinute: opts.rateLimitPerMinute, exampleBotId: DEMO_BOT_ID, trpcProcedures: opts.trpcProcedures }),
     baseUrl: opts.serverUrl,
     openApiVersion: '3.1.0',
     securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, `ormiar_sk_…`, from the dashboard' } },

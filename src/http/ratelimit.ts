@@ -12,7 +12,8 @@
 // busy_timeout = 0: a busy write throws at once, and the request yields to the event loop and tries
 // again, while the process goes on serving others.
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis as RedisClient } from 'ioredis';
 import type pg from 'pg';
 import {
   RateLimiterPostgres,
@@ -151,7 +152,11 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
   };
 }
 
+// Loaded only when REDIS_URL is set: importing ioredis costs every other start-up time for nothing.
+const loadRedis = (): typeof RedisClient => (createRequire(import.meta.url)('ioredis') as { Redis: typeof RedisClient }).Redis;
+
 function redisLimits(url: string, perMinute: number): Limits {
+  const Redis = loadRedis();
   const redis = new Redis(url, {
     lazyConnect: true,
     // While Redis is away, a consume fails at once (→ 503) rather than queueing behind the reconnect.

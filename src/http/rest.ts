@@ -13,7 +13,7 @@ import { forEachOpenApiProcedure, getPathRegExp, normalizePath } from 'trpc-to-o
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { Meta } from '../trpc/meta';
-import { MAX_BODY_BYTES, readBody } from './body';
+import { decodeUtf8, MAX_BODY_BYTES, NOT_UTF8, readBody } from './body';
 import type { HttpContextFactory } from './context';
 import { noteRoute } from './observe';
 import { sendError, sendJson } from './respond';
@@ -76,16 +76,6 @@ function queryInput(search: string): Record<string, string | string[]> {
 const isJsonType = (contentType: string | undefined) =>
   contentType !== undefined && /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType);
 
-// Invalid byte sequences are refused rather than replaced with U+FFFD: a stored name is what was sent.
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-function decodeUtf8(raw: Buffer): string | undefined {
-  try {
-    return utf8.decode(raw);
-  } catch {
-    return undefined;
-  }
-}
-
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -141,7 +131,7 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
         } else {
           const text = decodeUtf8(raw);
           if (text === undefined) {
-            bodyError = new AppError('BAD_REQUEST', 'Request body is not valid UTF-8');
+            bodyError = new AppError('BAD_REQUEST', NOT_UTF8);
           } else {
             try {
               const parsed: unknown = JSON.parse(text);

@@ -12,7 +12,7 @@ import { getErrorShape, getProcedureAtPath, type AnyProcedure } from '@trpc/serv
 import { AppError, normalizeError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { Context } from '../trpc/context';
-import { MAX_BODY_BYTES, readBody } from './body';
+import { decodeUtf8, MAX_BODY_BYTES, NOT_UTF8, readBody } from './body';
 import type { HttpContextFactory } from './context';
 import { requestIdOf } from './requestId';
 import { clientGone } from './respond';
@@ -91,10 +91,11 @@ export function createTrpcHandler({ router, createContext, logger, fallback, onE
 
       // The body is read (and 413 decided) before anything else, as on /v1; it is parsed only when a
       // procedure asks for its input, after authentication, so 401 comes before a malformed body.
-      const raw = req.method === 'POST' ? (await readBody(req, MAX_BODY_BYTES)).toString('utf8') : (search.get('input') ?? '');
+      const raw = req.method === 'POST' ? decodeUtf8(await readBody(req, MAX_BODY_BYTES)) : (search.get('input') ?? '');
       // Parsed once, on the first call that asks; a malformed input fails every call that asks.
       let parsed: { inputs: Record<number, unknown> } | { error: AppError } | undefined;
       const parse = (): { inputs: Record<number, unknown> } | { error: AppError } => {
+        if (raw === undefined) return { error: new AppError('BAD_REQUEST', NOT_UTF8) };
         if (raw === '') return { inputs: {} };
         let value: unknown;
         try {

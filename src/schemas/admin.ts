@@ -5,7 +5,7 @@ import { idOf, page, pageInput, timestamp } from './common';
 export const plan = z.enum(PLANS);
 
 export const client = z.object({ id: idOf('client'), name: z.string(), plan, created_at: timestamp }).meta({ id: 'Client' });
-export const bot = z.object({ id: idOf('bot'), name: z.string(), created_at: timestamp }).meta({ id: 'Bot' });
+export const bot = z.object({ id: idOf('bot'), name: z.string().meta({ example: 'Front desk' }), created_at: timestamp }).meta({ id: 'Bot' });
 export const botPage = page(bot).meta({ id: 'BotList' });
 export const botListInput = z.strictObject({ ...pageInput });
 

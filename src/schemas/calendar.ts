@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEMO_BOT_ID } from '../lib/ids';
 import { APPOINTMENT_STATUSES } from '../db/sqlite/schema/calendar';
 import { INSTANT_RANGE_MESSAGE, inInstantRange, parseInstant } from '../lib/time';
 import { canonicalTimeZone } from '../lib/zonedTime';
@@ -44,7 +45,20 @@ export const appointment = z
     created_at: timestamp,
     updated_at: timestamp,
   })
-  .meta({ id: 'Appointment' });
+  .meta({
+    id: 'Appointment',
+    example: {
+      id: 'appt_01JV8Z9K2M5N7P3R',
+      bot_id: DEMO_BOT_ID,
+      lead_id: 'lead_01JV8Z6Q3R9T2W4X',
+      status: 'scheduled',
+      starts_at: '2026-05-18T09:00:00.000Z',
+      ends_at: '2026-05-18T09:30:00.000Z',
+      notes: 'Prefers a call in English',
+      created_at: '2026-05-17T14:35:40.000Z',
+      updated_at: '2026-05-17T14:35:40.000Z',
+    },
+  });
 export type Appointment = z.infer<typeof appointment>;
 
 export const appointmentPage = page(appointment).meta({ id: 'AppointmentList' });
@@ -135,7 +149,10 @@ export const workingHoursInput = z
 const storedDay = z.array(z.tuple([z.string(), z.string()]));
 const workingHours = z
   .object({ mon: storedDay, tue: storedDay, wed: storedDay, thu: storedDay, fri: storedDay, sat: storedDay, sun: storedDay })
-  .meta({ description: 'Every day present, intervals sorted by start; closed days are `[]`' });
+  .meta({
+    description: 'Every day present, intervals sorted by start; closed days are `[]`',
+    example: { mon: [['09:00', '12:00'], ['13:00', '17:00']], tue: [['09:00', '17:00']], wed: [['09:00', '17:00']], thu: [['09:00', '17:00']], fri: [['09:00', '15:00']], sat: [], sun: [] },
+  });
 export type WorkingHours = z.infer<typeof workingHours>;
 
 const timezone = z
@@ -171,7 +188,7 @@ export const calendarSettings = z
     bot_id: idOf('bot'),
     timezone: z.string().meta({ example: 'Europe/Berlin' }),
     working_hours: workingHours,
-    slot_minutes: z.number().int(),
+    slot_minutes: z.number().int().meta({ example: 30 }),
     updated_at: timestamp.nullable().meta({ description: 'null: never saved, these are the defaults' }),
   })
   .meta({ id: 'CalendarSettings' });

@@ -53,7 +53,7 @@ export const pageInput = {
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({
     data: z.array(item),
-    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page', example: null }),
   });
 
 export const errorSchema = z

@@ -13,11 +13,11 @@ export const stats = z
   .object({
     from: timestamp,
     to: timestamp,
-    bot_id: z.string().nullable(),
+    bot_id: z.string().nullable().meta({ description: 'The `bot_id` asked for; null: every bot', example: null }),
     leads: z.object({ total: count, qualified: count, booked: count, lost: count }),
     conversion: z.object({
-      qualified_rate: z.number().min(0).max(1).meta({ description: 'qualified / total, 4 decimals; 0 when total is 0' }),
-      booked_rate: z.number().min(0).max(1).meta({ description: 'booked / total, 4 decimals; 0 when total is 0' }),
+      qualified_rate: z.number().min(0).max(1).meta({ description: 'qualified / total, 4 decimals; 0 when total is 0', example: 0.4167 }),
+      booked_rate: z.number().min(0).max(1).meta({ description: 'booked / total, 4 decimals; 0 when total is 0', example: 0.1667 }),
     }),
     appointments: z.object({ scheduled: count, cancelled: count, completed: count }),
     daily: z.array(

@@ -14,7 +14,7 @@ const eventFilter = z
   .min(1, 'Subscribe to at least one event type')
   .max(EVENT_TYPES.length * 4)
   .transform((types) => [...new Set(types)])
-  .meta({ description: 'Event types to deliver; default all' });
+  .meta({ description: 'Event types to deliver; default all', default: [...EVENT_TYPES] });
 
 // The 2048-character bound applies to the normalised URL (webhooks/guard.ts), which is what is stored;
 // this cap only bounds the raw input.
@@ -23,21 +23,21 @@ const url = z
   .trim()
   .min(1)
   .max(MAX_URL_LENGTH * 4)
-  .meta({ description: `An \`https\` URL whose host is, and resolves to, public addresses only; port 1–65535; at most ${MAX_URL_LENGTH} characters once normalised (WHATWG URL: non-ASCII percent-encoded), which is the form stored and returned` });
+  .meta({ description: `An \`https\` URL whose host is, and resolves to, public addresses only; port 1–65535; at most ${MAX_URL_LENGTH} characters once normalised (WHATWG URL: non-ASCII percent-encoded), which is the form stored and returned`, example: 'https://example.com/ormiar/webhooks' });
 
-const description = z.string().trim().max(MAX_DESCRIPTION);
+const description = z.string().trim().max(MAX_DESCRIPTION).meta({ example: 'CRM sync' });
 
 export const webhookEndpoint = z
   .object({
     id: idOf('endpoint'),
-    url: z.string(),
+    url: z.string().meta({ example: 'https://example.com/ormiar/webhooks' }),
     events: z.array(webhookEventType),
     enabled: z.boolean(),
     description: description.nullable(),
     disabled_reason: z
       .enum(DISABLED_REASONS)
       .nullable()
-      .meta({ description: 'Why the endpoint was disabled automatically (`endpoint_gone`: it answered 410; `failing_for_5_days`); null otherwise' }),
+      .meta({ example: null, description: 'Why the endpoint was disabled automatically (`endpoint_gone`: it answered 410; `failing_for_5_days`); null otherwise' }),
     created_at: timestamp,
   })
   .meta({ id: 'WebhookEndpoint' });
@@ -80,8 +80,8 @@ export const webhookDelivery = z
     status: deliveryStatus.meta({ description: '`pending` until it succeeds, or fails for good (schedule exhausted, endpoint disabled, plan without webhooks)' }),
     attempts: z.number().int(),
     last_attempt_at: timestamp.nullable(),
-    last_status_code: z.number().int().nullable(),
-    last_error: z.string().nullable(),
+    last_status_code: z.number().int().nullable().meta({ example: 503 }),
+    last_error: z.string().nullable().meta({ example: 'HTTP 503' }),
     next_attempt_at: timestamp.nullable(),
     created_at: timestamp,
   })
@@ -91,9 +91,9 @@ export type WebhookDelivery = z.infer<typeof webhookDelivery>;
 export const deliveryAttempt = z
   .object({
     at: timestamp,
-    status_code: z.number().int().nullable(),
+    status_code: z.number().int().nullable().meta({ example: 503 }),
     latency_ms: z.number().int(),
-    error: z.string().nullable(),
+    error: z.string().nullable().meta({ example: 'HTTP 503' }),
   })
   .meta({ id: 'WebhookAttempt' });
 
@@ -110,10 +110,10 @@ export const deliveryIdInput = z.strictObject({ delivery_id: idOf('delivery') })
 
 export const leadData = z
   .object({
-    name: z.string(),
-    phone: z.string().nullable(),
-    interest: z.string().nullable(),
-    email: z.string().nullable(),
+    name: z.string().meta({ example: 'Jane Doe' }),
+    phone: z.string().nullable().meta({ example: '+14155550123' }),
+    interest: z.string().nullable().meta({ example: 'Book a consultation' }),
+    email: z.string().nullable().meta({ example: 'jane@example.com' }),
   })
   .meta({ description: 'The lead as it was when the event was raised (erased when the lead is deleted)' });
 

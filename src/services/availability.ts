@@ -1,13 +1,10 @@
 // Calendar settings per bot and the free slots they give: working hours in the bot's time zone, on a
 // grid of `slot_minutes`, minus the bot's scheduled appointments, never in the past.
-import { and, asc, eq, gt, lt } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client';
-import { appointments, calendarSettings, type CalendarSettingsRow } from '../db/sqlite/schema';
+import type { Interval, Store } from '../db/ports';
 import { badRequest } from '../lib/errors';
 import { DAY_MS, MINUTE_MS, toIso, toIsoOrNull } from '../lib/time';
 import { addDays, daysBetween, localDateOf, localToUtc, weekdayOf } from '../lib/zonedTime';
 import {
-  MAX_APPOINTMENT_MINUTES,
   MAX_AVAILABILITY_DAYS,
   WEEKDAYS,
   minuteOfDay,
@@ -42,13 +39,9 @@ export const DEFAULT_SCHEDULE: Schedule = {
   slotMinutes: 30,
 };
 
-function settingsRow(db: DbOrTx, botId: string): CalendarSettingsRow | undefined {
-  return db.select().from(calendarSettings).where(eq(calendarSettings.botId, botId)).get();
-}
-
 /** The bot's schedule, or the defaults when it has none. */
-export function loadSchedule(db: DbOrTx, botId: string): Schedule {
-  const row = settingsRow(db, botId);
+export async function loadSchedule(store: Store, botId: string): Promise<Schedule> {
+  const row = await store.calendar.findSettings(botId);
   if (!row) return DEFAULT_SCHEDULE;
   return { timezone: row.timezone, workingHours: JSON.parse(row.workingHours) as WorkingHours, slotMinutes: row.slotMinutes };
 }
@@ -61,32 +54,35 @@ const settingsView = (botId: string, s: Schedule, updatedAt: number | null): Cal
   updated_at: toIsoOrNull(updatedAt),
 });
 
-export function getCalendarSettings(deps: ServiceDeps, clientId: string, botId: string): CalendarSettings {
-  const bot = requireOwnBot(deps, clientId, botId);
-  const row = settingsRow(deps.db, bot.id);
-  return settingsView(bot.id, loadSchedule(deps.db, bot.id), row?.updatedAt ?? null);
+export async function getCalendarSettings(deps: ServiceDeps, clientId: string, botId: string): Promise<CalendarSettings> {
+  const bot = await requireOwnBot(deps, clientId, botId);
+  const row = await deps.store.calendar.findSettings(bot.id);
+  const schedule: Schedule = row
+    ? { timezone: row.timezone, workingHours: JSON.parse(row.workingHours) as WorkingHours, slotMinutes: row.slotMinutes }
+    : DEFAULT_SCHEDULE;
+  return settingsView(bot.id, schedule, row?.updatedAt ?? null);
 }
 
 /** Replaces the bot's settings (PUT): every day stored, closed days as [], intervals sorted. */
-export function putCalendarSettings(deps: ServiceDeps, clientId: string, input: SettingsPutInput): CalendarSettings {
-  const bot = requireOwnBot(deps, clientId, input.bot_id);
+export async function putCalendarSettings(deps: ServiceDeps, clientId: string, input: SettingsPutInput): Promise<CalendarSettings> {
+  const bot = await requireOwnBot(deps, clientId, input.bot_id);
   const day = (d: Weekday) => [...(input.working_hours[d] ?? [])].sort((a, b) => minuteOfDay(a[0]) - minuteOfDay(b[0]));
   const workingHours: WorkingHours = { mon: day('mon'), tue: day('tue'), wed: day('wed'), thu: day('thu'), fri: day('fri'), sat: day('sat'), sun: day('sun') };
   const schedule: Schedule = { timezone: input.timezone, workingHours, slotMinutes: input.slot_minutes };
   const now = deps.clock.now();
-  const stored = { timezone: schedule.timezone, workingHours: JSON.stringify(workingHours), slotMinutes: schedule.slotMinutes, updatedAt: now };
-  deps.db
-    .insert(calendarSettings)
-    .values({ botId: bot.id, clientId, createdAt: now, ...stored })
-    .onConflictDoUpdate({ target: calendarSettings.botId, set: stored })
-    .run();
+  await deps.store.calendar.putSettings({
+    botId: bot.id,
+    clientId,
+    timezone: schedule.timezone,
+    workingHours: JSON.stringify(workingHours),
+    slotMinutes: schedule.slotMinutes,
+    createdAt: now,
+    updatedAt: now,
+  });
   return settingsView(bot.id, schedule, now);
 }
 
-export interface Interval {
-  startsAt: number;
-  endsAt: number;
-}
+export type { Interval };
 
 /**
  * The slots a schedule offers that start in [from, to) and after `now`, avoiding `busy` (sorted by
@@ -129,33 +125,8 @@ export function computeSlots(schedule: Schedule, from: number, to: number, durat
   return slots;
 }
 
-/**
- * The condition "a scheduled appointment of this bot overlapping [from, to)" (touching is not
- * overlapping). Appointments last at most 24 h, so only those starting in (from − 24 h, to) can
- * overlap: a bounded range seek on appointments_bot_status_starts_idx, whatever the calendar's size.
- * Shared by availability and the booking's conflict check.
- */
-export const overlapping = (botId: string, from: number, to: number) =>
-  and(
-    eq(appointments.botId, botId),
-    eq(appointments.status, 'scheduled'),
-    gt(appointments.startsAt, from - MAX_APPOINTMENT_MINUTES * MINUTE_MS),
-    lt(appointments.startsAt, to),
-    gt(appointments.endsAt, from),
-  );
-
-/** The bot's scheduled appointments that overlap [from, to), by start. */
-export function scheduledBetween(db: DbOrTx, botId: string, from: number, to: number): Interval[] {
-  return db
-    .select({ startsAt: appointments.startsAt, endsAt: appointments.endsAt })
-    .from(appointments)
-    .where(overlapping(botId, from, to))
-    .orderBy(asc(appointments.startsAt))
-    .all();
-}
-
-export function getAvailability(deps: ServiceDeps, clientId: string, input: AvailabilityInput): Availability {
-  const bot = requireOwnBot(deps, clientId, input.bot_id);
+export async function getAvailability(deps: ServiceDeps, clientId: string, input: AvailabilityInput): Promise<Availability> {
+  const bot = await requireOwnBot(deps, clientId, input.bot_id);
   const { from, to } = input;
   if (from > to) throw badRequest('`from` must not be after `to`', [{ path: 'from', message: 'After `to`' }]);
   if (to - from > MAX_AVAILABILITY_DAYS * DAY_MS) {
@@ -163,9 +134,10 @@ export function getAvailability(deps: ServiceDeps, clientId: string, input: Avai
       { path: 'to', message: `More than ${MAX_AVAILABILITY_DAYS} days after \`from\`` },
     ]);
   }
-  const schedule = loadSchedule(deps.db, bot.id);
+  const schedule = await loadSchedule(deps.store, bot.id);
   const durationMs = (input.duration_minutes ?? schedule.slotMinutes) * MINUTE_MS;
-  const busy = scheduledBetween(deps.db, bot.id, from, to + durationMs);
+  // Appointments last at most 24 h (calendar port): a bounded range seek whatever the calendar's size.
+  const busy = await deps.store.calendar.scheduledBetween(bot.id, from, to + durationMs);
   const slots = computeSlots(schedule, from, to, durationMs, deps.clock.now(), busy);
   return { slots: slots.map((s) => ({ starts_at: toIso(s.startsAt), ends_at: toIso(s.endsAt) })) };
 }

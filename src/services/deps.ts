@@ -1,8 +1,8 @@
-import type { Db } from '../db/client';
+import type { Store } from '../db/ports';
 import type { Clock } from '../lib/time';
 
-/** What every service function needs: the database and the clock. Routers, CLI and workers pass it. */
+/** What every service function needs: the store and the clock. Routers, CLI and workers pass it. */
 export interface ServiceDeps {
-  db: Db;
+  store: Store;
   clock: Clock;
 }

@@ -1,7 +1,6 @@
-// Keeps stats_daily and stats_hourly in step with lead and appointment changes. Called inside the
-// transaction of the change, so counters and rows commit together or not at all.
-import { sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client';
+// Keeps stats_daily and stats_hourly in step with lead and appointment changes. Called on the
+// transaction's store of the change, so counters and rows commit together or not at all.
+import type { AppointmentRow, AppointmentStatus, CounterAdd, Store } from '../db/ports';
 import { DAY_MS, HOUR_MS, floorTo } from '../lib/time';
 
 export interface CounterDelta {
@@ -14,59 +13,44 @@ export interface CounterDelta {
   appointmentsCompleted?: number;
 }
 
-type Tx = Pick<DbOrTx, 'run'>;
-
-const ADD = sql.raw(`leads = leads + excluded.leads, qualified = qualified + excluded.qualified,
-  booked = booked + excluded.booked, lost = lost + excluded.lost,
-  appointments_scheduled = appointments_scheduled + excluded.appointments_scheduled,
-  appointments_cancelled = appointments_cancelled + excluded.appointments_cancelled,
-  appointments_completed = appointments_completed + excluded.appointments_completed`);
-
-// Two fixed SQL texts (no identifier interpolation): the statement cache in db/client.ts then
-// compiles each once, and building the query stays cheap on the hot path of every lead change.
-const upserts = {
-  stats_daily: (tx: Tx, clientId: string, botId: string, bucket: number, d: CounterDelta) =>
-    tx.run(sql`INSERT INTO stats_daily (client_id, bot_id, bucket, leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed)
-      VALUES (${clientId}, ${botId}, ${bucket}, ${d.leads ?? 0}, ${d.qualified ?? 0}, ${d.booked ?? 0}, ${d.lost ?? 0}, ${d.appointmentsScheduled ?? 0}, ${d.appointmentsCancelled ?? 0}, ${d.appointmentsCompleted ?? 0})
-      ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET ${ADD}`),
-  stats_hourly: (tx: Tx, clientId: string, botId: string, bucket: number, d: CounterDelta) =>
-    tx.run(sql`INSERT INTO stats_hourly (client_id, bot_id, bucket, leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed)
-      VALUES (${clientId}, ${botId}, ${bucket}, ${d.leads ?? 0}, ${d.qualified ?? 0}, ${d.booked ?? 0}, ${d.lost ?? 0}, ${d.appointmentsScheduled ?? 0}, ${d.appointmentsCancelled ?? 0}, ${d.appointmentsCompleted ?? 0})
-      ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET ${ADD}`),
-};
-
-function upsert(tx: Tx, table: keyof typeof upserts, clientId: string, botId: string, bucket: number, d: CounterDelta) {
-  upserts[table](tx, clientId, botId, bucket, d);
+/** Adds `delta` to the day and hour buckets holding `at` (a lead's created_at, an appointment's starts_at). */
+export function bumpCounters(tx: Store, clientId: string, botId: string, at: number, delta: CounterDelta): Promise<void> {
+  if (Object.values(delta).every((v) => !v)) return Promise.resolve();
+  return tx.stats.add(clientId, [
+    { grain: 'day', botId, bucket: floorTo(at, DAY_MS), delta },
+    { grain: 'hour', botId, bucket: floorTo(at, HOUR_MS), delta },
+  ]);
 }
 
-/** Adds `delta` to the day and hour buckets holding `at` (a lead's created_at, an appointment's starts_at). */
-export function bumpCounters(tx: Tx, clientId: string, botId: string, at: number, delta: CounterDelta): void {
-  if (Object.values(delta).every((v) => !v)) return;
-  upsert(tx, 'stats_daily', clientId, botId, floorTo(at, DAY_MS), delta);
-  upsert(tx, 'stats_hourly', clientId, botId, floorTo(at, HOUR_MS), delta);
+const COUNTER: Record<AppointmentStatus, keyof CounterDelta> = {
+  scheduled: 'appointmentsScheduled',
+  cancelled: 'appointmentsCancelled',
+  completed: 'appointmentsCompleted',
+};
+
+/** Appointments are counted by starts_at, under their current status: +1 or −1 in its column. */
+export function countAppointment(tx: Store, row: Pick<AppointmentRow, 'clientId' | 'botId' | 'status' | 'startsAt'>, sign: 1 | -1): Promise<void> {
+  return bumpCounters(tx, row.clientId, row.botId, row.startsAt, { [COUNTER[row.status]]: sign });
 }
 
 /**
  * Many deltas at once (the seed's batches): summed per (bot, day) and per (bot, hour) first, then one
- * upsert per bucket, the same upsert bumpCounters runs.
+ * add per bucket.
  */
-export function bumpCountersMany(tx: Tx, clientId: string, deltas: Iterable<{ botId: string; at: number; delta: CounterDelta }>): void {
-  const buckets = { stats_daily: new Map<string, { botId: string; bucket: number; sum: Required<CounterDelta> }>(), stats_hourly: new Map<string, { botId: string; bucket: number; sum: Required<CounterDelta> }>() };
+export function bumpCountersMany(tx: Store, clientId: string, deltas: Iterable<{ botId: string; at: number; delta: CounterDelta }>): Promise<void> {
+  const buckets = new Map<string, CounterAdd & { delta: Required<CounterDelta> }>();
   for (const { botId, at, delta } of deltas) {
-    for (const [table, unit] of [['stats_daily', DAY_MS], ['stats_hourly', HOUR_MS]] as const) {
+    for (const [grain, unit] of [['day', DAY_MS], ['hour', HOUR_MS]] as const) {
       const bucket = floorTo(at, unit);
-      const key = `${botId}|${bucket}`;
-      let entry = buckets[table].get(key);
+      const key = `${grain}|${botId}|${bucket}`;
+      let entry = buckets.get(key);
       if (!entry) {
-        entry = { botId, bucket, sum: { leads: 0, qualified: 0, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 } };
-        buckets[table].set(key, entry);
+        entry = { grain, botId, bucket, delta: { leads: 0, qualified: 0, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 } };
+        buckets.set(key, entry);
       }
-      for (const field of Object.keys(entry.sum) as (keyof CounterDelta)[]) entry.sum[field] += delta[field] ?? 0;
+      for (const field of Object.keys(entry.delta) as (keyof CounterDelta)[]) entry.delta[field] += delta[field] ?? 0;
     }
   }
-  for (const table of ['stats_daily', 'stats_hourly'] as const) {
-    for (const { botId, bucket, sum } of buckets[table].values()) {
-      if (Object.values(sum).some((v) => v !== 0)) upsert(tx, table, clientId, botId, bucket, sum);
-    }
-  }
+  const adds = [...buckets.values()].filter((b) => Object.values(b.delta).some((v) => v !== 0));
+  return adds.length === 0 ? Promise.resolve() : tx.stats.add(clientId, adds);
 }

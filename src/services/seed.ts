@@ -3,11 +3,10 @@
 // the API keeps them.
 // Fast on purpose: lead times are generated up front and sorted, so rows go in in index order (every
 // lead index ends in created_at, ids are time-sortable), through prepared statements, in transactions
-// of `batchSize` leads whose rollup deltas are summed per (bot, hour) before one upsert each.
-import { and, eq, getTableColumns, getTableName, type Table } from 'drizzle-orm';
-import type Database from 'better-sqlite3';
+// of `batchSize` leads (written with the ports' bulk inserts) whose rollup deltas are summed per
+// (bot, hour) before one upsert each.
 import { z } from 'zod';
-import { appointments, bots, events, leads, type AppointmentRow, type AppointmentStatus, type EventRow, type EventType, type LeadRow, type LeadStatus } from '../db/sqlite/schema';
+import type { AppointmentRow, AppointmentStatus, EventRow, EventType, LeadRow, LeadStatus } from '../db/ports';
 import { AppError, issuesFromZod } from '../lib/errors';
 import { ID_RANDOM_SPACE, idAt } from '../lib/ids';
 import { DAY_MS, HOUR_MS, MINUTE_MS, floorTo, toIso } from '../lib/time';
@@ -77,24 +76,6 @@ const CLOSE_HOUR = 18;
 const BATCH_SIZE = 10_000;
 // A scheduled appointment lies at most this far after the slot its lead asked for.
 const BOOKING_HORIZON_MS = 60 * DAY_MS;
-
-/**
- * A prepared INSERT of whole rows of a drizzle table, its column list taken from the table, so a new
- * column shows up as a type error where the row is built (the row type gains a field) rather than as
- * a silently wrong statement. Rows bind by property name.
- */
-function prepareInsert<T extends Table>(sqlite: Database.Database, table: T): (row: T['$inferSelect']) => void {
-  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => ({ key, name: column.name }));
-  const statement = sqlite.prepare(
-    `INSERT INTO "${getTableName(table)}" (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-  );
-  const keys = columns.map((c) => c.key);
-  // Positional parameters bind measurably faster than named ones in better-sqlite3.
-  return (row) => {
-    const record = row as Record<string, unknown>;
-    statement.run(keys.map((k) => record[k]));
-  };
-}
 
 /** N lead creation times in [from, to), sorted, following the hour and weekday weights above. */
 function leadTimes(count: number, from: number, to: number, random: () => number): Float64Array {
@@ -184,18 +165,18 @@ type Counts = Required<CounterDelta>;
 const zeroCounts = (): Counts => ({ leads: 0, qualified: 0, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 });
 const APPOINTMENT_COUNTER = { scheduled: 'appointmentsScheduled', cancelled: 'appointmentsCancelled', completed: 'appointmentsCompleted' } as const;
 
-export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedOptions = {}): SeedResult {
+export async function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedOptions = {}): Promise<SeedResult> {
   const parsed = seedInput.safeParse(rawInput);
   if (!parsed.success) throw new AppError('BAD_REQUEST', 'Invalid request: see issues', { issues: issuesFromZod(parsed.error.issues) });
   const input = parsed.data;
-  const client = requireClient(deps, input.client_id);
+  const client = await requireClient(deps, input.client_id);
   const random = options.random ?? Math.random;
   const batchSize = Math.max(1, options.batchSize ?? BATCH_SIZE);
   const days = input.days ?? SEED_DEFAULT_DAYS;
   const started = performance.now();
 
-  let botIds = deps.db.select({ id: bots.id }).from(bots).where(eq(bots.clientId, client.id)).all().map((b) => b.id);
-  if (botIds.length === 0) botIds = [createBot(deps, { client_id: client.id, name: 'Front desk' }).id];
+  let botIds = await deps.store.clients.botIdsOf(client.id);
+  if (botIds.length === 0) botIds = [(await createBot(deps, { client_id: client.id, name: 'Front desk' })).id];
 
   const now = deps.clock.now();
   const from = now - days * DAY_MS;
@@ -206,11 +187,7 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
 
   // Scheduled appointments already in the calendar (the API's, an earlier seed's) keep their slots.
   const slots = new SlotBook();
-  const existing = deps.db
-    .select({ botId: appointments.botId, startsAt: appointments.startsAt, endsAt: appointments.endsAt })
-    .from(appointments)
-    .where(and(eq(appointments.clientId, client.id), eq(appointments.status, 'scheduled')))
-    .all();
+  const existing = await deps.store.calendar.scheduledOfClient(client.id);
   for (const a of existing) slots.hold(a.botId, a.startsAt, a.endsAt);
 
   const statuses: Record<LeadStatus, number> = { new: 0, qualified: 0, booked: 0, lost: 0 };
@@ -318,55 +295,54 @@ export function seedLeads(deps: ServiceDeps, rawInput: SeedInput, options: SeedO
     return { id, clientId: lead.clientId, botId: lead.botId, leadId: lead.id, type, payload: leadEventPayload(id, type, lead, at, booked), createdAt: at };
   };
 
-  const insertLead = prepareInsert(deps.db.$client, leads);
-  const insertAppointment = prepareInsert(deps.db.$client, appointments);
-  const insertEvent = prepareInsert(deps.db.$client, events);
-
   for (let start = 0; start < times.length; start += batchSize) {
     const end = Math.min(times.length, start + batchSize);
-    deps.db.transaction(
-      (tx) => {
-        // The counters the API keeps (leads by created_at, appointments by starts_at), summed per
-        // (bot, hour) for this batch.
-        const deltas = new Map<string, { botId: string; hour: number; counts: Counts }>();
-        const countsAt = (botId: string, at: number): Counts => {
-          const hour = floorTo(at, HOUR_MS);
-          const key = `${botId}|${hour}`;
-          let entry = deltas.get(key);
-          if (!entry) {
-            entry = { botId, hour, counts: zeroCounts() };
-            deltas.set(key, entry);
-          }
-          return entry.counts;
-        };
-        for (let i = start; i < end; i++) {
-          const lead = buildLead(times[i] ?? now);
-          // Built before the lead is written: a full calendar can still change the lead's status.
-          const appointment = lead.bookedAt === null ? undefined : buildAppointment(lead, lead.bookedAt);
-          insertLead(lead);
-          const c = countsAt(lead.botId, lead.createdAt);
-          c.leads += 1;
-          if (lead.qualifiedAt !== null) c.qualified += 1;
-          if (lead.bookedAt !== null) c.booked += 1;
-          if (lead.status === 'lost') c.lost += 1;
-          if (appointment) {
-            insertAppointment(appointment);
-            appointmentCounts[appointment.status] += 1;
-            countsAt(appointment.botId, appointment.startsAt)[APPOINTMENT_COUNTER[appointment.status]] += 1;
-          }
-          if (lead.qualifiedAt !== null && lead.qualifiedAt >= eventsFrom) {
-            insertEvent(buildEvent('lead_qualified', lead, lead.qualifiedAt));
-            eventCount += 1;
-          }
-          if (appointment && lead.bookedAt !== null && lead.bookedAt >= eventsFrom) {
-            insertEvent(buildEvent('lead_booked', lead, lead.bookedAt, appointment));
-            eventCount += 1;
-          }
-        }
-        bumpCountersMany(tx, client.id, [...deltas.values()].map(({ botId, hour, counts }) => ({ botId, at: hour, delta: counts })));
-      },
-      { behavior: 'immediate' },
-    );
+    // The counters the API keeps (leads by created_at, appointments by starts_at), summed per
+    // (bot, hour) for this batch.
+    const deltas = new Map<string, { botId: string; hour: number; counts: Counts }>();
+    const countsAt = (botId: string, at: number): Counts => {
+      const hour = floorTo(at, HOUR_MS);
+      const key = `${botId}|${hour}`;
+      let entry = deltas.get(key);
+      if (!entry) {
+        entry = { botId, hour, counts: zeroCounts() };
+        deltas.set(key, entry);
+      }
+      return entry.counts;
+    };
+    const leadRows: LeadRow[] = [];
+    const appointmentRows: AppointmentRow[] = [];
+    const eventRows: EventRow[] = [];
+    for (let i = start; i < end; i++) {
+      const lead = buildLead(times[i] ?? now);
+      // Built before the lead is written: a full calendar can still change the lead's status.
+      const appointment = lead.bookedAt === null ? undefined : buildAppointment(lead, lead.bookedAt);
+      leadRows.push(lead);
+      const c = countsAt(lead.botId, lead.createdAt);
+      c.leads += 1;
+      if (lead.qualifiedAt !== null) c.qualified += 1;
+      if (lead.bookedAt !== null) c.booked += 1;
+      if (lead.status === 'lost') c.lost += 1;
+      if (appointment) {
+        appointmentRows.push(appointment);
+        appointmentCounts[appointment.status] += 1;
+        countsAt(appointment.botId, appointment.startsAt)[APPOINTMENT_COUNTER[appointment.status]] += 1;
+      }
+      if (lead.qualifiedAt !== null && lead.qualifiedAt >= eventsFrom) {
+        eventRows.push(buildEvent('lead_qualified', lead, lead.qualifiedAt));
+        eventCount += 1;
+      }
+      if (appointment && lead.bookedAt !== null && lead.bookedAt >= eventsFrom) {
+        eventRows.push(buildEvent('lead_booked', lead, lead.bookedAt, appointment));
+        eventCount += 1;
+      }
+    }
+    await deps.store.transaction(async (tx) => {
+      await tx.leads.insertMany(leadRows);
+      await tx.calendar.insertAppointments(appointmentRows);
+      await tx.events.insertMany(eventRows);
+      await bumpCountersMany(tx, client.id, [...deltas.values()].map(({ botId, hour, counts }) => ({ botId, at: hour, delta: counts })));
+    });
     options.onProgress?.(end, times.length);
   }
 

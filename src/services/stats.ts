@@ -2,8 +2,7 @@
 // A range splits into whole UTC days (stats_daily), whole hours at its edges (stats_hourly, ≤ 46 rows),
 // and at most two partial hours counted from rows through the covering indexes leads_stats_edge_idx
 // and appointments_client_starts_idx. Leads are counted by created_at, appointments by starts_at.
-import type { Db } from '../db/client';
-import { prepared } from '../db/prepared';
+import type { StatsQuery } from '../db/ports';
 import { badRequest } from '../lib/errors';
 import { DAY_MS, HOUR_MS, ceilTo, floorTo, toIso, utcDate } from '../lib/time';
 import type { Stats, StatsInput } from '../schemas/stats';
@@ -55,49 +54,6 @@ function addInto(days: Map<number, DayCounts>, day: number, row: Partial<DayCoun
   for (const key of Object.keys(acc) as (keyof DayCounts)[]) acc[key] += Number(row[key] ?? 0);
 }
 
-type Row = { day: number } & Partial<DayCounts>;
-type Query = (db: Db, params: { clientId: string; botId: string | null; a: number; b: number }) => Row[];
-
-// Each query is prepared once per connection (db/prepared.ts). `(@botId IS NULL OR bot_id = @botId)`
-// costs no index use: bot_id follows the range column in every index these read.
-function query(name: string, text: string): Query {
-  return (db, params) => prepared(db, `stats.${name}`, (d) => d.$client.prepare(text)).all(params) as Row[];
-}
-
-const SUMS = `sum(leads) AS leads, sum(qualified) AS qualified, sum(booked) AS booked, sum(lost) AS lost,
-  sum(appointments_scheduled) AS appointmentsScheduled, sum(appointments_cancelled) AS appointmentsCancelled,
-  sum(appointments_completed) AS appointmentsCompleted`;
-const BOT = '(@botId IS NULL OR bot_id = @botId)';
-
-// Primary key (client_id, bucket, bot_id): a range seek over at most 366 days (× bots), grouped in
-// key order without a sort.
-const fromDaily = query(
-  'daily',
-  `SELECT bucket AS day, ${SUMS} FROM stats_daily
-   WHERE client_id = @clientId AND bucket >= @a AND bucket < @b AND ${BOT} GROUP BY bucket`,
-);
-// At most 2 × 23 hourly buckets (× bots), at the edges of the range.
-const fromHourly = query(
-  'hourly',
-  `SELECT bucket - bucket % ${DAY_MS} AS day, ${SUMS} FROM stats_hourly
-   WHERE client_id = @clientId AND bucket >= @a AND bucket < @b AND ${BOT} GROUP BY day`,
-);
-// Covering index leads_stats_edge_idx; the span is under an hour long.
-const leadsFromRows = query(
-  'leadEdge',
-  `SELECT created_at - created_at % ${DAY_MS} AS day, count(*) AS leads,
-     sum(qualified_at IS NOT NULL) AS qualified, sum(booked_at IS NOT NULL) AS booked, sum(status = 'lost') AS lost
-   FROM leads WHERE client_id = @clientId AND created_at >= @a AND created_at < @b AND ${BOT} GROUP BY day`,
-);
-// Covering index appointments_client_starts_idx (client_id, starts_at, id, bot_id, status); the span
-// is under an hour long. Erased leads' appointments stay counted, as they are in the rollups.
-const appointmentsFromRows = query(
-  'appointmentEdge',
-  `SELECT starts_at - starts_at % ${DAY_MS} AS day, sum(status = 'scheduled') AS appointmentsScheduled,
-     sum(status = 'cancelled') AS appointmentsCancelled, sum(status = 'completed') AS appointmentsCompleted
-   FROM appointments WHERE client_id = @clientId AND starts_at >= @a AND starts_at < @b AND ${BOT} GROUP BY day`,
-);
-
 const rate = (part: number, total: number) => (total === 0 ? 0 : Math.round((part / total) * 10_000) / 10_000);
 
 export function resolveRange(now: number, from: number | undefined, to: number | undefined): Span {
@@ -110,22 +66,22 @@ export function resolveRange(now: number, from: number | undefined, to: number |
   return [start, end];
 }
 
-export function getStats(deps: ServiceDeps, clientId: string, input: StatsInput): Stats {
-  if (input.bot_id !== undefined) requireOwnBot(deps, clientId, input.bot_id);
+export async function getStats(deps: ServiceDeps, clientId: string, input: StatsInput): Promise<Stats> {
+  if (input.bot_id !== undefined) await requireOwnBot(deps, clientId, input.bot_id);
   const range = resolveRange(deps.clock.now(), input.from, input.to);
   const botId = input.bot_id ?? null;
   const days = new Map<number, DayCounts>();
-  const { db } = deps;
-  const span = ([a, b]: Span) => ({ clientId, botId, a, b });
+  const { stats } = deps.store;
+  const span = ([from, to]: Span): StatsQuery => ({ clientId, botId, from, to });
 
   const byDay = split(range, DAY_MS);
-  if (byDay.whole) for (const row of fromDaily(db, span(byDay.whole))) addInto(days, row.day, row);
+  if (byDay.whole) for (const row of await stats.sumBuckets('day', span(byDay.whole))) addInto(days, row.day, row);
   for (const edge of byDay.rest) {
     const byHour = split(edge, HOUR_MS);
-    if (byHour.whole) for (const row of fromHourly(db, span(byHour.whole))) addInto(days, row.day, row);
+    if (byHour.whole) for (const row of await stats.sumBuckets('hour', span(byHour.whole))) addInto(days, row.day, row);
     for (const partial of byHour.rest) {
-      for (const row of leadsFromRows(db, span(partial))) addInto(days, row.day, row);
-      for (const row of appointmentsFromRows(db, span(partial))) addInto(days, row.day, row);
+      for (const row of await stats.countLeadRows(span(partial))) addInto(days, row.day, row);
+      for (const row of await stats.countAppointmentRows(span(partial))) addInto(days, row.day, row);
     }
   }
 

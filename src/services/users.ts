@@ -3,7 +3,6 @@
 import type { z } from 'zod';
 import type { ClientRow, Plan } from '../db/ports/rows';
 import type { SessionWithOwner, UserRow, UsersRepo } from '../db/ports/users';
-import { sqliteUsersRepo } from '../db/sqlite/users';
 import { consume, isExhausted, type LimitDecision } from '../http/ratelimit';
 import { randomToken, sha256Hex } from '../lib/crypto';
 import { AppError, issuesFromZod, notFound } from '../lib/errors';
@@ -12,6 +11,7 @@ import { dummyPasswordHash, hashPassword, verifyPassword } from '../lib/password
 import { DAY_MS, HOUR_MS, MINUTE_MS, toIso } from '../lib/time';
 import { setPasswordInput, signInInput, userInviteInput, type User } from '../schemas/users';
 import { clientView, requireClient } from './clients';
+import { hasRestApi, hasWebhooks } from './plans';
 import type { ServiceDeps } from './deps';
 import type { Limits } from '../http/ratelimit';
 
@@ -24,16 +24,7 @@ const TOUCH_GRANULARITY_MS = MINUTE_MS;
 /** The path of the page where a one-time link lands; the token rides in the fragment, so it never reaches a server log or a Referer. */
 export const SET_PASSWORD_PATH = '/dashboard/set-password';
 
-// Until the repository layer hands repositories on deps, one adapter per database handle.
-const repos = new WeakMap<object, UsersRepo>();
-export function usersRepo(deps: ServiceDeps): UsersRepo {
-  let repo = repos.get(deps.db);
-  if (!repo) {
-    repo = sqliteUsersRepo(deps.db);
-    repos.set(deps.db, repo);
-  }
-  return repo;
-}
+export const usersRepo = (deps: ServiceDeps): UsersRepo => deps.store.users;
 
 export const userView = (u: UserRow): User => ({
   id: u.id,
@@ -65,7 +56,7 @@ async function issueLink(deps: ServiceDeps, user: UserRow, purpose: 'invite' | '
 /** A new person of a client, with the one-time URL where they set their password (72 h). */
 export async function inviteUser(deps: ServiceDeps, rawInput: { client_id: string; email: string }, baseUrl: string) {
   const input = parse(userInviteInput, rawInput);
-  const client = requireClient(deps, input.client_id);
+  const client = await requireClient(deps, input.client_id);
   const repo = usersRepo(deps);
   if (await repo.findUserByEmail(input.email)) throw new AppError('CONFLICT', 'A person with this email already exists');
   const row: UserRow = { id: newId('user'), clientId: client.id, email: input.email, passwordHash: null, createdAt: deps.clock.now() };
@@ -75,7 +66,7 @@ export async function inviteUser(deps: ServiceDeps, rawInput: { client_id: strin
 }
 
 export async function listUsers(deps: ServiceDeps, clientId: string) {
-  const client = requireClient(deps, clientId);
+  const client = await requireClient(deps, clientId);
   return { data: (await usersRepo(deps).listUsers(client.id)).map(userView) };
 }
 
@@ -186,7 +177,7 @@ export async function endSessionById(deps: ServiceDeps, idHash: string): Promise
 }
 
 /** What a plan opens in the dashboard: starter sees an upgrade notice, business REST, enterprise both. */
-export const planFeatures = (plan: Plan) => ({ rest: plan !== 'starter', webhooks: plan === 'enterprise' });
+export const planFeatures = (plan: Plan) => ({ rest: hasRestApi(plan), webhooks: hasWebhooks(plan) });
 
 export const meView = (user: UserRow, client: ClientRow, baseUrl: string) => ({
   user: { id: user.id, email: user.email },

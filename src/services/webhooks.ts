@@ -1,15 +1,6 @@
 // Webhook endpoints and deliveries (API.md §4): the logic behind /v1/webhooks/*. Delivery itself is
 // the worker's (src/webhooks/worker.ts); this module only queues and reports.
-import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client';
-import {
-  EVENT_TYPES,
-  webhookAttempts,
-  webhookDeliveries,
-  webhookEndpoints,
-  type WebhookDeliveryRow,
-  type WebhookEndpointRow,
-} from '../db/sqlite/schema';
+import { EVENT_TYPES, type Store, type WebhookDeliveryRow, type WebhookEndpointRow } from '../db/ports';
 import { AppError, badRequest, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { DAY_MS, toIso, toIsoOrNull } from '../lib/time';
@@ -21,10 +12,10 @@ import type {
   WebhookEndpoint,
 } from '../schemas/webhooks';
 import { UrlRefused, vetWebhookUrl } from '../webhooks/guard';
-import { failPendingDeliveries, parseEndpointEvents, pingPayload, recordEvent } from '../webhooks/outbox';
+import { parseEndpointEvents, pingPayload, recordEvent } from '../webhooks/outbox';
 import { newWebhookSecret } from '../webhooks/signing';
 import type { ServiceDeps } from './deps';
-import { decodeCursor, encodeCursor } from './pagination';
+import { byCreatedAt, keysetPage, type PageInput } from './pagination';
 
 export const MAX_ENDPOINTS_PER_CLIENT = 20;
 /** After rotate-secret the old secret signs beside the new one this long. */
@@ -72,17 +63,12 @@ async function vetUrl(raw: string, policy: UrlPolicy): Promise<string> {
   }
 }
 
-function findEndpoint(db: DbOrTx, clientId: string, endpointId: string): WebhookEndpointRow | undefined {
-  if (!isIdOf('endpoint', endpointId)) return undefined;
-  return db
-    .select()
-    .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.id, endpointId), eq(webhookEndpoints.clientId, clientId)))
-    .get();
+async function findEndpoint(store: Store, clientId: string, endpointId: string): Promise<WebhookEndpointRow | undefined> {
+  return isIdOf('endpoint', endpointId) ? store.endpoints.find(clientId, endpointId) : undefined;
 }
 
-function requireEndpoint(db: DbOrTx, clientId: string, endpointId: string): WebhookEndpointRow {
-  const row = findEndpoint(db, clientId, endpointId);
+async function requireEndpoint(store: Store, clientId: string, endpointId: string): Promise<WebhookEndpointRow> {
+  const row = await findEndpoint(store, clientId, endpointId);
   if (!row) throw notFound('Webhook endpoint');
   return row;
 }
@@ -91,7 +77,7 @@ function requireEndpoint(db: DbOrTx, clientId: string, endpointId: string): Webh
  * Stores an endpoint whose URL was already vetted (or is trusted: tests, fixtures). Returns the view
  * and the secret, which is shown this once.
  */
-export function storeEndpoint(deps: ServiceDeps, clientId: string, input: EndpointCreateInput & { url: string }) {
+export async function storeEndpoint(deps: ServiceDeps, clientId: string, input: EndpointCreateInput & { url: string }) {
   const now = deps.clock.now();
   const row: WebhookEndpointRow = {
     id: newId('endpoint'),
@@ -108,14 +94,13 @@ export function storeEndpoint(deps: ServiceDeps, clientId: string, input: Endpoi
     createdAt: now,
     updatedAt: now,
   };
-  deps.db.transaction(
-    (tx) => {
-      const n = tx.select({ n: count() }).from(webhookEndpoints).where(eq(webhookEndpoints.clientId, clientId)).get()?.n ?? 0;
-      if (n >= MAX_ENDPOINTS_PER_CLIENT) throw badRequest(`A client has at most ${MAX_ENDPOINTS_PER_CLIENT} webhook endpoints`);
-      tx.insert(webhookEndpoints).values(row).run();
-    },
-    { behavior: 'immediate' },
-  );
+  await deps.store.transaction(async (tx) => {
+    // The cap is counted in the insert's transaction, so two concurrent creates cannot both pass it.
+    if ((await tx.endpoints.countOf(clientId)) >= MAX_ENDPOINTS_PER_CLIENT) {
+      throw badRequest(`A client has at most ${MAX_ENDPOINTS_PER_CLIENT} webhook endpoints`);
+    }
+    await tx.endpoints.insert(row);
+  });
   return { ...endpointView(row), secret: row.secret };
 }
 
@@ -124,29 +109,12 @@ export async function createEndpoint(deps: ServiceDeps, clientId: string, input:
   return storeEndpoint(deps, clientId, { ...input, url });
 }
 
-export function getEndpoint(deps: ServiceDeps, clientId: string, endpointId: string): WebhookEndpoint {
-  return endpointView(requireEndpoint(deps.db, clientId, endpointId));
+export async function getEndpoint(deps: ServiceDeps, clientId: string, endpointId: string): Promise<WebhookEndpoint> {
+  return endpointView(await requireEndpoint(deps.store, clientId, endpointId));
 }
 
-export function listEndpoints(deps: ServiceDeps, clientId: string, input: { limit?: number | undefined; cursor?: string | undefined }) {
-  const limit = input.limit ?? 25;
-  const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
-  const rows = deps.db
-    .select()
-    .from(webhookEndpoints)
-    .where(
-      and(
-        eq(webhookEndpoints.clientId, clientId),
-        after ? sql`(${webhookEndpoints.createdAt}, ${webhookEndpoints.id}) < (${after.at}, ${after.id})` : undefined,
-      ),
-    )
-    .orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id))
-    .limit(limit + 1)
-    .all();
-  const more = rows.length > limit;
-  const pageRows = more ? rows.slice(0, limit) : rows;
-  const last = pageRows[pageRows.length - 1];
-  return { data: pageRows.map(endpointView), next_cursor: more && last ? encodeCursor(last.createdAt, last.id) : null };
+export function listEndpoints(deps: ServiceDeps, clientId: string, input: PageInput) {
+  return keysetPage(input, (page) => deps.store.endpoints.list(clientId, page), endpointView, byCreatedAt);
 }
 
 export async function updateEndpoint(
@@ -157,132 +125,87 @@ export async function updateEndpoint(
   policy: UrlPolicy,
 ): Promise<WebhookEndpoint> {
   // 404 before the (slow) DNS check of a new URL.
-  requireEndpoint(deps.db, clientId, endpointId);
+  await requireEndpoint(deps.store, clientId, endpointId);
   const url = patch.url === undefined ? undefined : await vetUrl(patch.url, policy);
-  return deps.db.transaction(
-    (tx) => {
-      const current = requireEndpoint(tx, clientId, endpointId);
-      const next: WebhookEndpointRow = { ...current, updatedAt: deps.clock.now() };
-      if (url !== undefined) next.url = url;
-      if (patch.events !== undefined) next.events = JSON.stringify(patch.events);
-      if (patch.description !== undefined) next.description = patch.description;
-      if (patch.enabled === true) {
-        // Re-enabled in place, also after an automatic disable: the failure streak starts over.
-        next.enabled = true;
-        next.disabledReason = null;
-        next.failingSince = null;
-      } else if (patch.enabled === false && current.enabled) {
-        next.enabled = false;
-        next.disabledReason = null;
-        failPendingDeliveries(tx, current.id, 'Endpoint disabled');
-      }
-      tx.update(webhookEndpoints)
-        .set({
-          url: next.url,
-          events: next.events,
-          description: next.description,
-          enabled: next.enabled,
-          disabledReason: next.disabledReason,
-          failingSince: next.failingSince,
-          updatedAt: next.updatedAt,
-        })
-        .where(eq(webhookEndpoints.id, current.id))
-        .run();
-      return endpointView(next);
-    },
-    { behavior: 'immediate' },
-  );
+  return deps.store.transaction(async (tx) => {
+    const current = await requireEndpoint(tx, clientId, endpointId);
+    const next: WebhookEndpointRow = { ...current, updatedAt: deps.clock.now() };
+    if (url !== undefined) next.url = url;
+    if (patch.events !== undefined) next.events = JSON.stringify(patch.events);
+    if (patch.description !== undefined) next.description = patch.description;
+    if (patch.enabled === true) {
+      // Re-enabled in place, also after an automatic disable: the failure streak starts over.
+      next.enabled = true;
+      next.disabledReason = null;
+      next.failingSince = null;
+    } else if (patch.enabled === false && current.enabled) {
+      next.enabled = false;
+      next.disabledReason = null;
+      await tx.deliveries.failPending(current.id, 'Endpoint disabled');
+    }
+    await tx.endpoints.update(current.id, {
+      url: next.url,
+      events: next.events,
+      description: next.description,
+      enabled: next.enabled,
+      disabledReason: next.disabledReason,
+      failingSince: next.failingSince,
+      updatedAt: next.updatedAt,
+    });
+    return endpointView(next);
+  });
 }
 
 /** Deletes the endpoint with its deliveries and their attempt logs (cascade); events stay. */
-export function deleteEndpoint(deps: ServiceDeps, clientId: string, endpointId: string): void {
-  deps.db.transaction(
-    (tx) => {
-      const current = requireEndpoint(tx, clientId, endpointId);
-      tx.delete(webhookEndpoints).where(eq(webhookEndpoints.id, current.id)).run();
-    },
-    { behavior: 'immediate' },
-  );
+export async function deleteEndpoint(deps: ServiceDeps, clientId: string, endpointId: string): Promise<void> {
+  await deps.store.transaction(async (tx) => {
+    const current = await requireEndpoint(tx, clientId, endpointId);
+    await tx.endpoints.delete(current.id);
+  });
 }
 
-export function rotateEndpointSecret(deps: ServiceDeps, clientId: string, endpointId: string): { secret: string } {
-  return deps.db.transaction(
-    (tx) => {
-      const current = requireEndpoint(tx, clientId, endpointId);
-      const now = deps.clock.now();
-      const secret = newWebhookSecret();
-      tx.update(webhookEndpoints)
-        .set({ secret, previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now })
-        .where(eq(webhookEndpoints.id, current.id))
-        .run();
-      return { secret };
-    },
-    { behavior: 'immediate' },
-  );
+export async function rotateEndpointSecret(deps: ServiceDeps, clientId: string, endpointId: string): Promise<{ secret: string }> {
+  return deps.store.transaction(async (tx) => {
+    const current = await requireEndpoint(tx, clientId, endpointId);
+    const now = deps.clock.now();
+    const secret = newWebhookSecret();
+    await tx.endpoints.update(current.id, { secret, previousSecret: current.secret, previousSecretExpiresAt: now + SECRET_OVERLAP_MS, updatedAt: now });
+    return { secret };
+  });
 }
 
 /** Queues a `ping` to this endpoint alone, whatever its event filter; not listed by /v1/events. */
-export function sendTestEvent(deps: ServiceDeps, clientId: string, endpointId: string): { event_id: string } {
-  return deps.db.transaction(
-    (tx) => {
-      const endpoint = requireEndpoint(tx, clientId, endpointId);
-      if (!endpoint.enabled) throw badRequest('The endpoint is disabled; re-enable it first', [{ path: 'endpoint_id', message: 'Endpoint disabled' }]);
-      const at = deps.clock.now();
-      const event = recordEvent(
-        tx,
-        { clientId, botId: null, leadId: null, type: 'ping', at, payload: (id) => pingPayload(id, clientId, endpoint.id, at) },
-        { endpointId: endpoint.id },
-      );
-      return { event_id: event.id };
-    },
-    { behavior: 'immediate' },
-  );
+export async function sendTestEvent(deps: ServiceDeps, clientId: string, endpointId: string): Promise<{ event_id: string }> {
+  return deps.store.transaction(async (tx) => {
+    const endpoint = await requireEndpoint(tx, clientId, endpointId);
+    if (!endpoint.enabled) throw badRequest('The endpoint is disabled; re-enable it first', [{ path: 'endpoint_id', message: 'Endpoint disabled' }]);
+    const at = deps.clock.now();
+    const event = await recordEvent(
+      tx,
+      { clientId, botId: null, leadId: null, type: 'ping', at, payload: (id) => pingPayload(id, clientId, endpoint.id, at) },
+      { endpointId: endpoint.id },
+    );
+    return { event_id: event.id };
+  });
 }
 
-function findDelivery(db: DbOrTx, clientId: string, deliveryId: string): WebhookDeliveryRow | undefined {
-  if (!isIdOf('delivery', deliveryId)) return undefined;
-  return db
-    .select()
-    .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.clientId, clientId)))
-    .get();
+async function requireDelivery(store: Store, clientId: string, deliveryId: string): Promise<WebhookDeliveryRow> {
+  const row = isIdOf('delivery', deliveryId) ? await store.deliveries.find(clientId, deliveryId) : undefined;
+  if (!row) throw notFound('Delivery');
+  return row;
 }
 
-export function listDeliveries(deps: ServiceDeps, clientId: string, input: DeliveryListInput) {
-  if (input.endpoint_id !== undefined && !findEndpoint(deps.db, clientId, input.endpoint_id)) {
+export async function listDeliveries(deps: ServiceDeps, clientId: string, input: DeliveryListInput) {
+  if (input.endpoint_id !== undefined && !(await findEndpoint(deps.store, clientId, input.endpoint_id))) {
     throw new AppError('BAD_REQUEST', 'Unknown endpoint_id', { issues: [{ path: 'endpoint_id', message: 'No such endpoint for this client' }] });
   }
-  const limit = input.limit ?? 25;
-  const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
-  const d = webhookDeliveries;
-  const rows = deps.db
-    .select()
-    .from(d)
-    .where(
-      and(
-        input.endpoint_id ? eq(d.endpointId, input.endpoint_id) : eq(d.clientId, clientId),
-        input.status ? eq(d.status, input.status) : undefined,
-        after ? sql`(${d.createdAt}, ${d.id}) < (${after.at}, ${after.id})` : undefined,
-      ),
-    )
-    .orderBy(desc(d.createdAt), desc(d.id))
-    .limit(limit + 1)
-    .all();
-  const more = rows.length > limit;
-  const pageRows = more ? rows.slice(0, limit) : rows;
-  const last = pageRows[pageRows.length - 1];
-  return { data: pageRows.map(deliveryView), next_cursor: more && last ? encodeCursor(last.createdAt, last.id) : null };
+  const filter = { clientId, endpointId: input.endpoint_id, status: input.status };
+  return keysetPage(input, (page) => deps.store.deliveries.list(filter, page), deliveryView, byCreatedAt);
 }
 
-export function getDelivery(deps: ServiceDeps, clientId: string, deliveryId: string) {
-  const row = findDelivery(deps.db, clientId, deliveryId);
-  if (!row) throw notFound('Delivery');
-  const attempts = deps.db
-    .select()
-    .from(webhookAttempts)
-    .where(eq(webhookAttempts.deliveryId, row.id))
-    .orderBy(asc(webhookAttempts.id))
-    .all();
+export async function getDelivery(deps: ServiceDeps, clientId: string, deliveryId: string) {
+  const row = await requireDelivery(deps.store, clientId, deliveryId);
+  const attempts = await deps.store.deliveries.attempts(row.id);
   return {
     ...deliveryView(row),
     attempt_log: attempts.map((a) => ({ at: toIso(a.at), status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error })),
@@ -293,23 +216,16 @@ export function getDelivery(deps: ServiceDeps, clientId: string, deliveryId: str
  * One more attempt, now. A pending delivery is brought forward (its schedule continues after); a
  * finished one gets exactly one attempt outside the schedule. One in flight is left alone.
  */
-export function retryDelivery(deps: ServiceDeps, clientId: string, deliveryId: string): WebhookDelivery {
-  return deps.db.transaction(
-    (tx) => {
-      const row = findDelivery(tx, clientId, deliveryId);
-      if (!row) throw notFound('Delivery');
-      const endpoint = tx.select({ enabled: webhookEndpoints.enabled }).from(webhookEndpoints).where(eq(webhookEndpoints.id, row.endpointId)).get();
-      if (!endpoint?.enabled) throw badRequest('The endpoint is disabled; re-enable it first', [{ path: 'delivery_id', message: 'Endpoint disabled' }]);
-      if (row.claimedBy !== null) return deliveryView(row);
-      const now = deps.clock.now();
-      const next: WebhookDeliveryRow =
-        row.status === 'pending' ? { ...row, nextAttemptAt: now } : { ...row, status: 'pending', nextAttemptAt: now, manualRetry: true };
-      tx.update(webhookDeliveries)
-        .set({ status: next.status, nextAttemptAt: next.nextAttemptAt, manualRetry: next.manualRetry })
-        .where(eq(webhookDeliveries.id, row.id))
-        .run();
-      return deliveryView(next);
-    },
-    { behavior: 'immediate' },
-  );
+export async function retryDelivery(deps: ServiceDeps, clientId: string, deliveryId: string): Promise<WebhookDelivery> {
+  return deps.store.transaction(async (tx) => {
+    const row = await requireDelivery(tx, clientId, deliveryId);
+    const endpoint = await tx.endpoints.find(clientId, row.endpointId);
+    if (!endpoint?.enabled) throw badRequest('The endpoint is disabled; re-enable it first', [{ path: 'delivery_id', message: 'Endpoint disabled' }]);
+    if (row.claimedBy !== null) return deliveryView(row);
+    const now = deps.clock.now();
+    const next: WebhookDeliveryRow =
+      row.status === 'pending' ? { ...row, nextAttemptAt: now } : { ...row, status: 'pending', nextAttemptAt: now, manualRetry: true };
+    await tx.deliveries.update(row.id, { status: next.status, nextAttemptAt: next.nextAttemptAt, manualRetry: next.manualRetry });
+    return deliveryView(next);
+  });
 }

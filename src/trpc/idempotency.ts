@@ -43,7 +43,7 @@ export async function idempotent<T>(
   if (key === undefined) return create();
   const deps = ctx.deps;
   const hash = createHash('sha256').update(`${operation}\n${canonical(input)}`).digest('hex');
-  const begun = beginIdempotent(deps, ctx.client.id, key, hash);
+  const begun = await beginIdempotent(deps, ctx.client.id, key, hash);
   if (begun.kind === 'replay') {
     ctx.transport?.setHeader('Idempotent-Replayed', 'true');
     if (begun.status === 409) throw new AppError('CONFLICT', begun.body);
@@ -51,12 +51,12 @@ export async function idempotent<T>(
   }
   try {
     const result = await create();
-    finishIdempotent(deps, ctx.client.id, key, status, JSON.stringify(result));
+    await finishIdempotent(deps.store, ctx.client.id, key, status, JSON.stringify(result));
     return result;
   } catch (err) {
     const e = normalizeError(err);
-    if (e.status === 409) finishIdempotent(deps, ctx.client.id, key, 409, e.message);
-    else releaseIdempotent(deps, ctx.client.id, key);
+    if (e.status === 409) await finishIdempotent(deps.store, ctx.client.id, key, 409, e.message);
+    else await releaseIdempotent(deps, ctx.client.id, key);
     throw err;
   }
 }

@@ -6,6 +6,7 @@
 //   serviceProcedure  – the service token only, acting for the client named in x-ormiar-client-id (bot runtime)
 import { AppError } from '../lib/errors';
 import { getClientRow } from '../services/clients';
+import { hasRestApi, hasWebhooks } from '../services/plans';
 import type { Context, Plan, Principal } from './context';
 import { middleware, publicProcedure } from './init';
 
@@ -46,10 +47,10 @@ async function actingClient(ctx: Context): Promise<ActingClient> {
 const actingForClient = middleware(async ({ ctx, meta, next }) => {
   const client = await actingClient(ctx);
   // Plans are read on every request, so a plan change takes effect on the next one.
-  if (ctx.principal.kind === 'apiKey' && client.plan === 'starter') {
+  if (ctx.principal.kind === 'apiKey' && !hasRestApi(client.plan)) {
     throw new AppError('FORBIDDEN', 'REST API is not available on your current plan');
   }
-  if (meta?.feature === 'webhooks' && client.plan !== 'enterprise') {
+  if (meta?.feature === 'webhooks' && !hasWebhooks(client.plan)) {
     throw new AppError('FORBIDDEN', 'Webhooks are not available on your current plan');
   }
   // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided.

@@ -1,13 +1,9 @@
-// The transactional outbox: an event row and its deliveries are written with the caller's transaction
-// handle, so they commit together with the change that caused them, or not at all.
-import { and, eq, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client';
-import { webhookDeliveries, type EventRow, type EventType, type LeadRow, type StoredEventType } from '../db/sqlite/schema';
+// The transactional outbox: an event row and its deliveries are written on the transaction's store of
+// the change that caused them (events port), so they commit together with it, or not at all.
+import type { EventRow, EventType, LeadRow, NewDelivery, StoredEventType, Store } from '../db/ports';
 import { newId } from '../lib/ids';
 import { toIso } from '../lib/time';
-
-/** Only this plan has webhooks; events raised on other plans are stored, never delivered. */
-export const WEBHOOK_PLAN = 'enterprise';
+import { hasWebhooks } from '../services/plans';
 
 /** The JSON body of API.md §4, key order as published (email and appointment added after). */
 export function leadEventPayload(
@@ -69,57 +65,33 @@ function notifyQueued() {
 
 /**
  * A writer of one client's events inside one transaction: the plan and the subscribed endpoints are
- * read once, so a bulk path (the seed) pays one insert per event and one per delivery.
- * `endpointId` targets one endpoint whatever its filter (ping).
+ * read once, so a bulk path pays one append per event. `endpointId` targets one endpoint whatever its
+ * filter (ping).
  */
-export function eventWriter(tx: DbOrTx, clientId: string, opts: { endpointId?: string } = {}): (e: Omit<NewEvent, 'clientId'>) => EventRow {
-  // SQL text rather than the query builder: this runs in the transaction of every qualifying lead
-  // change, and building the builder's SQL cost more than running it.
-  const plan = tx.get<{ plan: string } | undefined>(sql`SELECT plan FROM clients WHERE id = ${clientId}`)?.plan;
+export async function eventWriter(tx: Store, clientId: string, opts: { endpointId?: string } = {}): Promise<(e: Omit<NewEvent, 'clientId'>) => Promise<EventRow>> {
+  const client = await tx.clients.findClient(clientId);
   // Events raised while the plan has no webhooks are stored, never queued.
   const endpoints =
-    plan !== WEBHOOK_PLAN
+    client === undefined || !hasWebhooks(client.plan)
       ? []
       : opts.endpointId
         ? [{ id: opts.endpointId, types: null }]
-        : tx
-            .all<{ id: string; events: string }>(sql`SELECT id, events FROM webhook_endpoints WHERE client_id = ${clientId} AND enabled = 1`)
-            .map((ep) => ({ id: ep.id, types: parseEndpointEvents(ep.events) as string[] }));
-  return (e) => {
+        : (await tx.endpoints.enabledOf(clientId)).map((ep) => ({ id: ep.id, types: parseEndpointEvents(ep.events) as string[] }));
+  return async (e) => {
     const id = e.id ?? newId('event');
     const row: EventRow = { id, clientId, botId: e.botId, leadId: e.leadId, type: e.type, payload: e.payload(id), createdAt: e.at };
-    tx.run(sql`INSERT INTO events (id, client_id, bot_id, lead_id, type, payload, created_at)
-      VALUES (${row.id}, ${row.clientId}, ${row.botId}, ${row.leadId}, ${row.type}, ${row.payload}, ${row.createdAt})`);
-    let queued = false;
+    const deliveries: NewDelivery[] = [];
     for (const ep of endpoints) {
       if (ep.types !== null && !ep.types.includes(e.type)) continue;
-      tx.run(sql`INSERT INTO webhook_deliveries (id, client_id, endpoint_id, event_id, event, status, attempts, next_attempt_at, created_at)
-        VALUES (${newId('delivery')}, ${clientId}, ${ep.id}, ${id}, ${e.type}, 'pending', 0, ${e.at}, ${e.at})`);
-      queued = true;
+      deliveries.push({ id: newId('delivery'), endpointId: ep.id, dueAt: e.at });
     }
-    if (queued) notifyQueued();
+    await tx.events.append(row, deliveries);
+    if (deliveries.length > 0) notifyQueued();
     return row;
   };
 }
 
 /** Inserts one event and its pending deliveries (see eventWriter). Returns the event row. */
-export function recordEvent(tx: DbOrTx, e: NewEvent, opts: { endpointId?: string } = {}): EventRow {
-  return eventWriter(tx, e.clientId, opts)(e);
-}
-
-/** Erasure (DELETE lead): personal data leaves the stored events too; ids and times stay. */
-export function eraseLeadEvents(tx: DbOrTx, leadId: string): void {
-  tx.run(sql`
-    UPDATE events SET payload = json_replace(payload,
-      '$.lead_data.name', '', '$.lead_data.phone', NULL, '$.lead_data.email', NULL, '$.lead_data.interest', NULL,
-      '$.appointment.notes', NULL)
-    WHERE lead_id = ${leadId}`);
-}
-
-/** Fails every pending delivery of an endpoint being disabled (a disabled endpoint receives nothing). */
-export function failPendingDeliveries(tx: DbOrTx, endpointId: string, reason: string): void {
-  tx.update(webhookDeliveries)
-    .set({ status: 'failed', lastError: reason, nextAttemptAt: null, claimedBy: null, manualRetry: false })
-    .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'pending')))
-    .run();
+export async function recordEvent(tx: Store, e: NewEvent, opts: { endpointId?: string } = {}): Promise<EventRow> {
+  return (await eventWriter(tx, e.clientId, opts))(e);
 }

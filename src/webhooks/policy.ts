@@ -4,7 +4,7 @@
 // secrets sign one. The worker applies them; the deliveries adapter stores their verdicts.
 import type { ClaimedDelivery, DecideFailure, FailureVerdict } from '../db/ports/deliveries';
 import { DAY_MS } from '../lib/time';
-import { WEBHOOK_PLAN } from './outbox';
+import { hasWebhooks } from '../services/plans';
 
 /** Seconds to wait after each failed attempt: 1 + length attempts in all (API.md §4). */
 export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
@@ -49,7 +49,7 @@ export function decideFailure(policy: RetryPolicy, random: () => number = Math.r
 
 /** Why a claimed delivery must not be sent, or null. Read at claim time: a downgrade stops deliveries already due. */
 export function refusal(c: Pick<ClaimedDelivery, 'plan' | 'endpointEnabled'>): string | null {
-  if (c.plan !== WEBHOOK_PLAN) return PLAN_LACKS_WEBHOOKS;
+  if (!hasWebhooks(c.plan)) return PLAN_LACKS_WEBHOOKS;
   if (!c.endpointEnabled) return ENDPOINT_DISABLED;
   return null;
 }

@@ -16,7 +16,8 @@ export interface Person {
 let counter = 0;
 
 /** A person of a (new or given) client with their password set. */
-export async function person(srv: TestServer, plan: Plan = 'enterprise', tenant: Tenant = srv.tenant(plan)): Promise<Person> {
+export async function person(srv: TestServer, plan: Plan = 'enterprise', given?: Tenant): Promise<Person> {
+  const tenant = given ?? (await srv.tenant(plan));
   const email = `person${++counter}-${Date.now()}@example.com`;
   const invited = await inviteUser(srv.deps, { client_id: tenant.clientId, email }, srv.url);
   await setPasswordWithToken(srv.deps, { token: tokenOfLink(invited.invite_url), password: PASSWORD });

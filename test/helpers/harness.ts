@@ -4,7 +4,7 @@ import { createTRPCClient, createTRPCUntypedClient, httpBatchLink, httpLink, TRP
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '../../src/db/sqlite/schema';
+import type { Plan } from '../../src/db/ports';
 import type { AppRouter } from '../../src/routers/_app';
 import { parseEnv } from '../../src/env';
 import { createApiKey, createBot, createClient } from '../../src/services/clients';
@@ -14,7 +14,7 @@ export const INTERNAL_TOKEN = 'test-internal-token-0123456789';
 
 export interface TestServer extends RunningServer {
   call(method: string, path: string, opts?: CallOptions): Promise<ApiResponse>;
-  tenant(plan?: Plan): Tenant;
+  tenant(plan?: Plan): Promise<Tenant>;
 }
 
 export interface CallOptions {
@@ -76,10 +76,10 @@ export async function startTestServer(env: Record<string, string> = {}, override
     }
     return { status: res.status, headers: res.headers, body: parsed, text };
   };
-  const tenant = (plan: Plan = 'enterprise'): Tenant => {
-    const client = createClient(running.deps, { name: `Client ${plan}`, plan });
-    const bot = createBot(running.deps, { client_id: client.id, name: 'Front desk' });
-    const key = createApiKey(running.deps, { client_id: client.id, name: 'test' });
+  const tenant = async (plan: Plan = 'enterprise'): Promise<Tenant> => {
+    const client = await createClient(running.deps, { name: `Client ${plan}`, plan });
+    const bot = await createBot(running.deps, { client_id: client.id, name: 'Front desk' });
+    const key = await createApiKey(running.deps, { client_id: client.id, name: 'test' });
     return { clientId: client.id, botId: bot.id, token: key.token, keyId: key.id };
   };
   return { ...running, call, tenant };

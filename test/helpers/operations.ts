@@ -43,7 +43,7 @@ export interface Operation {
   /** The least plan that may call it. */
   plan: 'business' | 'enterprise';
   /** A valid request for this tenant; creates the resources it names. */
-  build(srv: TestServer, tenant: Tenant): OperationRequest;
+  build(srv: TestServer, tenant: Tenant): Promise<OperationRequest>;
   /** Path parameters naming the caller's resources: another client's id answers 404 like a random id. */
   pathIds?: Record<string, IdKind>;
   /** Query/body ids naming the caller's resources: another client's id answers like a random id (400). */
@@ -51,8 +51,8 @@ export interface Operation {
 }
 
 /** A lead of this tenant, made through the service (no HTTP). */
-export function seedLead(srv: TestServer, t: Tenant, name = 'Jane Roe'): string {
-  return createLead(srv.deps, t.clientId, { bot_id: t.botId, name, phone: '+14155550123', email: 'jane@example.com' }, 'api').id;
+export async function seedLead(srv: TestServer, t: Tenant, name = 'Jane Roe'): Promise<string> {
+  return (await createLead(srv.deps, t.clientId, { bot_id: t.botId, name, phone: '+14155550123', email: 'jane@example.com' }, 'api')).id;
 }
 
 // Each appointment row gets its own hour, 60+ days ahead, so builds never overlap (409) on one calendar.
@@ -65,9 +65,9 @@ export function freeSlot(): { starts_at: string; ends_at: string } {
 }
 
 /** A scheduled appointment for a new lead of this tenant, made through the service (no HTTP). */
-export function seedAppointment(srv: TestServer, t: Tenant): string {
+export async function seedAppointment(srv: TestServer, t: Tenant): Promise<string> {
   const slot = freeSlot();
-  return createAppointment(srv.deps, t.clientId, { lead_id: seedLead(srv, t), starts_at: Date.parse(slot.starts_at), ends_at: Date.parse(slot.ends_at) }).id;
+  return (await createAppointment(srv.deps, t.clientId, { lead_id: await seedLead(srv, t), starts_at: Date.parse(slot.starts_at), ends_at: Date.parse(slot.ends_at) })).id;
 }
 
 // Fixture endpoints point at a name that never resolves (RFC 6761 .invalid), so a delivery the suites
@@ -77,18 +77,18 @@ export function seedAppointment(srv: TestServer, t: Tenant): string {
 export const FIXTURE_WEBHOOK_URL = 'https://hooks.ormiar-fixture.invalid/webhooks';
 
 /** This tenant's fixture endpoint (made on first use). */
-export function seedEndpoint(srv: TestServer, t: Tenant): string {
+export async function seedEndpoint(srv: TestServer, t: Tenant): Promise<string> {
   const found = srv.deps.db
     .select({ id: webhookEndpoints.id })
     .from(webhookEndpoints)
     .where(and(eq(webhookEndpoints.clientId, t.clientId), eq(webhookEndpoints.url, FIXTURE_WEBHOOK_URL)))
     .get();
-  return found?.id ?? storeEndpoint(srv.deps, t.clientId, { url: FIXTURE_WEBHOOK_URL, description: 'fixture' }).id;
+  return found?.id ?? (await storeEndpoint(srv.deps, t.clientId, { url: FIXTURE_WEBHOOK_URL, description: 'fixture' })).id;
 }
 
 /** A finished (succeeded) delivery of a ping to this tenant's fixture endpoint, whatever its plan (made on first use). */
-export function seedDelivery(srv: TestServer, t: Tenant): string {
-  const endpointId = seedEndpoint(srv, t);
+export async function seedDelivery(srv: TestServer, t: Tenant): Promise<string> {
+  const endpointId = await seedEndpoint(srv, t);
   const found = srv.deps.db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointId)).get();
   if (found) return found.id;
   const now = Date.now();
@@ -112,7 +112,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/stats',
     procedure: 'stats.get',
     plan: 'business',
-    build: (_srv, t) => ({ query: { from: '2026-01-01', to: '2026-02-01', bot_id: t.botId } }),
+    build: async (_srv, t) => ({ query: { from: '2026-01-01', to: '2026-02-01', bot_id: t.botId } }),
     refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
   },
   // ── bots ───────────────────────────────────────────────────────────────────────────────────────
@@ -122,7 +122,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/bots',
     procedure: 'bots.list',
     plan: 'business',
-    build: () => ({ query: { limit: '10' } }),
+    build: async () => ({ query: { limit: '10' } }),
   },
   // ── leads ──────────────────────────────────────────────────────────────────────────────────────
   {
@@ -131,8 +131,8 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/leads',
     procedure: 'leads.list',
     plan: 'business',
-    build: (srv, t) => {
-      seedLead(srv, t);
+    build: async (srv, t) => {
+      await seedLead(srv, t);
       return { query: { status: 'new', bot_id: t.botId, created_after: '2020-01-01', limit: '10' } };
     },
     refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
@@ -143,7 +143,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/leads',
     procedure: 'leads.create',
     plan: 'business',
-    build: (_srv, t) => ({
+    build: async (_srv, t) => ({
       body: { bot_id: t.botId, name: 'Jane Roe', phone: '+14155550123', email: 'jane@example.com', interest: 'Demo', status: 'qualified', metadata: { crm_id: 'x1' } },
     }),
     refs: [{ in: 'body', field: 'bot_id', kind: 'bot' }],
@@ -154,7 +154,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/leads/{lead_id}',
     procedure: 'leads.get',
     plan: 'business',
-    build: (srv, t) => ({ params: { lead_id: seedLead(srv, t) } }),
+    build: async (srv, t) => ({ params: { lead_id: await seedLead(srv, t) } }),
     pathIds: { lead_id: 'lead' },
   },
   {
@@ -163,8 +163,8 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/leads/{lead_id}',
     procedure: 'leads.update',
     plan: 'business',
-    build: (srv, t) => ({
-      params: { lead_id: seedLead(srv, t) },
+    build: async (srv, t) => ({
+      params: { lead_id: await seedLead(srv, t) },
       body: { name: 'Jane Q. Roe', phone: '+14155550199', email: 'jq@example.com', interest: 'Pricing', status: 'qualified', metadata: { stage: 'hot' } },
     }),
     pathIds: { lead_id: 'lead' },
@@ -175,7 +175,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/leads/{lead_id}',
     procedure: 'leads.delete',
     plan: 'business',
-    build: (srv, t) => ({ params: { lead_id: seedLead(srv, t) } }),
+    build: async (srv, t) => ({ params: { lead_id: await seedLead(srv, t) } }),
     pathIds: { lead_id: 'lead' },
   },
   // ── calendar ───────────────────────────────────────────────────────────────────────────────────
@@ -185,8 +185,8 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/appointments',
     procedure: 'calendar.appointments.list',
     plan: 'business',
-    build: (srv, t) => {
-      seedAppointment(srv, t);
+    build: async (srv, t) => {
+      await seedAppointment(srv, t);
       return { query: { from: '2020-01-01', to: '2099-01-01', bot_id: t.botId, status: 'scheduled', limit: '10' } };
     },
     refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
@@ -197,7 +197,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/appointments/{appointment_id}',
     procedure: 'calendar.appointments.get',
     plan: 'business',
-    build: (srv, t) => ({ params: { appointment_id: seedAppointment(srv, t) } }),
+    build: async (srv, t) => ({ params: { appointment_id: await seedAppointment(srv, t) } }),
     pathIds: { appointment_id: 'appointment' },
   },
   {
@@ -206,7 +206,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/appointments',
     procedure: 'calendar.appointments.create',
     plan: 'business',
-    build: (srv, t) => ({ body: { lead_id: seedLead(srv, t), ...freeSlot(), notes: 'First visit' } }),
+    build: async (srv, t) => ({ body: { lead_id: await seedLead(srv, t), ...freeSlot(), notes: 'First visit' } }),
     // Another client's lead looks exactly like a missing one.
     refs: [{ in: 'body', field: 'lead_id', kind: 'lead', status: 404 }],
   },
@@ -216,7 +216,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/appointments/{appointment_id}',
     procedure: 'calendar.appointments.update',
     plan: 'business',
-    build: (srv, t) => ({ params: { appointment_id: seedAppointment(srv, t) }, body: { ...freeSlot(), status: 'scheduled', notes: 'Moved' } }),
+    build: async (srv, t) => ({ params: { appointment_id: await seedAppointment(srv, t) }, body: { ...freeSlot(), status: 'scheduled', notes: 'Moved' } }),
     pathIds: { appointment_id: 'appointment' },
   },
   {
@@ -225,7 +225,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/availability',
     procedure: 'calendar.availability',
     plan: 'business',
-    build: (_srv, t) => {
+    build: async (_srv, t) => {
       const { starts_at } = freeSlot();
       return { query: { bot_id: t.botId, from: starts_at.slice(0, 10), to: new Date(Date.parse(starts_at) + 7 * 86_400_000).toISOString(), duration_minutes: '60' } };
     },
@@ -237,7 +237,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/settings',
     procedure: 'calendar.settings.get',
     plan: 'business',
-    build: (_srv, t) => ({ query: { bot_id: t.botId } }),
+    build: async (_srv, t) => ({ query: { bot_id: t.botId } }),
     refs: [{ in: 'query', field: 'bot_id', kind: 'bot' }],
   },
   {
@@ -246,7 +246,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/calendar/settings',
     procedure: 'calendar.settings.put',
     plan: 'business',
-    build: (_srv, t) => ({
+    build: async (_srv, t) => ({
       body: { bot_id: t.botId, timezone: 'Europe/Berlin', working_hours: { mon: [['09:00', '12:00'], ['13:00', '17:00']], sat: [] }, slot_minutes: 30 },
     }),
     refs: [{ in: 'body', field: 'bot_id', kind: 'bot' }],
@@ -258,8 +258,8 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/endpoints',
     procedure: 'webhooks.endpoints.list',
     plan: 'enterprise',
-    build: (srv, t) => {
-      seedEndpoint(srv, t);
+    build: async (srv, t) => {
+      await seedEndpoint(srv, t);
       return { query: { limit: '10' } };
     },
   },
@@ -270,7 +270,7 @@ export const OPERATIONS: Operation[] = [
     procedure: 'webhooks.endpoints.create',
     plan: 'enterprise',
     // A public IP literal: passes the SSRF guard without DNS. No event is ever raised for it here.
-    build: () => ({ body: { url: 'https://8.8.8.8/ormiar-hooks', events: ['lead_qualified', 'lead_booked'], description: 'CRM' } }),
+    build: async () => ({ body: { url: 'https://8.8.8.8/ormiar-hooks', events: ['lead_qualified', 'lead_booked'], description: 'CRM' } }),
   },
   {
     operationId: 'getWebhookEndpoint',
@@ -278,7 +278,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/endpoints/{endpoint_id}',
     procedure: 'webhooks.endpoints.get',
     plan: 'enterprise',
-    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    build: async (srv, t) => ({ params: { endpoint_id: await seedEndpoint(srv, t) } }),
     pathIds: { endpoint_id: 'endpoint' },
   },
   {
@@ -287,8 +287,8 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/endpoints/{endpoint_id}',
     procedure: 'webhooks.endpoints.update',
     plan: 'enterprise',
-    build: (srv, t) => ({
-      params: { endpoint_id: seedEndpoint(srv, t) },
+    build: async (srv, t) => ({
+      params: { endpoint_id: await seedEndpoint(srv, t) },
       body: { url: 'https://8.8.8.8/ormiar-hooks', events: ['lead_booked'], description: 'CRM sync', enabled: true },
     }),
     pathIds: { endpoint_id: 'endpoint' },
@@ -299,7 +299,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/endpoints/{endpoint_id}',
     procedure: 'webhooks.endpoints.delete',
     plan: 'enterprise',
-    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    build: async (srv, t) => ({ params: { endpoint_id: await seedEndpoint(srv, t) } }),
     pathIds: { endpoint_id: 'endpoint' },
   },
   {
@@ -308,7 +308,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/endpoints/{endpoint_id}/rotate-secret',
     procedure: 'webhooks.endpoints.rotateSecret',
     plan: 'enterprise',
-    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    build: async (srv, t) => ({ params: { endpoint_id: await seedEndpoint(srv, t) } }),
     pathIds: { endpoint_id: 'endpoint' },
   },
   {
@@ -317,7 +317,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/endpoints/{endpoint_id}/test',
     procedure: 'webhooks.endpoints.test',
     plan: 'enterprise',
-    build: (srv, t) => ({ params: { endpoint_id: seedEndpoint(srv, t) } }),
+    build: async (srv, t) => ({ params: { endpoint_id: await seedEndpoint(srv, t) } }),
     pathIds: { endpoint_id: 'endpoint' },
   },
   {
@@ -326,9 +326,9 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/deliveries',
     procedure: 'webhooks.deliveries.list',
     plan: 'enterprise',
-    build: (srv, t) => {
-      seedDelivery(srv, t);
-      return { query: { endpoint_id: seedEndpoint(srv, t), status: 'succeeded', limit: '10' } };
+    build: async (srv, t) => {
+      await seedDelivery(srv, t);
+      return { query: { endpoint_id: await seedEndpoint(srv, t), status: 'succeeded', limit: '10' } };
     },
     refs: [{ in: 'query', field: 'endpoint_id', kind: 'endpoint' }],
   },
@@ -338,7 +338,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/deliveries/{delivery_id}',
     procedure: 'webhooks.deliveries.get',
     plan: 'enterprise',
-    build: (srv, t) => ({ params: { delivery_id: seedDelivery(srv, t) } }),
+    build: async (srv, t) => ({ params: { delivery_id: await seedDelivery(srv, t) } }),
     pathIds: { delivery_id: 'delivery' },
   },
   {
@@ -347,7 +347,7 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/webhooks/deliveries/{delivery_id}/retry',
     procedure: 'webhooks.deliveries.retry',
     plan: 'enterprise',
-    build: (srv, t) => ({ params: { delivery_id: seedDelivery(srv, t) } }),
+    build: async (srv, t) => ({ params: { delivery_id: await seedDelivery(srv, t) } }),
     pathIds: { delivery_id: 'delivery' },
   },
   {
@@ -357,8 +357,8 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/events',
     procedure: 'events.list',
     plan: 'business',
-    build: (srv, t) => {
-      createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Jane Roe', phone: '+14155550123', status: 'qualified' }, 'api');
+    build: async (srv, t) => {
+      await createLead(srv.deps, t.clientId, { bot_id: t.botId, name: 'Jane Roe', phone: '+14155550123', status: 'qualified' }, 'api');
       return { query: { type: 'lead_qualified', created_after: '2020-01-01', limit: '10' } };
     },
   },
@@ -399,7 +399,8 @@ export const randomId = (kind: IdKind) => newId(kind);
 // that authenticated, and background bookkeeping (the webhook worker renews its lease on its own).
 // Add a table or column here only when it changes without a request by design.
 const VOLATILE_TABLES = new Set(['__drizzle_migrations', 'worker_leases']);
-const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] };
+// Hints for humans, touched by any authenticated call: a key's last use, a session's last activity.
+const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'], sessions: ['last_seen_at'] };
 
 /** Every row of every table (minus the volatile parts), to show that a refused request changed nothing. */
 export function dbSnapshot(srv: TestServer): Record<string, string[]> {

@@ -14,7 +14,7 @@ export function spawnServer(databasePath: string, children: ChildProcess[]): Pro
     stderr += chunk.toString();
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), 60_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${String(code)}\n${stderr}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       try {

@@ -91,6 +91,8 @@ export interface PostgresOptions {
   /** Run the server on this data folder (from an earlier `keepData` stop) instead of a new cluster. */
   dir?: string;
   port?: number;
+  /** Commits survive a crash of the server (tests that kill it); default off, for speed. */
+  durable?: boolean;
 }
 
 /**
@@ -124,7 +126,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Service
       [
         '-D', data, '-p', String(port), '-k', dir,
         '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+        ...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
         '-c', 'max_connections=400', '-c', 'shared_buffers=64MB',
       ],
       { ...user, stdio: ['ignore', 'ignore', 'pipe'] },

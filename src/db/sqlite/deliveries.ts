@@ -7,7 +7,7 @@
 // while the bounds leave headroom, and shares the commit that records them. Synchronous inside; the
 // promises it returns are settled.
 import type Database from 'better-sqlite3';
-import type { Db } from '../client';
+import type { Db } from './connection';
 import {
   fairShares,
   withinHeadroom,
@@ -22,9 +22,10 @@ import {
   type WorkerIdentity,
 } from '../ports/deliveries';
 import type { DisabledReason } from '../ports/rows';
-import { failPendingDeliveries } from '../../webhooks/outbox';
 
 const LEASE_NAME = 'webhooks';
+const FAIL_PENDING = `UPDATE webhook_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, claimed_by = NULL, manual_retry = 0
+  WHERE endpoint_id = ? AND status = 'pending'`;
 
 // SQL text, compiled once per connection: drizzle builds its SQL anew on every call, which cost more
 // CPU than SQLite running it on this path.
@@ -241,7 +242,7 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
 
   function disable(endpointId: string, reason: DisabledReason, now: number) {
     st(SQL.disable).run(reason, now, endpointId);
-    failPendingDeliveries(db, endpointId, `Endpoint disabled: ${reason}`);
+    st(FAIL_PENDING).run(`Endpoint disabled: ${reason}`, endpointId);
   }
 
   const settled = <T>(run: () => T): Promise<T> => {

@@ -1,6 +1,6 @@
 // SQLite adapter of UsersRepo. Synchronous inside; hands back settled promises.
 import { and, asc, eq, gt } from 'drizzle-orm';
-import type { DbOrTx } from '../client';
+import type { DbOrTx } from './connection';
 import type { UsersRepo } from '../ports/users';
 import { clients, sessions, users, userTokens } from './schema';
 

@@ -1,5 +1,5 @@
 import { lead, leadCreateInput } from '../../schemas/leads';
-import { createLeadGrouped } from '../../services/leads';
+import { createLead } from '../../services/leads';
 import { idempotent } from '../../trpc/idempotency';
 import { apiKeyProcedure } from '../../trpc/procedures';
 
@@ -20,5 +20,5 @@ export const createLeadProcedure = apiKeyProcedure
   .input(leadCreateInput)
   .output(lead)
   .mutation(({ ctx, input }) =>
-    idempotent(ctx, 'leads.create', input, 201, () => createLeadGrouped(ctx.deps, ctx.client.id, input, 'api')),
+    idempotent(ctx, 'leads.create', input, 201, () => createLead(ctx.deps, ctx.client.id, input, 'api')),
   );

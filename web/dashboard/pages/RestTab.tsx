@@ -18,6 +18,7 @@ export function UpgradeNotice({ feature, plan }: { feature: string; plan: string
 export function RestTab({ me }: { me: Me }) {
   return (
     <>
+      {me.features.rest ? null : <UpgradeNotice feature="The REST API" plan="Business or Enterprise" />}
       <div className="card">
         <h2>Base URL</h2>
         <p className="muted">Every request goes to this address, with your API key as a Bearer token.</p>
@@ -31,7 +32,7 @@ export function RestTab({ me }: { me: Me }) {
           Reference: <a href="/docs">API documentation</a>
         </p>
       </div>
-      {me.features.rest ? <Keys me={me} /> : <UpgradeNotice feature="The REST API" plan="Business or Enterprise" />}
+      {me.features.rest ? <Keys me={me} /> : null}
     </>
   );
 }
@@ -87,9 +88,10 @@ function Keys({ me }: { me: Me }) {
           </div>
           <p className="small">Try it:</p>
           <div className="copy-row">
-            <code className="mono code-block" aria-label="Example request">
+            {/* Focusable: the line scrolls sideways, and keyboard users must be able to scroll it. */}
+            <pre className="mono code-block" tabIndex={0} role="region" aria-label="Example request">
               {curl}
-            </code>
+            </pre>
             <CopyButton text={curl} label="Copy curl" />
           </div>
           <button type="button" className="btn btn-secondary btn-small" onClick={() => setCreated(null)}>

@@ -1,0 +1,129 @@
+// The PostgreSQL adapter's plumbing: named parameters (@name → $n, converted once per text), SQL
+// fragments of a table taken from its drizzle definition, how a repository reaches the database (Conn),
+// and which driver errors mean "the database is not answering".
+import { getTableColumns, getTableName, type Table } from 'drizzle-orm';
+import type pg from 'pg';
+
+type Params = Record<string, unknown>;
+
+const converted = new Map<string, { text: string; names: string[] }>();
+
+/** `text` with `@name` placeholders as pg's `$n`, and the values in that order. */
+export function named(text: string, params: Params = {}): { text: string; values: unknown[] } {
+  let hit = converted.get(text);
+  if (!hit) {
+    const names: string[] = [];
+    const out = text.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
+      let i = names.indexOf(name);
+      if (i < 0) i = names.push(name) - 1;
+      return `$${i + 1}`;
+    });
+    hit = { text: out, names };
+    if (converted.size < 5_000) converted.set(text, hit);
+  }
+  return {
+    text: hit.text,
+    values: hit.names.map((n) => {
+      if (!(n in params)) throw new Error(`No value for @${n}`);
+      return params[n];
+    }),
+  };
+}
+
+export interface TableSql {
+  name: string;
+  /** `"client_id" AS "clientId", …`, prefixed by `alias.` when given, each alias prefixed by `as`. */
+  select(alias?: string, as?: string): string;
+  /** INSERT of a whole row, bound by property name. */
+  insert: string;
+  column(key: string): string;
+  keys: string[];
+}
+
+export function tableSql(table: Table): TableSql {
+  const name = getTableName(table);
+  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => ({ key, name: column.name }));
+  const byKey = new Map(columns.map((c) => [c.key, c.name]));
+  return {
+    name,
+    keys: columns.map((c) => c.key),
+    select: (alias?: string, as = '') => columns.map((c) => `${alias ? `${alias}.` : ''}"${c.name}" AS "${as}${c.key}"`).join(', '),
+    insert: `INSERT INTO "${name}" (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${columns.map((c) => `@${c.key}`).join(', ')})`,
+    column: (key) => {
+      const column = byKey.get(key);
+      if (column === undefined) throw new Error(`No column for ${name}.${key}`);
+      return column;
+    },
+  };
+}
+
+/** A whole row as parameters: absent optional columns bound as NULL. */
+export function rowParams(t: TableSql, row: object): Params {
+  const out: Params = {};
+  const r = row as Params;
+  for (const k of t.keys) out[k] = r[k] ?? null;
+  return out;
+}
+
+/** Rows read with `select(alias, as)`: the keys without their prefix. */
+export function unprefix<T>(raw: Params, as: string): T {
+  const out: Params = {};
+  for (const [k, v] of Object.entries(raw)) if (k.startsWith(as)) out[k.slice(as.length)] = v;
+  return out as T;
+}
+
+/** `UPDATE t SET a = @a, … WHERE <where>` for the keys present in `change`. */
+export function updateSql(t: TableSql, change: Params, where: string): { text: string; params: Params } | undefined {
+  const keys = Object.keys(change).filter((k) => change[k] !== undefined);
+  if (keys.length === 0) return undefined;
+  const params: Params = {};
+  for (const k of keys) params[k] = change[k];
+  return { text: `UPDATE "${t.name}" SET ${keys.map((k) => `"${t.column(k)}" = @${k}`).join(', ')} WHERE ${where}`, params };
+}
+
+/** How a repository runs SQL: inside the caller's transaction, or at the root (each call on its own). */
+export interface Conn {
+  readonly inTransaction: boolean;
+  rows<T>(text: string, params?: Params): Promise<T[]>;
+  /** Affected row count. */
+  run(text: string, params?: Params): Promise<number>;
+  /** Several statements atomically: as they are inside a transaction, else in a transaction of their own. */
+  atomic<T>(fn: (c: Conn) => Promise<T>): Promise<T>;
+}
+
+export const first = <T>(rows: T[]): T | undefined => rows[0];
+
+/** Runs SQL on one pg client or pool. */
+export function queryOn(q: pg.Pool | pg.PoolClient) {
+  return {
+    rows: async <T>(text: string, params?: Params): Promise<T[]> => {
+      const n = named(text, params);
+      return (await q.query(n.text, n.values)).rows as T[];
+    },
+    run: async (text: string, params?: Params): Promise<number> => {
+      const n = named(text, params);
+      return (await q.query(n.text, n.values)).rowCount ?? 0;
+    },
+  };
+}
+
+const pgCode = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+/** Deadlock or serialisation failure: the transaction may be run again. */
+export const isRetryable = (err: unknown): boolean => ['40001', '40P01'].includes(pgCode(err) ?? '');
+
+/**
+ * The database is not answering (lost connection, server shutting down or starting, no connection to be
+ * had from the pool within its bound): a temporary refusal (503), not a bug (500).
+ */
+export function isUnavailable(err: unknown): boolean {
+  const code = pgCode(err) ?? '';
+  if (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) {
+    return true;
+  }
+  const message = err instanceof Error ? err.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i.test(message);
+}

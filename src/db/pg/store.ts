@@ -1,0 +1,104 @@
+// The Store on PostgreSQL: a `pg` pool; each store transaction on one pooled connection, READ COMMITTED,
+// with the rows it changes locked as it reads them (repos.ts) and the booking guarantee in the schema.
+// A transaction that meets a deadlock or a serialisation failure is run again (a few times); a database
+// that does not answer is 503 SERVER_ERROR with Retry-After — never a 500 — and the pool reconnects by
+// itself when it is back.
+import type pg from 'pg';
+import type { Store } from '../ports';
+import { pgCalendar, pgClients, pgDeliveryReads, pgEndpoints, pgEvents, pgIdempotency, pgLeads, pgStats, type KeyUseBuffer } from './repos';
+import { pgDeliveries } from './deliveries';
+import { queryOn, type Conn } from './sql';
+import { inTransaction, mapPgError } from './tx';
+import { pgUsers } from './users';
+
+export interface PgStoreOptions {
+  /** How soon noted key uses are written (default 200 ms). */
+  keyUseFlushMs?: number;
+}
+
+export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
+  const root = queryOn(pool);
+  const rootConn: Conn = {
+    inTransaction: false,
+    rows: <T>(text: string, params?: Record<string, unknown>) => root.rows<T>(text, params).catch((err: unknown): Promise<T[]> => Promise.reject(mapPgError(err))),
+    run: (text, params) => root.run(text, params).catch((err: unknown): Promise<number> => Promise.reject(mapPgError(err))),
+    atomic: (fn) => inTransaction(pool, (client) => fn(txConn(client))),
+  };
+  const txConn = (client: pg.PoolClient): Conn => {
+    const q = queryOn(client);
+    const conn: Conn = { inTransaction: true, rows: q.rows, run: q.run, atomic: (fn) => fn(conn) };
+    return conn;
+  };
+
+  // last_used_at: noted on the request path, written shortly after in one statement per batch.
+  const used = new Map<string, number>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flushUses = async (): Promise<void> => {
+    flushTimer = undefined;
+    const batch = [...used];
+    used.clear();
+    if (batch.length === 0) return;
+    try {
+      await root.run(
+        `UPDATE api_keys k SET last_used_at = v.at FROM unnest(@ids::text[], @ats::bigint[]) AS v(id, at)
+         WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
+        { ids: batch.map(([id]) => id), ats: batch.map(([, at]) => at) },
+      );
+    } catch {
+      // A hint, not data: kept for the next try unless a newer note replaced it.
+      for (const [id, at] of batch) if ((used.get(id) ?? 0) < at) used.set(id, at);
+      scheduleUses();
+    }
+  };
+  const scheduleUses = () => {
+    if (flushTimer !== undefined || used.size === 0) return;
+    flushTimer = setTimeout(() => void flushUses(), opts.keyUseFlushMs ?? 200);
+    flushTimer.unref();
+  };
+  const keyUse: KeyUseBuffer = {
+    note(keyId, at) {
+      if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
+      scheduleUses();
+    },
+  };
+
+  const workerSide = pgDeliveries(pool);
+
+  const repositories = (c: Conn) => ({
+    leads: pgLeads(c),
+    calendar: pgCalendar(c),
+    stats: pgStats(c),
+    clients: pgClients(c, keyUse),
+    idempotency: pgIdempotency(c),
+    events: pgEvents(c),
+    endpoints: pgEndpoints(c),
+    deliveries: { ...workerSide, ...pgDeliveryReads(c) },
+    users: pgUsers(c),
+  });
+
+  const txStore = (client: pg.PoolClient): Store => {
+    const conn = txConn(client);
+    const tx: Store = {
+      ...repositories(conn),
+      transaction: (fn) => fn(tx),
+      ping: () => Promise.resolve(),
+      close: () => Promise.reject(new Error('Cannot close the store from inside a transaction')),
+    };
+    return tx;
+  };
+
+  return {
+    ...repositories(rootConn),
+    transaction: (fn) => inTransaction(pool, (client) => fn(txStore(client))),
+    ping: async () => {
+      await rootConn.rows('SELECT 1');
+    },
+    close: async () => {
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      flushTimer = undefined;
+      await flushUses().catch(() => undefined);
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      await pool.end();
+    },
+  };
+}

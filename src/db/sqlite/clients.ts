@@ -1,0 +1,73 @@
+// The clients port on SQLite: tenants, bots, API keys.
+import type { ClientsRepo } from '../ports/clients';
+import type { ApiKeyRow, BotRow, ClientRow } from '../ports/rows';
+import type { Conn } from './conn';
+import { apiKeys, bots, clients } from './schema';
+import { tableSql } from './tables';
+
+const cl = tableSql(clients);
+const b = tableSql(bots);
+const k = tableSql(apiKeys);
+
+const FIND_CLIENT = `SELECT ${cl.select()} FROM clients WHERE id = ?`;
+const CLIENT_BY_NAME = `SELECT ${cl.select()} FROM clients WHERE name = ? ORDER BY created_at, id LIMIT 1`;
+const SET_PLAN = 'UPDATE clients SET plan = ? WHERE id = ?';
+const OWN_BOT = `SELECT ${b.select()} FROM bots WHERE id = ? AND client_id = ?`;
+// bots_client_created_idx serves this keyset walk at any depth.
+const LIST_BOTS = `SELECT ${b.select()} FROM bots WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`;
+const LIST_BOTS_AFTER = `SELECT ${b.select()} FROM bots WHERE client_id = @clientId
+  AND (created_at < @afterAt OR (created_at = @afterAt AND id < @afterId)) ORDER BY created_at DESC, id DESC LIMIT @take`;
+const BOT_IDS = 'SELECT id FROM bots WHERE client_id = ? ORDER BY created_at, id';
+const FIND_KEY = `SELECT ${k.select()} FROM api_keys WHERE id = ?`;
+const LIST_KEYS = `SELECT ${k.select()} FROM api_keys WHERE client_id = ? ORDER BY created_at DESC`;
+const REVOKE = 'UPDATE api_keys SET revoked_at = ? WHERE id = ?';
+// By the unique hash index, with the client, in one statement.
+const BY_HASH = `SELECT ${k.select('k', 'k_')}, ${cl.select('c', 'c_')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = ?`;
+
+/** last_used_at notes waiting to be written (store.ts flushes them off the request path). */
+export interface KeyUseBuffer {
+  note(keyId: string, at: number): void;
+  /** The note not yet written for this key, if any: reads in this process see it at once. */
+  pending(keyId: string): number | undefined;
+}
+
+export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
+  const { s } = c;
+  const withPending = (key: ApiKeyRow): ApiKeyRow => {
+    const at = keyUse.pending(key.id);
+    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
+  };
+  return {
+    insertClient: (row) => c.write(() => void s.get(cl.insert).run(row)),
+    findClient: (id) => c.read(() => s.get(FIND_CLIENT).get(id) as ClientRow | undefined),
+    findClientByName: (name) => c.read(() => s.get(CLIENT_BY_NAME).get(name) as ClientRow | undefined),
+    setPlan: (id, plan) => c.write(() => void s.get(SET_PLAN).run(plan, id)),
+    insertBot: (row) => c.write(() => void s.get(b.insert).run(row)),
+    findOwnBot: (clientId, botId) => c.read(() => s.get(OWN_BOT).get(botId, clientId) as BotRow | undefined),
+    listBots: (clientId, page) =>
+      c.read(
+        () =>
+          (page.after
+            ? s.get(LIST_BOTS_AFTER).all({ clientId, take: page.take, afterAt: page.after.at, afterId: page.after.id })
+            : s.get(LIST_BOTS).all({ clientId, take: page.take })) as BotRow[],
+      ),
+    botIdsOf: (clientId) => c.read(() => (s.get(BOT_IDS).all(clientId) as { id: string }[]).map((r) => r.id)),
+    insertKey: (row) => c.write(() => void s.get(k.insert).run(row)),
+    findKey: (id) =>
+      c.read(() => {
+        const row = s.get(FIND_KEY).get(id) as ApiKeyRow | undefined;
+        return row && withPending(row);
+      }),
+    listKeys: (clientId) => c.read(() => (s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]).map(withPending)),
+    revokeKey: (id, at) => c.write(() => void s.get(REVOKE).run(at, id)),
+    findKeyByHash: (tokenHash) =>
+      c.read(() => {
+        const raw = s.get(BY_HASH).get(tokenHash);
+        return raw === undefined ? undefined : { key: k.read(raw, 'k_'), client: cl.read(raw, 'c_') };
+      }),
+    noteKeyUsed: (keyId, at) => {
+      keyUse.note(keyId, at);
+      return Promise.resolve();
+    },
+  };
+}

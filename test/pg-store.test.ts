@@ -1,0 +1,247 @@
+// The PostgreSQL Store's engine mechanisms (src/db/pg/), each through several pools on one database — as
+// several server processes would be: bookings never overlap and a lost race is CONFLICT (never another
+// error), an idempotency key is claimed once, rollup adds all count, keyset pages walk every row once,
+// and a database that goes away is 503 SERVER_ERROR until it is back, then the store recovers by itself.
+import { afterAll, describe, expect, it } from 'vitest';
+import { ADVISORY, migratePg, openPg, type PgDatabase } from '../src/db/pg/client';
+import { createPgStore } from '../src/db/pg/store';
+import type { Store } from '../src/db/ports';
+import type { LeadRow } from '../src/db/ports/rows';
+import { AppError } from '../src/lib/errors';
+import { createTestDatabase } from './helpers/pg';
+import { startPostgres } from './helpers/stores';
+
+const opened: PgDatabase[] = [];
+const stores: Store[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
+});
+
+/** Three stores (three pools) on one fresh database, with a client, a bot and a lead. */
+async function threeProcesses(): Promise<Store[]> {
+  const url = await createTestDatabase();
+  const three = [0, 1, 2].map(() => {
+    const db = openPg(url, { max: 10 });
+    opened.push(db);
+    const store = createPgStore(db.pool);
+    stores.push(store);
+    return store;
+  });
+  const [s] = three as [Store];
+  await s.clients.insertClient({ id: 'cli_1', name: 'C', plan: 'enterprise', createdAt: 1 });
+  await s.clients.insertBot({ id: 'bot_1', clientId: 'cli_1', name: 'B', createdAt: 1 });
+  await s.leads.insert(lead('lead_1', 1));
+  return three;
+}
+
+function lead(id: string, createdAt: number): LeadRow {
+  return {
+    id,
+    clientId: 'cli_1',
+    botId: 'bot_1',
+    status: 'new',
+    name: 'L',
+    phone: null,
+    email: null,
+    interest: null,
+    source: 'api',
+    metadata: '{}',
+    createdAt,
+    updatedAt: createdAt,
+    qualifiedAt: null,
+    bookedAt: null,
+    deletedAt: null,
+  };
+}
+
+const HOUR = 3_600_000;
+
+describe('PostgreSQL store', () => {
+  it('3 × 40 racing bookings of overlapping slots: exactly one books, every other is CONFLICT, no overlapping rows', async () => {
+    const three = await threeProcesses();
+    const base = Date.UTC(2030, 0, 7, 9);
+    const attempts = Array.from({ length: 120 }, (_, i) => {
+      const store = three[i % 3] as Store;
+      // Every slot overlaps every other (all contain [base + 30 min, base + 60 min)).
+      const startsAt = base + (i % 4) * 10 * 60_000;
+      return store.transaction(async (tx) => {
+        if (await tx.calendar.hasOverlap('bot_1', startsAt, startsAt + HOUR)) {
+          throw new AppError('CONFLICT', 'The appointment overlaps another scheduled appointment of this bot');
+        }
+        await tx.calendar.insertAppointment({
+          id: `appt_${i}`, clientId: 'cli_1', botId: 'bot_1', leadId: 'lead_1', status: 'scheduled',
+          startsAt, endsAt: startsAt + HOUR, notes: null, createdAt: 1, updatedAt: 1, deletedAt: null,
+        });
+        return i;
+      });
+    });
+    const settled = await Promise.allSettled(attempts);
+    const ok = settled.filter((r) => r.status === 'fulfilled');
+    const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    expect(ok).toHaveLength(1);
+    expect(errors.filter((e) => !(e instanceof AppError && e.appCode === 'CONFLICT'))).toEqual([]);
+    const rows = await (three[0] as Store).calendar.scheduledBetween('bot_1', base - HOUR, base + 3 * HOUR);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('60 concurrent claims of one Idempotency-Key over 3 processes: exactly one claims, the rest see its record', async () => {
+    const three = await threeProcesses();
+    const rules = { expiredBefore: 0, staleRunningBefore: 0 };
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (three[i % 3] as Store).idempotency.claim({ clientId: 'cli_1', key: 'k1', requestHash: 'h', at: 1_000 }, rules)),
+    );
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    expect(results.filter((r) => !r.claimed).every((r) => !r.claimed && r.existing.state === 'running')).toBe(true);
+    // An expired record is taken over by exactly one of many.
+    const later = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (three[i % 3] as Store).idempotency.claim({ clientId: 'cli_1', key: 'k1', requestHash: 'h2', at: 5_000 }, { expiredBefore: 2_000, staleRunningBefore: 2_000 }),
+      ),
+    );
+    expect(later.filter((r) => r.claimed)).toHaveLength(1);
+  });
+
+  it('concurrent rollup adds to one bucket all count (atomic upserts)', async () => {
+    const three = await threeProcesses();
+    const bucket = Date.UTC(2030, 0, 1);
+    await Promise.all(
+      Array.from({ length: 90 }, (_, i) =>
+        (three[i % 3] as Store).transaction((tx) =>
+          tx.stats.add('cli_1', [
+            { grain: 'day', botId: 'bot_1', bucket, delta: { leads: 1, qualified: i % 2 } },
+            { grain: 'hour', botId: 'bot_1', bucket, delta: { leads: 1 } },
+          ]),
+        ),
+      ),
+    );
+    const q = { clientId: 'cli_1', botId: null, from: bucket, to: bucket + 86_400_000 };
+    expect(await (three[0] as Store).stats.sumBuckets('day', q)).toEqual([
+      { day: bucket, leads: 90, qualified: 45, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 },
+    ]);
+    expect((await (three[1] as Store).stats.sumBuckets('hour', { ...q, botId: 'bot_1' }))[0]?.leads).toBe(90);
+  });
+
+  it('keyset pages walk every live lead once, newest first, ties broken by id', async () => {
+    const [s] = (await threeProcesses()) as [Store];
+    // Equal created_at on purpose: the id breaks the tie.
+    await s.leads.insertMany(Array.from({ length: 11 }, (_, i) => lead(`lead_x${String(i).padStart(2, '0')}`, 100 + (i % 3))));
+    await s.leads.erase('lead_x04', 200);
+    const seen: string[] = [];
+    let after: { at: number; id: string } | undefined;
+    for (;;) {
+      const page = await s.leads.list('cli_1', {}, { after, take: 3 });
+      seen.push(...page.map((l) => l.id));
+      const last = page.at(-1);
+      if (page.length < 3 || !last) break;
+      after = { at: last.createdAt, id: last.id };
+    }
+    const all = await s.leads.list('cli_1', {}, { take: 100 });
+    expect(seen).toEqual(all.map((l) => l.id));
+    expect(new Set(seen).size).toBe(11); // 11 + lead_1 − the erased one
+    expect(all.map((l) => [l.createdAt, l.id])).toEqual([...all.map((l) => [l.createdAt, l.id])].sort((a, b) => (a[0] === b[0] ? String(b[1]).localeCompare(String(a[1])) : Number(b[0]) - Number(a[0]))));
+  });
+});
+
+describe('PostgreSQL deliveries', () => {
+  it('claims from 3 processes at once stay within the per-endpoint bound, each delivery claimed once; lapsed claims are taken over', async () => {
+    const three = await threeProcesses();
+    const [s] = three as [Store];
+    await s.endpoints.insert({
+      id: 'we_1', clientId: 'cli_1', url: 'https://example.test/hook', events: '["lead_qualified"]', enabled: true, description: null,
+      secret: 'whsec_x', previousSecret: null, previousSecretExpiresAt: null, disabledReason: null, failingSince: null, createdAt: 1, updatedAt: 1,
+    });
+    for (let i = 0; i < 20; i++) {
+      await s.events.append(
+        { id: `evt_${i}`, clientId: 'cli_1', botId: 'bot_1', leadId: 'lead_1', type: 'lead_qualified', payload: `{"n":${i}}`, createdAt: 10 + i },
+        [{ id: `del_${i}`, endpointId: 'we_1', dueAt: 100 }],
+      );
+    }
+    const bounds = { perEndpoint: 4, perClient: 16, overall: 64 };
+    const req = (owner: string, now: number) => ({ owner, now, leaseUntil: now + 30_000, limit: 10, bounds });
+    const claimed = await Promise.all(three.map((store, i) => store.deliveries.claim(req(`w${i}`, 1_000))));
+    const ids = claimed.flat().map((d) => d.id);
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
+    expect(claimed.flat().every((d) => d.payload.startsWith('{"n":') && d.endpointEnabled && d.plan === 'enterprise')).toBe(true);
+    // Nothing more while the four are live; all four again (to someone) once their claims lapse.
+    expect(await (three[1] as Store).deliveries.claim(req('w9', 2_000))).toEqual([]);
+    const takeover = await (three[2] as Store).deliveries.claim({ ...req('w9', 40_000), limit: 20, bounds: { ...bounds, perEndpoint: 20, perClient: 20 } });
+    expect(takeover).toHaveLength(20);
+    expect(takeover.map((d) => d.id)).toEqual(expect.arrayContaining(ids));
+    // The old owner's record is ignored; the new owner's counts.
+    const ok = (id: string) => ({ deliveryId: id, endpointId: 'we_1', startedAt: 40_001, ok: true, statusCode: 200, latencyMs: 5, error: null, retryAfterMs: null });
+    const never = () => {
+      throw new Error('no failure here');
+    };
+    const first = claimed.findIndex((c) => c.length > 0);
+    const stale = await s.deliveries.record(`w${first}`, [ok(claimed[first]?.[0]?.id ?? '')], never, 40_001);
+    expect(stale.recorded).toBe(0);
+    const fresh = await s.deliveries.record('w9', ids.map((id) => ok(id)), never, 40_001);
+    expect(fresh.recorded).toBe(4);
+    expect(await s.deliveries.backlog(40_002)).toBe(0);
+    // w9's other 16 claims lapse in turn.
+    expect(await s.deliveries.backlog(80_000)).toBe(16);
+  });
+
+  it('retention pruning is a singleton chore: while another process runs it, a prune skips', async () => {
+    const url = await createTestDatabase();
+    const db = openPg(url, { max: 4 });
+    opened.push(db);
+    const s = createPgStore(db.pool);
+    stores.push(s);
+    await s.clients.insertClient({ id: 'cli_1', name: 'C', plan: 'enterprise', createdAt: 1 });
+    await s.events.insertMany(Array.from({ length: 50 }, (_, i) => ({ id: `evt_${i}`, clientId: 'cli_1', botId: null, leadId: null, type: 'ping' as const, payload: '{}', createdAt: i })));
+    // Another process in the middle of its prune: it holds the chore's lock.
+    const other = openPg(url, { max: 1 });
+    const holder = await other.pool.connect();
+    await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY.webhookRetention]);
+    expect(await s.deliveries.pruneEvents(1_000, 50)).toBe(0);
+    await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY.webhookRetention]);
+    holder.release();
+    await other.close();
+    expect(await s.deliveries.pruneEvents(1_000, 50)).toBe(50);
+  });
+});
+
+describe('a lost database connection', () => {
+  it('answers 503 SERVER_ERROR (Retry-After) while the server is down, and recovers by itself', async () => {
+    const server = await startPostgres({ durable: true });
+    try {
+      const db = openPg(server.url, { max: 4, connectionTimeoutMillis: 1_000 });
+      await migratePg(db.pool);
+      const store = createPgStore(db.pool);
+      await store.clients.insertClient({ id: 'cli_1', name: 'C', plan: 'business', createdAt: 1 });
+      await store.ping();
+
+      // Immediate shutdown: every connection dropped at once, crash recovery at the next start.
+      server.proc.kill('SIGQUIT');
+      await new Promise((r) => server.proc.once('exit', r));
+      for (const op of [() => store.ping(), () => store.clients.findClient('cli_1'), () => store.transaction((tx) => tx.clients.setPlan('cli_1', 'enterprise'))]) {
+        const err = await op().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(AppError);
+        expect((err as AppError).appCode).toBe('SERVER_ERROR');
+        expect((err as AppError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      }
+
+      await server.restart();
+      const deadline = Date.now() + 15_000;
+      let back = false;
+      while (!back && Date.now() < deadline) {
+        back = await store.ping().then(
+          () => true,
+          () => false,
+        );
+        if (!back) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(back).toBe(true);
+      // Nothing acknowledged was lost; the failed write did not happen.
+      expect(await store.clients.findClient('cli_1')).toMatchObject({ plan: 'business' });
+      await store.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
