@@ -15,6 +15,7 @@ import { createTrpcHandler } from './http/trpc';
 import { HSTS, hasUnmetExpectation } from './http/transport';
 import { AppError, errorBody } from './lib/errors';
 import { appRouter } from './routers/_app';
+import { trpcProceduresMarkdown } from './routers/_catalog';
 import { rememberRequestId } from './trpc/init';
 
 export const API_VERSION = '1.0.0';
@@ -24,7 +25,7 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('etag', false);
   const createContext = createHttpContextFactory(deps);
-  const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config });
+  const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config, trpcProcedures: trpcProceduresMarkdown });
   const trust = deps.config.trustProxy?.length ? compileTrustProxy(deps.config.trustProxy) : undefined;
   const procedures = new Set(Object.keys(appRouter._def.procedures));
 

@@ -1,6 +1,6 @@
 // `npm run demo`: the server of `npm start`, on its own file (./data/demo.sqlite, relative to the
 // working directory), with a demo workspace seeded on first run. Every run prints a fresh API key and
-// a ready curl line for GET /v1/stats.
+// a ready curl line for GET /v1/stats, and the dashboard's sign-in for the demo person.
 import { EnvError, parseEnv } from './env';
 import { randomToken } from './lib/crypto';
 import { DEMO_BOT_ID } from './lib/ids';
@@ -8,9 +8,11 @@ import { startServer } from './server';
 import { createApiKey, createBot, createClient } from './services/clients';
 import type { ServiceDeps } from './services/deps';
 import { seedLeads, type SeedResult } from './services/seed';
+import { inviteUser, resetPassword, setPasswordWithToken, usersRepo } from './services/users';
 
 export const DEMO_DATABASE_PATH = './data/demo.sqlite';
 export const DEMO_CLIENT_NAME = 'Demo Clinic';
+export const DEMO_EMAIL = 'demo@ormiar.example';
 const DEMO_BOTS = ['Front desk', 'After-hours line', 'Instagram DMs'];
 const DEMO_LEADS = 360;
 const DEMO_DAYS = 60;
@@ -39,6 +41,18 @@ async function ensureWorkspace(deps: ServiceDeps): Promise<Workspace> {
   return { clientId, seeded: await seedLeads(deps, { client_id: clientId, leads: DEMO_LEADS, days: DEMO_DAYS }) };
 }
 
+/**
+ * The demo person of the workspace, with a new password for this run (through a one-time link, as an
+ * administrator's reset would do): printed once, so a newcomer signs in to the dashboard at once.
+ */
+async function demoPerson(deps: ServiceDeps, clientId: string, baseUrl: string): Promise<string> {
+  const existing = await usersRepo(deps).findUserByEmail(DEMO_EMAIL);
+  const link = existing ? (await resetPassword(deps, existing.id, baseUrl)).reset_url : (await inviteUser(deps, { client_id: clientId, email: DEMO_EMAIL }, baseUrl)).invite_url;
+  const password = randomToken(12);
+  await setPasswordWithToken(deps, { token: new URL(link).hash.replace(/^#token=/, ''), password });
+  return password;
+}
+
 async function main() {
   const env = parseEnv(process.env);
   // /trpc is off without a service token; the demo makes one for this run so it can be tried too.
@@ -58,6 +72,7 @@ async function main() {
   process.once('SIGINT', () => stop('SIGINT'));
 
   const { clientId, seeded } = await ensureWorkspace(running.deps);
+  const password = await demoPerson(running.deps, clientId, running.url);
   const key = await createApiKey(running.deps, { client_id: clientId, name: `demo ${new Date(running.deps.clock.now()).toISOString()}` });
   const lines = [
     '',
@@ -66,6 +81,7 @@ async function main() {
       ? `  Seeded "${DEMO_CLIENT_NAME}" (enterprise plan, ${seeded.bot_ids.length} bots, ${seeded.leads} leads over the last ${seeded.days} days, ` +
         `${seeded.appointments.scheduled + seeded.appointments.completed + seeded.appointments.cancelled} appointments, ${seeded.events} events).`
       : `  Using the existing "${DEMO_CLIENT_NAME}" workspace (delete ${DEMO_DATABASE_PATH} to start over).`,
+    `  Dashboard: ${running.url}/dashboard/login   sign in as ${DEMO_EMAIL} with ${password} (a new password every run)`,
     `  API key (new for this run, shown once): ${key.token}`,
     `  Try it:  curl -H "Authorization: Bearer ${key.token}" ${running.url}/v1/stats`,
     `  Docs:    ${running.url}/docs   (OpenAPI: ${running.url}/v1/openapi.json)`,

@@ -86,6 +86,31 @@ describe('sign-in and sessions', () => {
     expect(unknown.setCookie).toEqual([]);
   });
 
+  it('unknown email and wrong password take the same time (a dummy hash is checked; loose bound, ratio printed)', { timeout: 90_000 }, async () => {
+    // Its own server: these failures must not meet this file's other ones in the per-address window.
+    const own = await startTestServer();
+    try {
+      const p = await person(own);
+      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+      const unknown: number[] = [];
+      const wrong: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const known = i % 2 === 0;
+        const t0 = performance.now();
+        const res = await dash(own, 'mutation', 'auth.signIn', { email: known ? p.email : `nobody${i}@example.com`, password: `wrong password ${i}` });
+        (known ? wrong : unknown).push(performance.now() - t0);
+        expect(res.status).toBe(401);
+      }
+      const ratio = median(unknown) / median(wrong);
+      console.log(`sign-in timing: median unknown email ${median(unknown).toFixed(1)} ms, wrong password ${median(wrong).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`);
+      // Without the dummy hash an unknown email answers in well under a millisecond against tens for scrypt.
+      expect(ratio).toBeGreaterThan(1 / 3);
+      expect(ratio).toBeLessThan(3);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a session ends after 12 h idle, after 7 days in any case, and when the person is removed', async () => {
     const p = await person(srv);
     const idle = await signIn(srv, p);

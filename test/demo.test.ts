@@ -73,6 +73,15 @@ describe('npm run demo', () => {
       headers: { authorization: `Bearer ${service ?? ''}`, 'x-ormiar-client-id': clientId ?? '' },
     });
     expect(trpc.status).toBe(200);
+    // The dashboard's sign-in printed for the demo person works.
+    const signIn = /Dashboard: (\S+)\/dashboard\/login\s+sign in as (\S+) with (\S+)/.exec(first.stdout());
+    expect(signIn?.[1]).toBe(first.url);
+    const signedIn = await fetch(`${first.url}/trpc/dashboard.auth.signIn`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: first.url, 'x-ormiar-dashboard': '1' },
+      body: JSON.stringify({ email: signIn?.[2], password: signIn?.[3] }),
+    });
+    expect(signedIn.status).toBe(200);
     expect(await stop(first)).toBe(0);
 
     const second = await startDemo(cwd);

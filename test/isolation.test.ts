@@ -13,6 +13,7 @@ import { putCalendarSettings } from '../src/services/availability';
 import { createBot } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import { sendTestEvent, storeEndpoint } from '../src/services/webhooks';
+import { dash, person, type DashResponse } from './helpers/dashboard';
 import { INTERNAL_TOKEN, startTestServer, trpcOutcome, untypedTrpcClient, type Tenant, type TestServer } from './helpers/harness';
 import {
   dbSnapshot,
@@ -269,6 +270,57 @@ describe('timing', () => {
     // A loose bound: an existence oracle would show as a consistent gap, noise does not reach 3×.
     expect(ratio).toBeGreaterThan(1 / 3);
     expect(ratio).toBeLessThan(3);
+  });
+});
+
+// The dashboard's procedures (issue 11): a signed-in person of A, with each of B's ids, gets exactly what
+// a random id gets, changes nothing, and no list shows B's rows.
+describe('the dashboard: a person of A reaches nothing of B', () => {
+  let cookie: string;
+  beforeAll(async () => {
+    const p = await person(srv, 'enterprise', a.tenant);
+    const res = await dash(srv, 'mutation', 'auth.signIn', { email: p.email, password: p.password });
+    cookie = res.session ?? '';
+  });
+  const seen = (res: DashResponse) => ({ status: res.status, code: res.body?.error?.data?.error?.code, message: res.body?.error?.message });
+  const CASES: { proc: string; kind: 'query' | 'mutation'; idKind: IdKind; input: (id: string) => Record<string, unknown> }[] = [
+    { proc: 'keys.revoke', kind: 'mutation', idKind: 'apiKey', input: (id) => ({ key_id: id }) },
+    { proc: 'endpoints.update', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id, enabled: false }) },
+    { proc: 'endpoints.delete', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'endpoints.rotateSecret', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'endpoints.test', kind: 'mutation', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'deliveries.list', kind: 'query', idKind: 'endpoint', input: (id) => ({ endpoint_id: id }) },
+    { proc: 'deliveries.get', kind: 'query', idKind: 'delivery', input: (id) => ({ delivery_id: id }) },
+    { proc: 'deliveries.retry', kind: 'mutation', idKind: 'delivery', input: (id) => ({ delivery_id: id }) },
+  ];
+  it.each(CASES)('$proc: each of B’s ids answers like a random id and changes nothing', async ({ proc, kind, idKind, input }) => {
+    for (const foreignId of b.ids[idKind]) {
+      const before = dbSnapshot(srv);
+      const foreign = await dash(srv, kind, proc, input(foreignId), { cookie });
+      const random = await dash(srv, kind, proc, input(newId(idKind)), { cookie });
+      tally.cases++;
+      expect(seen(foreign), `${proc} ${foreignId}`).toEqual(seen(random));
+      expect([400, 404]).toContain(foreign.status);
+      expect(dbSnapshot(srv)).toEqual(before);
+      const leaked = leaksOf(JSON.stringify(foreign.body).replace(foreignId, ''), b);
+      tally.leaks += leaked.length;
+      expect(leaked).toEqual([]);
+    }
+  });
+  it('lists hold only A’s rows; me names A', async () => {
+    for (const [proc, input] of [['keys.list', undefined], ['endpoints.list', { limit: 100 }], ['deliveries.list', { limit: 100 }], ['auth.me', undefined]] as const) {
+      const res = await dash(srv, 'query', proc, input, { cookie });
+      expect(res.status, proc).toBe(200);
+      expect(leaksOf(JSON.stringify(res.body), b), proc).toEqual([]);
+    }
+    const keys = await dash(srv, 'query', 'keys.list', undefined, { cookie });
+    expect(keys.body.result.data.data.map((k: { id: string }) => k.id)).toContain(a.tenant.keyId);
+  });
+  it('B’s API key and the service token are not sessions', async () => {
+    for (const token of [b.tenant.token, INTERNAL_TOKEN]) {
+      const res = await fetch(`${srv.url}/trpc/dashboard.keys.list`, { headers: { authorization: `Bearer ${token}`, 'x-ormiar-dashboard': '1' } });
+      expect(res.status).toBe(401);
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 // error), an idempotency key is claimed once, rollup adds all count, keyset pages walk every row once,
 // and a database that goes away is 503 SERVER_ERROR until it is back, then the store recovers by itself.
 import { afterAll, describe, expect, it } from 'vitest';
-import { migratePg, openPg, type PgDatabase } from '../src/db/pg/client';
+import { ADVISORY, migratePg, openPg, type PgDatabase } from '../src/db/pg/client';
 import { createPgStore } from '../src/db/pg/store';
 import type { Store } from '../src/db/ports';
 import type { LeadRow } from '../src/db/ports/rows';
@@ -139,6 +139,67 @@ describe('PostgreSQL store', () => {
     expect(seen).toEqual(all.map((l) => l.id));
     expect(new Set(seen).size).toBe(11); // 11 + lead_1 − the erased one
     expect(all.map((l) => [l.createdAt, l.id])).toEqual([...all.map((l) => [l.createdAt, l.id])].sort((a, b) => (a[0] === b[0] ? String(b[1]).localeCompare(String(a[1])) : Number(b[0]) - Number(a[0]))));
+  });
+});
+
+describe('PostgreSQL deliveries', () => {
+  it('claims from 3 processes at once stay within the per-endpoint bound, each delivery claimed once; lapsed claims are taken over', async () => {
+    const three = await threeProcesses();
+    const [s] = three as [Store];
+    await s.endpoints.insert({
+      id: 'we_1', clientId: 'cli_1', url: 'https://example.test/hook', events: '["lead_qualified"]', enabled: true, description: null,
+      secret: 'whsec_x', previousSecret: null, previousSecretExpiresAt: null, disabledReason: null, failingSince: null, createdAt: 1, updatedAt: 1,
+    });
+    for (let i = 0; i < 20; i++) {
+      await s.events.append(
+        { id: `evt_${i}`, clientId: 'cli_1', botId: 'bot_1', leadId: 'lead_1', type: 'lead_qualified', payload: `{"n":${i}}`, createdAt: 10 + i },
+        [{ id: `del_${i}`, endpointId: 'we_1', dueAt: 100 }],
+      );
+    }
+    const bounds = { perEndpoint: 4, perClient: 16, overall: 64 };
+    const req = (owner: string, now: number) => ({ owner, now, leaseUntil: now + 30_000, limit: 10, bounds });
+    const claimed = await Promise.all(three.map((store, i) => store.deliveries.claim(req(`w${i}`, 1_000))));
+    const ids = claimed.flat().map((d) => d.id);
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
+    expect(claimed.flat().every((d) => d.payload.startsWith('{"n":') && d.endpointEnabled && d.plan === 'enterprise')).toBe(true);
+    // Nothing more while the four are live; all four again (to someone) once their claims lapse.
+    expect(await (three[1] as Store).deliveries.claim(req('w9', 2_000))).toEqual([]);
+    const takeover = await (three[2] as Store).deliveries.claim({ ...req('w9', 40_000), limit: 20, bounds: { ...bounds, perEndpoint: 20, perClient: 20 } });
+    expect(takeover).toHaveLength(20);
+    expect(takeover.map((d) => d.id)).toEqual(expect.arrayContaining(ids));
+    // The old owner's record is ignored; the new owner's counts.
+    const ok = (id: string) => ({ deliveryId: id, endpointId: 'we_1', startedAt: 40_001, ok: true, statusCode: 200, latencyMs: 5, error: null, retryAfterMs: null });
+    const never = () => {
+      throw new Error('no failure here');
+    };
+    const first = claimed.findIndex((c) => c.length > 0);
+    const stale = await s.deliveries.record(`w${first}`, [ok(claimed[first]?.[0]?.id ?? '')], never, 40_001);
+    expect(stale.recorded).toBe(0);
+    const fresh = await s.deliveries.record('w9', ids.map((id) => ok(id)), never, 40_001);
+    expect(fresh.recorded).toBe(4);
+    expect(await s.deliveries.backlog(40_002)).toBe(0);
+    // w9's other 16 claims lapse in turn.
+    expect(await s.deliveries.backlog(80_000)).toBe(16);
+  });
+
+  it('retention pruning is a singleton chore: while another process runs it, a prune skips', async () => {
+    const url = await createTestDatabase();
+    const db = openPg(url, { max: 4 });
+    opened.push(db);
+    const s = createPgStore(db.pool);
+    stores.push(s);
+    await s.clients.insertClient({ id: 'cli_1', name: 'C', plan: 'enterprise', createdAt: 1 });
+    await s.events.insertMany(Array.from({ length: 50 }, (_, i) => ({ id: `evt_${i}`, clientId: 'cli_1', botId: null, leadId: null, type: 'ping' as const, payload: '{}', createdAt: i })));
+    // Another process in the middle of its prune: it holds the chore's lock.
+    const other = openPg(url, { max: 1 });
+    const holder = await other.pool.connect();
+    await holder.query('SELECT pg_advisory_lock($1)', [ADVISORY.webhookRetention]);
+    expect(await s.deliveries.pruneEvents(1_000, 50)).toBe(0);
+    await holder.query('SELECT pg_advisory_unlock($1)', [ADVISORY.webhookRetention]);
+    holder.release();
+    await other.close();
+    expect(await s.deliveries.pruneEvents(1_000, 50)).toBe(50);
   });
 });
 

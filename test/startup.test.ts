@@ -164,7 +164,7 @@ describe('process', () => {
 });
 
 describe('npm run cli', () => {
-  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 and one stderr line', () => {
+  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 with the CLI’s one line on stderr', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-cli-'));
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
     const ok = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'business', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
@@ -173,7 +173,26 @@ describe('npm run cli', () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ id: expect.stringMatching(/^cli_/) });
     const bad = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'gold', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stdout).toBe('');
-    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    // npm's JSON mode (.npmrc): its banner goes to stderr, and a failed script leaves npm's own JSON
+    // error object on stdout — still one JSON object; the CLI itself wrote nothing there.
+    expect(JSON.parse(bad.stdout)).toEqual({ error: { code: 1, summary: '', detail: '' } });
+    const errLines = bad.stderr.trim().split('\n').filter((l) => l !== '' && !l.startsWith('> '));
+    expect(errLines).toEqual([expect.stringMatching(/^error: .*--plan/)]);
+  });
+
+  it('lets npm show its own errors (.npmrc does not silence npm)', () => {
+    const missing = spawnSync('npm', ['run', 'no-such-script'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir() }, encoding: 'utf8' });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('Missing script: "no-such-script"');
+  });
+
+  it('creates no database (nor its folder) for a command run on a path that does not exist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-cli-'));
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
+    const path = join(dir, 'typo', 'db.sqlite');
+    const list = spawnSync('npm', ['run', 'cli', '--', 'keys', 'list', '--client', 'cli_0000000000000000', '--db', path, '--json'], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(list.status).toBe(1);
+    expect(list.stderr).toContain(`error: no database at ${path}`);
+    expect(existsSync(join(dir, 'typo'))).toBe(false);
   });
 });

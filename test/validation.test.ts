@@ -45,7 +45,7 @@ interface InvalidCase {
   apply(req: OperationRequest & { headers?: Record<string, string> }): OperationRequest & { headers?: Record<string, string> };
 }
 
-const doc = buildOpenApiDocument(appRouter, { version: 'test', serverUrl: 'http://127.0.0.1', rateLimitPerMinute: 120 }) as unknown as {
+const doc = buildOpenApiDocument(appRouter, { version: 'test', serverUrl: 'http://127.0.0.1', rateLimitPerMinute: 120, trpcProcedures: '' }) as unknown as {
   paths: Record<string, Record<string, DocOperation>>;
   components?: { schemas?: Record<string, JsonSchema> };
 };

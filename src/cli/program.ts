@@ -6,7 +6,7 @@ import { baseUrlOf, type Env } from '../env';
 import { seedLeads, type SeedResult } from '../services/seed';
 import { inviteUser, listUsers, removeUser, resetPassword } from '../services/users';
 import { errorLine, type FieldNames } from './errors';
-import { openSession, type CliSession } from './session';
+import { NoDatabaseError, openSession, type CliSession } from './session';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -57,6 +57,7 @@ export function buildProgram(io: CliIo): Command {
     description: string,
     fields: FieldNames,
     run: (session: CliSession, args: A, options: Record<string, string | undefined>) => Output | Promise<Output>,
+    { mayCreate = false }: { mayCreate?: boolean } = {},
   ) =>
     parent
       .command(name)
@@ -70,11 +71,11 @@ export function buildProgram(io: CliIo): Command {
         let session: CliSession | undefined;
         try {
           const env = io.env();
-          session = openSession(env, options.db ?? env.DATABASE_PATH);
+          session = openSession(env, options.db ?? env.DATABASE_PATH, { mayCreate });
           const out = await run(session, args, options);
           io.stdout.write(`${options.json ? JSON.stringify(out.json) : out.text}\n`);
         } catch (err) {
-          io.stderr.write(`${errorLine(err, fields)}\n`);
+          io.stderr.write(`${err instanceof NoDatabaseError ? `error: ${err.message}` : errorLine(err, fields)}\n`);
           process.exitCode = 1;
         } finally {
           await session?.close();
@@ -85,7 +86,7 @@ export function buildProgram(io: CliIo): Command {
   leaf(clientsCmd, 'create', 'create a client', { name: '--name', plan: '--plan' }, async ({ caller }, _args, o) => {
     const c = await caller.admin.clients.create({ name: o.name ?? '', plan: o.plan as never });
     return { json: c, text: `Created client ${c.id} "${c.name}" on the ${c.plan} plan` };
-  })
+  }, { mayCreate: true })
     .requiredOption('--name <name>', 'client name')
     .requiredOption('--plan <plan>', 'starter | business | enterprise');
   leaf<[string, string]>(clientsCmd, 'set-plan', "change a client's plan (takes effect on the next request)", { client_id: 'CLIENT_ID', plan: 'PLAN' }, async ({ caller }, [clientId, plan]) => {

@@ -130,7 +130,7 @@ function vendor(file: string, type: string): Asset {
  * The document is built on first use: its server is PUBLIC_BASE_URL or the address the server is
  * bound to, known only after listen.
  */
-export function createDocsHandler(opts: { router: AnyRouter; version: string; config: AppConfig }): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createDocsHandler(opts: { router: AnyRouter; version: string; config: AppConfig; trpcProcedures: () => string }): (req: IncomingMessage, res: ServerResponse) => boolean {
   let openapi: Asset | undefined;
   const document = (): Asset =>
     (openapi ??= {
@@ -141,6 +141,7 @@ export function createDocsHandler(opts: { router: AnyRouter; version: string; co
             version: opts.version,
             serverUrl: opts.config.publicBaseUrl ?? '',
             rateLimitPerMinute: opts.config.rateLimitPerMinute,
+            trpcProcedures: opts.trpcProcedures(),
           }),
         ),
       ),

@@ -15,6 +15,7 @@ export const GUIDE_SECTIONS = [
   'Pagination',
   'Webhooks',
   'Security and TLS',
+  'Internal API (/trpc)',
 ] as const;
 
 export const ERROR_WHEN: Record<ErrorCode, string> = {
@@ -40,9 +41,22 @@ export const ERROR_MESSAGE: Record<ErrorCode, string> = {
   SERVER_ERROR: 'Internal server error',
 };
 
+/**
+ * Swagger UI's markdown (Remarkable) splits table cells on every `|`, escaped or not: code spans that
+ * hold a `\|` (TypeScript unions) become HTML code elements with the bar as an entity.
+ */
+export function tableForSwaggerUi(markdown: string): string {
+  const html = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return markdown.replace(/`([^`]*\\\|[^`]*)`/g, (_, code: string) => `<code>${html(code.replace(/\\\|/g, '|')).replace(/\|/g, '&#124;')}</code>`);
+}
+
 const duration = (s: number) => (s < 60 ? `${s} s` : s < 3600 ? `${s / 60} min` : `${s / 3600} h`);
 
-export function guideMarkdown(opts: { baseUrl: string; rateLimitPerMinute: number; exampleBotId: string }): string {
+/**
+ * `trpcProcedures` is the generated table of /trpc procedures (src/routers/_catalog.ts), passed in so
+ * this module does not depend on the router.
+ */
+export function guideMarkdown(opts: { baseUrl: string; rateLimitPerMinute: number; exampleBotId: string; trpcProcedures: string }): string {
   const { baseUrl, rateLimitPerMinute: limit } = opts;
   const errorRows = (Object.keys(HTTP_STATUS) as ErrorCode[])
     .map((code) => `| ${HTTP_STATUS[code]} | \`${code}\` | ${ERROR_WHEN[code]} |`)
@@ -209,5 +223,21 @@ Delivery is at least once, in no promised order. \`GET /v1/webhooks/deliveries\`
 - Request bodies are limited to ${MAX_BODY_BYTES / 1024} KiB (413); every field has bounds (see each schema).
 - Webhooks go only to \`https\` URLs on public addresses, checked at registration and again after DNS resolution at each delivery; every delivery is signed.
 - Deleting a lead erases its personal data, from stored events too; statistics keep anonymous counts.
-- Every answer carries \`X-Request-Id\` (yours is echoed when it is 1–128 of \`[A-Za-z0-9._-]\`).`;
+- Every answer carries \`X-Request-Id\` (yours is echoed when it is 1–128 of \`[A-Za-z0-9._-]\`).
+
+## Internal API (/trpc)
+
+For the platform's own TypeScript apps (dashboard, bot runtime), not for integrators: the same procedures as
+\`/v1\` plus internal ones, over tRPC at \`${baseUrl}/trpc\`, fully typed. The package exports the router's types and a client:
+
+\`\`\`ts
+import { createOrmiarClient } from 'ormiar-platform';
+const ormiar = createOrmiarClient({ url: '${baseUrl}', token: process.env.ORMIAR_INTERNAL_TOKEN!, clientId: 'cli_…' });
+const page = await ormiar.leads.list.query({ status: 'qualified', limit: 10 });
+\`\`\`
+
+A service call sends \`Authorization: Bearer <ORMIAR_INTERNAL_TOKEN>\` and names the client it acts for in \`x-ormiar-client-id\`;
+an API key sent the same way acts as its own client under the same rules as \`/v1\`. The procedures, generated from the router:
+
+${tableForSwaggerUi(opts.trpcProcedures)}`;
 }

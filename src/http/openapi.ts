@@ -19,6 +19,8 @@ export interface OpenApiOptions {
   /** PUBLIC_BASE_URL, or the address the server listens on. */
   serverUrl: string;
   rateLimitPerMinute: number;
+  /** The generated table of /trpc procedures for the guide's last section. */
+  trpcProcedures: string;
 }
 
 const TAGS = [
@@ -303,9 +305,9 @@ function webhooksSection(doc: OpenAPIObject) {
     },
   });
   return {
-    lead_qualified: operation('leadQualifiedWebhook', 'lead_qualified', 'A lead first reached `qualified`: the bot collected contact details and qualified it, or the API set it.', 'WebhookEvent', { ...qualified, event: 'lead_qualified' }),
-    lead_booked: operation('leadBookedWebhook', 'lead_booked', 'An appointment was made for a lead; `appointment` holds it. A lead never qualified gets `lead_qualified` first.', 'WebhookEvent', { ...qualified, event: 'lead_booked', appointment }),
-    ping: operation('pingWebhook', 'ping', 'Sent by `POST /v1/webhooks/endpoints/{endpoint_id}/test`, whatever the endpoint’s event filter; not listed by `/v1/events`.', 'PingEvent', exampleOf(doc, { $ref: '#/components/schemas/PingEvent' }, 'response')),
+    lead_qualified: operation('leadQualifiedWebhook', 'A lead was qualified', 'A lead first reached `qualified`: the bot collected contact details and qualified it, or the API set it.', 'WebhookEvent', { ...qualified, event: 'lead_qualified' }),
+    lead_booked: operation('leadBookedWebhook', 'An appointment was booked for a lead', 'An appointment was made for a lead; `appointment` holds it. A lead never qualified gets `lead_qualified` first.', 'WebhookEvent', { ...qualified, event: 'lead_booked', appointment }),
+    ping: operation('pingWebhook', 'Test event from POST …/test', 'Sent by `POST /v1/webhooks/endpoints/{endpoint_id}/test`, whatever the endpoint’s event filter; not listed by `/v1/events`.', 'PingEvent', exampleOf(doc, { $ref: '#/components/schemas/PingEvent' }, 'response')),
   };
 }
 
@@ -361,7 +363,7 @@ export function buildOpenApiDocument(router: AnyRouter, opts: OpenApiOptions): O
   const doc = generateOpenApiDocument(router, {
     title: 'Ormiar API',
     version: opts.version,
-    description: guideMarkdown({ baseUrl: opts.serverUrl, rateLimitPerMinute: opts.rateLimitPerMinute, exampleBotId: DEMO_BOT_ID }),
+    description: guideMarkdown({ baseUrl: opts.serverUrl, rateLimitPerMinute: opts.rateLimitPerMinute, exampleBotId: DEMO_BOT_ID, trpcProcedures: opts.trpcProcedures }),
     baseUrl: opts.serverUrl,
     openApiVersion: '3.1.0',
     securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, `ormiar_sk_…`, from the dashboard' } },

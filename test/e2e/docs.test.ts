@@ -61,6 +61,10 @@ describe('/docs in Chromium', () => {
     // Guide sections, in the rendered description.
     const headings = await page.locator('.swagger-ui .info .renderedMarkdown h2').allTextContents();
     for (const section of GUIDE_SECTIONS) expect(headings, section).toContain(section);
+    // The generated /trpc table keeps five cells a row (TypeScript unions hold bars).
+    const cellsPerRow = await page.locator('.swagger-ui .info .renderedMarkdown table').last().locator('tr').evaluateAll((rows) => rows.map((r) => r.children.length));
+    expect(cellsPerRow.length).toBeGreaterThan(20);
+    expect(new Set(cellsPerRow)).toEqual(new Set([5]));
     // Every tag with its description, and the webhooks section.
     expect(tags.length).toBeGreaterThanOrEqual(6);
     for (const { name } of tags) await expect(page.locator(`#operations-tag-${name}`).isVisible(), name).resolves.toBe(true);

@@ -399,7 +399,8 @@ export const randomId = (kind: IdKind) => newId(kind);
 // that authenticated, and background bookkeeping (the webhook worker renews its lease on its own).
 // Add a table or column here only when it changes without a request by design.
 const VOLATILE_TABLES = new Set(['__drizzle_migrations', 'worker_leases']);
-const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] };
+// Hints for humans, touched by any authenticated call: a key's last use, a session's last activity.
+const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'], sessions: ['last_seen_at'] };
 
 /** Every row of every table (minus the volatile parts), to show that a refused request changed nothing. */
 export function dbSnapshot(srv: TestServer): Record<string, string[]> {

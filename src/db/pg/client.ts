@@ -17,6 +17,7 @@ export interface PgDatabase {
 export const ADVISORY = {
   migrations: 0x6f726d01,
   webhookRetention: 0x6f726d02,
+  deliveryClaims: 0x6f726d03,
 } as const;
 
 const INT8 = 20;

@@ -4,58 +4,16 @@
 // that does not answer is 503 SERVER_ERROR with Retry-After — never a 500 — and the pool reconnects by
 // itself when it is back.
 import type pg from 'pg';
-import { AppError, storeUnavailable } from '../../lib/errors';
-import type { DeliveriesRepository, Store } from '../ports';
+import type { Store } from '../ports';
 import { pgCalendar, pgClients, pgDeliveryReads, pgEndpoints, pgEvents, pgIdempotency, pgLeads, pgStats, type KeyUseBuffer } from './repos';
-import { isRetryable, isUnavailable, queryOn, type Conn } from './sql';
+import { pgDeliveries } from './deliveries';
+import { queryOn, type Conn } from './sql';
+import { inTransaction, mapPgError } from './tx';
 import { pgUsers } from './users';
-
-const MAX_ATTEMPTS = 5;
-
-/** A driver error as the contract sees it: the database not answering is a 503. */
-export function mapPgError(err: unknown): unknown {
-  if (err instanceof AppError) return err;
-  return isUnavailable(err) ? storeUnavailable(1, err) : err;
-}
-
-/** Runs `fn` in one transaction on one pooled connection; again on a deadlock or serialisation failure. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      throw mapPgError(err);
-    }
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        // The connection itself is gone: do not hand it back to the pool.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      }
-      if (isRetryable(err) && attempt < MAX_ATTEMPTS) {
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
-        continue;
-      }
-      throw mapPgError(err);
-    } finally {
-      client.release(broken);
-    }
-  }
-}
 
 export interface PgStoreOptions {
   /** How soon noted key uses are written (default 200 ms). */
   keyUseFlushMs?: number;
-  /** The delivery worker's side (src/db/pg/deliveries.ts); absent: refused. */
-  deliveries?: (pool: pg.Pool) => DeliveriesRepository;
 }
 
 export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
@@ -104,10 +62,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     },
   };
 
-  const refused = new Proxy({} as DeliveriesRepository, {
-    get: () => () => Promise.reject(new Error('The PostgreSQL delivery worker side is not configured')),
-  });
-  const workerSide = opts.deliveries?.(pool) ?? refused;
+  const workerSide = pgDeliveries(pool);
 
   const repositories = (c: Conn) => ({
     leads: pgLeads(c),
@@ -117,7 +72,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     idempotency: pgIdempotency(c),
     events: pgEvents(c),
     endpoints: pgEndpoints(c),
-    deliveries: { ...pickAll(workerSide), ...pgDeliveryReads(c) },
+    deliveries: { ...workerSide, ...pgDeliveryReads(c) },
     users: pgUsers(c),
   });
 
@@ -146,12 +101,4 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
       await pool.end();
     },
   };
-}
-
-/** The worker side's methods as own properties (it may be a Proxy or a class instance). */
-function pickAll(repo: DeliveriesRepository): DeliveriesRepository {
-  const names: (keyof DeliveriesRepository)[] = ['holdLease', 'releaseLease', 'claim', 'refuse', 'record', 'backlog', 'release', 'pruneEvents'];
-  const out: Record<string, unknown> = {};
-  for (const n of names) out[n] = (...args: unknown[]) => (repo[n] as (...a: unknown[]) => unknown)(...args);
-  return out as unknown as DeliveriesRepository;
 }

@@ -18,6 +18,7 @@ export function UpgradeNotice({ feature, plan }: { feature: string; plan: string
 export function RestTab({ me }: { me: Me }) {
   return (
     <>
+      {me.features.rest ? null : <UpgradeNotice feature="The REST API" plan="Business or Enterprise" />}
       <div className="card">
         <h2>Base URL</h2>
         <p className="muted">Every request goes to this address, with your API key as a Bearer token.</p>
@@ -31,7 +32,7 @@ export function RestTab({ me }: { me: Me }) {
           Reference: <a href="/docs">API documentation</a>
         </p>
       </div>
-      {me.features.rest ? <Keys me={me} /> : <UpgradeNotice feature="The REST API" plan="Business or Enterprise" />}
+      {me.features.rest ? <Keys me={me} /> : null}
     </>
   );
 }

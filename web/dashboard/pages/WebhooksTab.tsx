@@ -76,7 +76,7 @@ function Endpoints() {
   return (
     <div className="card">
       <h2>Endpoints</h2>
-      <p className="muted">Ormiar sends each event as a signed POST (Standard Webhooks) to every enabled endpoint that subscribes to it, and retries for up to a day.</p>
+      <p className="muted">Ormiar sends each event as a signed POST (Standard Webhooks) to every enabled endpoint that subscribes to it, and retries failed deliveries on a schedule.</p>
       <form className="stack-form" onSubmit={submit} noValidate>
         <div className="field">
           <label htmlFor="endpoint-url">Endpoint URL</label>
@@ -300,7 +300,7 @@ function DeliveryItem({ d, url }: { d: Delivery; url: string }) {
           </button>
         </span>
       </div>
-      {d.last_error ? <p className="small error-text">{d.last_error}</p> : null}
+      {d.last_error && d.last_error !== httpStatus ? <p className="small error-text">{d.last_error}</p> : null}
       <ErrorNote error={retry.error ? errorText(retry.error) : null} />
       {open ? (
         <div id={`${label}-log`} className="attempt-log">
