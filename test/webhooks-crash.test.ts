@@ -85,7 +85,8 @@ async function post(base: string, path: string, token: string, body: unknown) {
 }
 
 describe('crash mid-delivery', () => {
-  it('SIGKILL while the receiver holds the delivery open; after a restart on the same file the event arrives', async () => {
+  // Two server processes start in turn (tsx compiles each): on a loaded machine that alone took 17 s each.
+  it('SIGKILL while the receiver holds the delivery open; after a restart on the same file the event arrives', { timeout: 90_000 }, async () => {
     const dbPath = tempDbPath('crash.sqlite');
     const first = await startChild(dbPath);
     // Private addresses allowed (the receiver is on loopback): said at start, as a warning.

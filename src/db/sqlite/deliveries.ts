@@ -3,7 +3,9 @@
 // lapse and stamp claimed_by, so a worker killed mid-delivery leads to a retry, never a loss. Every
 // claim runs in one IMMEDIATE transaction that checks the lease, counts live claims (a small partial
 // index) and picks fairly from each due endpoint's head (a loose scan of another), so the bounds hold
-// for every process sharing the file. Synchronous inside; the promises it returns are settled.
+// for every process sharing the file; a refill after deliveries finish looks at their endpoints alone
+// while the bounds leave headroom, and shares the commit that records them. Synchronous inside; the
+// promises it returns are settled.
 import type Database from 'better-sqlite3';
 import type { Db } from './connection';
 import {
@@ -86,6 +88,13 @@ const SQL = {
   prune: `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
 } as const;
 
+/** An endpoint with pending deliveries and its oldest one's next_attempt_at. */
+interface Head {
+  endpointId: string;
+  clientId: string;
+  oldest: number | null;
+}
+
 interface PickedRow {
   rowid: number;
   id: string;
@@ -141,7 +150,9 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
       })
       .immediate();
 
-  /** The claim, inside the caller's IMMEDIATE transaction, once a delivery is known to be due. */
+  const anyDue = (req: ClaimRequest) => req.limit > 0 && st(SQL.anyDue).get(req.now) !== undefined;
+
+  /** The claim, inside the caller's IMMEDIATE transaction (a full claim once a delivery is known to be due). */
   function claimIn(req: ClaimRequest): ClaimedDelivery[] {
     const lease = st(SQL.lease).get(LEASE_NAME) as { owner: string; until: number } | undefined;
     if (lease?.owner !== req.owner || lease.until <= req.now) return [];
@@ -155,10 +166,9 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
     }
     if (overall >= req.bounds.overall) return [];
     const live = { perEndpoint, perClient, overall };
-    const dueOf = (heads: { endpointId: string; clientId: string; oldest: number | null }[]): DueEndpoint[] =>
+    const dueOf = (heads: Head[]): DueEndpoint[] =>
       // How many are due is not counted (a seek per row): `take` answers what there is.
       heads.filter((e) => e.oldest !== null && e.oldest <= req.now).map((e) => ({ ...e, due: req.bounds.perEndpoint, oldest: e.oldest ?? 0 }));
-    type Head = { endpointId: string; clientId: string; oldest: number | null };
     let shares: Map<string, number> | undefined;
     if (req.endpoints) {
       // A refill: the freed endpoints alone, when that cannot refuse anyone else a slot.
@@ -166,7 +176,8 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
       const mine = fairShares(due, live, req.bounds, req.limit);
       if (withinHeadroom(due, mine, live, req.bounds)) shares = mine;
     }
-    shares ??= fairShares(dueOf(st(SQL.dueEndpoints).all() as Head[]), live, req.bounds, req.limit);
+    // Else a full claim: every endpoint with pending deliveries (the caller checked one is due, or here).
+    if (!shares) shares = !req.endpoints || anyDue(req) ? fairShares(dueOf(st(SQL.dueEndpoints).all() as Head[]), live, req.bounds, req.limit) : new Map<string, number>();
     const rows: PickedRow[] = [];
     for (const [endpointId, n] of shares) rows.push(...(st(SQL.take).all(endpointId, req.now, n) as PickedRow[]));
     if (rows.length === 0) return [];
@@ -188,8 +199,6 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
       leaseUntil: req.leaseUntil,
     }));
   }
-
-  const anyDue = (req: ClaimRequest) => req.limit > 0 && st(SQL.anyDue).get(req.now) !== undefined;
 
   // A cheap read first: an idle worker never takes the write lock.
   const claim = (req: ClaimRequest): ClaimedDelivery[] => (anyDue(req) ? sqlite.transaction(() => claimIn(req)).immediate() : []);
@@ -226,7 +235,7 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
           result.recorded++;
         }
         // The slots that freed, claimed in the same commit.
-        if (refill && anyDue(refill)) result.claimed = claimIn(refill);
+        if (refill && refill.limit > 0 && (refill.endpoints || anyDue(refill))) result.claimed = claimIn(refill);
         return result;
       })
       .immediate();
