@@ -22,6 +22,7 @@ import {
   RateLimiterSQLite,
   type RateLimiterStoreAbstract,
 } from 'rate-limiter-flexible';
+import { BUSY_DEADLINE_MS, retryWhileBusy } from '../db/sqlite/busy';
 import { storeUnavailable } from '../lib/errors';
 import { countBusyRetry } from '../lib/metrics';
 
@@ -233,31 +234,11 @@ function decision(res: RateLimiterRes, allowed: boolean): LimitDecision {
   };
 }
 
-// As long as busy_timeout used to wait before a request failed.
-const BUSY_DEADLINE_MS = 5_000;
-
-const isBusy = (err: unknown): boolean => {
-  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-};
-
 /**
- * Runs `op` until it does not meet a busy lock: the first retries after the event loop's other work
- * (setImmediate), then every millisecond, for at most BUSY_DEADLINE_MS. A single autocommit
- * statement that fails busy has changed nothing, so trying it again counts once.
+ * Runs `op` until it does not meet a busy lock (db/sqlite/busy.ts: yielding, never sleeping inside
+ * SQLite). A single autocommit statement that fails busy has changed nothing, so trying it again counts once.
  */
-async function unlessBusy<T>(op: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + BUSY_DEADLINE_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await op();
-    } catch (err) {
-      if (!isBusy(err) || Date.now() > deadline) throw err;
-      countBusyRetry('ratelimit');
-      await new Promise<void>((resume) => (attempt < 4 ? setImmediate(resume) : setTimeout(resume, 1)));
-    }
-  }
-}
+const unlessBusy = <T>(op: () => Promise<T>): Promise<T> => retryWhileBusy(op, BUSY_DEADLINE_MS, () => countBusyRetry('ratelimit'));
 
 /** A store failure as the contract's 503 SERVER_ERROR with Retry-After (nothing counted for sure). */
 const unavailable = (err: unknown) => storeUnavailable(1, err);

@@ -17,6 +17,7 @@ import { MAX_APPOINTMENT_MINUTES } from '../schemas/calendar';
 import { isOfferedSlot, loadSchedule } from './availability';
 import { requireOwnBot } from './clients';
 import type { ServiceDeps } from './deps';
+import type { InTransaction } from './idempotency';
 import { requireLead } from './leads';
 import { markLeadBooked, releaseLeadIfUnbooked } from './leadStatus';
 import { keysetPage } from './pagination';
@@ -92,7 +93,7 @@ type Admit = (tx: Store, lead: { botId: string }, now: number) => Promise<void>;
  * The booking both entrances share: checks, overlap check, insert and the lead's transition in one
  * transaction. `admit` adds the caller's own checks on the lead (inside the transaction).
  */
-async function book(deps: ServiceDeps, clientId: string, b: Booking, admit?: Admit): Promise<Appointment> {
+async function book(deps: ServiceDeps, clientId: string, b: Booking, admit?: Admit, alsoInTransaction?: InTransaction<Appointment>): Promise<Appointment> {
   const now = deps.clock.now();
   checkTimes(b.startsAt, b.endsAt, now);
   return deps.store.transaction(async (tx) => {
@@ -123,17 +124,29 @@ async function book(deps: ServiceDeps, clientId: string, b: Booking, admit?: Adm
     await countAppointment(tx, row, 1);
     const view = appointmentView(row);
     await markLeadBooked(tx, lead, view, now);
+    await alsoInTransaction?.(tx, view);
     return view;
   });
 }
 
 /** POST /v1/calendar/appointments: any time (a person can book outside working hours), for any of the client's leads. */
-export function createAppointment(deps: ServiceDeps, clientId: string, input: AppointmentCreateInput): Promise<Appointment> {
-  return book(deps, clientId, { leadId: input.lead_id, startsAt: input.starts_at, endsAt: input.ends_at, notes: input.notes ?? null });
+export function createAppointment(
+  deps: ServiceDeps,
+  clientId: string,
+  input: AppointmentCreateInput,
+  alsoInTransaction?: InTransaction<Appointment>,
+): Promise<Appointment> {
+  const booking = { leadId: input.lead_id, startsAt: input.starts_at, endsAt: input.ends_at, notes: input.notes ?? null };
+  return book(deps, clientId, booking, undefined, alsoInTransaction);
 }
 
 /** The bot runtime's booking: only a slot that availability offers, for one of this bot's leads. */
-export async function bookOfferedSlot(deps: ServiceDeps, clientId: string, input: BookSlotInput): Promise<Appointment> {
+export async function bookOfferedSlot(
+  deps: ServiceDeps,
+  clientId: string,
+  input: BookSlotInput,
+  alsoInTransaction?: InTransaction<Appointment>,
+): Promise<Appointment> {
   const bot = await requireOwnBot(deps, clientId, input.bot_id);
   const booking = { leadId: input.lead_id, startsAt: input.starts_at, endsAt: input.ends_at, notes: input.notes ?? null };
   return book(deps, clientId, booking, async (tx, lead, now) => {
@@ -142,7 +155,7 @@ export async function bookOfferedSlot(deps: ServiceDeps, clientId: string, input
     if (!isOfferedSlot(await loadSchedule(tx, bot.id), input.starts_at, input.ends_at, now)) {
       throw badRequest('Not a slot that availability offers', [{ path: 'starts_at', message: 'Outside the bot’s working hours or slot grid' }]);
     }
-  });
+  }, alsoInTransaction);
 }
 
 /** PATCH: reschedule (checked for overlaps like a booking), cancel, complete, notes. */

@@ -10,6 +10,13 @@ const STALE_RUNNING_MS = 5 * MINUTE_MS;
 
 export type Begin = { kind: 'run' } | { kind: 'replay'; status: number; body: string };
 
+/**
+ * Runs on a create's own transaction store, after its writes, with the answer it will give: the
+ * Idempotency-Key record is completed there, so it commits with the create or not at all (a crash
+ * between the two cannot leave the key `running`, nor free it for a second create).
+ */
+export type InTransaction<T> = (tx: Store, result: T) => Promise<void>;
+
 /** Claims `key` for this request (exactly one claimant: idempotency port), or tells the caller to replay the stored answer. */
 export async function beginIdempotent(deps: ServiceDeps, clientId: string, key: string, requestHash: string): Promise<Begin> {
   const now = deps.clock.now();

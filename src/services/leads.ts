@@ -7,6 +7,7 @@ import { toIso, toIsoOrNull } from '../lib/time';
 import { METADATA_MAX_KEYS, type Lead, type LeadCreateInput, type LeadListInput, type LeadUpdateFields } from '../schemas/leads';
 import { requireOwnBot } from './clients';
 import type { ServiceDeps } from './deps';
+import type { InTransaction } from './idempotency';
 import { applyLeadChange, contactRequired, eraseLead, setStatusByHand, writeNewLead } from './leadStatus';
 import { byCreatedAt, keysetPage } from './pagination';
 
@@ -80,7 +81,7 @@ export async function createLead(
   clientId: string,
   input: LeadCreateInput,
   source: LeadSource,
-  alsoInTransaction?: (tx: Store, lead: Lead) => Promise<void>,
+  alsoInTransaction?: InTransaction<Lead>,
 ): Promise<Lead> {
   const row = await newLeadRow(deps, clientId, input, source);
   const view = leadView(row);

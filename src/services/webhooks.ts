@@ -15,6 +15,7 @@ import { UrlRefused, vetWebhookUrl } from '../webhooks/guard';
 import { parseEndpointEvents, pingPayload, recordEvent } from '../webhooks/outbox';
 import { newWebhookSecret } from '../webhooks/signing';
 import type { ServiceDeps } from './deps';
+import type { InTransaction } from './idempotency';
 import { byCreatedAt, keysetPage, type PageInput } from './pagination';
 
 export const MAX_ENDPOINTS_PER_CLIENT = 20;
@@ -77,7 +78,12 @@ async function requireEndpoint(store: Store, clientId: string, endpointId: strin
  * Stores an endpoint whose URL was already vetted (or is trusted: tests, fixtures). Returns the view
  * and the secret, which is shown this once.
  */
-export async function storeEndpoint(deps: ServiceDeps, clientId: string, input: EndpointCreateInput & { url: string }) {
+export async function storeEndpoint(
+  deps: ServiceDeps,
+  clientId: string,
+  input: EndpointCreateInput & { url: string },
+  alsoInTransaction?: InTransaction<WebhookEndpoint & { secret: string }>,
+) {
   const now = deps.clock.now();
   const row: WebhookEndpointRow = {
     id: newId('endpoint'),
@@ -94,19 +100,27 @@ export async function storeEndpoint(deps: ServiceDeps, clientId: string, input: 
     createdAt: now,
     updatedAt: now,
   };
+  const created = { ...endpointView(row), secret: row.secret };
   await deps.store.transaction(async (tx) => {
     // The cap is counted in the insert's transaction, so two concurrent creates cannot both pass it.
     if ((await tx.endpoints.countOf(clientId)) >= MAX_ENDPOINTS_PER_CLIENT) {
       throw badRequest(`A client has at most ${MAX_ENDPOINTS_PER_CLIENT} webhook endpoints`);
     }
     await tx.endpoints.insert(row);
+    await alsoInTransaction?.(tx, created);
   });
-  return { ...endpointView(row), secret: row.secret };
+  return created;
 }
 
-export async function createEndpoint(deps: ServiceDeps, clientId: string, input: EndpointCreateInput, policy: UrlPolicy) {
+export async function createEndpoint(
+  deps: ServiceDeps,
+  clientId: string,
+  input: EndpointCreateInput,
+  policy: UrlPolicy,
+  alsoInTransaction?: InTransaction<WebhookEndpoint & { secret: string }>,
+) {
   const url = await vetUrl(input.url, policy);
-  return storeEndpoint(deps, clientId, { ...input, url });
+  return storeEndpoint(deps, clientId, { ...input, url }, alsoInTransaction);
 }
 
 export async function getEndpoint(deps: ServiceDeps, clientId: string, endpointId: string): Promise<WebhookEndpoint> {

@@ -1,7 +1,7 @@
 // Wraps a create so the same Idempotency-Key and body replays the first answer (API.md §5).
 import { createHash } from 'node:crypto';
 import { AppError, normalizeError } from '../lib/errors';
-import { beginIdempotent, finishIdempotent, releaseIdempotent } from '../services/idempotency';
+import { beginIdempotent, finishIdempotent, releaseIdempotent, type InTransaction } from '../services/idempotency';
 import type { Context } from './context';
 import type { ActingClient } from './procedures';
 
@@ -30,14 +30,16 @@ export function idempotencyKeyOf(ctx: Context): string | undefined {
 
 /**
  * Runs `create` at most once per (client, key). Success and 409 answers are stored and replayed;
- * anything else releases the key. `status` is the operation's success status.
+ * anything else releases the key. `status` is the operation's success status. `create` passes the
+ * hook it is given to its service, which completes the record on the create's own transaction (so the
+ * record commits with the create); a create that does not is completed after it.
  */
 export async function idempotent<T>(
   ctx: Context & { client: ActingClient },
   operation: string,
   input: unknown,
   status: number,
-  create: () => T | Promise<T>,
+  create: (inTransaction?: InTransaction<T>) => T | Promise<T>,
 ): Promise<T> {
   const key = idempotencyKeyOf(ctx);
   if (key === undefined) return create();
@@ -49,9 +51,14 @@ export async function idempotent<T>(
     if (begun.status === 409) throw new AppError('CONFLICT', begun.body);
     return JSON.parse(begun.body) as T;
   }
+  let completed = false;
+  const complete: InTransaction<T> = async (tx, result) => {
+    await finishIdempotent(tx, ctx.client.id, key, status, JSON.stringify(result));
+    completed = true;
+  };
   try {
-    const result = await create();
-    await finishIdempotent(deps.store, ctx.client.id, key, status, JSON.stringify(result));
+    const result = await create(complete);
+    if (!completed) await finishIdempotent(deps.store, ctx.client.id, key, status, JSON.stringify(result));
     return result;
   } catch (err) {
     const e = normalizeError(err);

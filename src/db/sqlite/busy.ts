@@ -19,14 +19,16 @@ export const pause = (attempt: number): Promise<void> =>
 /**
  * Runs `op` until it does not meet a busy lock, for at most `deadlineMs`; then throws the last busy
  * error. `op` must change nothing when it fails busy (one autocommit statement, or a BEGIN).
+ * `onRetry` is told of each retry (the busy-retries metric).
  */
-export async function retryWhileBusy<T>(op: () => T | Promise<T>, deadlineMs = BUSY_DEADLINE_MS): Promise<T> {
+export async function retryWhileBusy<T>(op: () => T | Promise<T>, deadlineMs = BUSY_DEADLINE_MS, onRetry?: () => void): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   for (let attempt = 0; ; attempt++) {
     try {
       return await op();
     } catch (err) {
       if (!isBusy(err) || Date.now() > deadline) throw err;
+      onRetry?.();
       await pause(attempt);
     }
   }

@@ -9,6 +9,7 @@
 import type Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { storeUnavailable } from '../../lib/errors';
+import { countBusyRetry } from '../../lib/metrics';
 import type { Store, TransactionOptions } from '../ports';
 import { BUSY_DEADLINE_MS, isBusy, pause, retryWhileBusy } from './busy';
 import { sqliteCalendar } from './calendar';
@@ -56,6 +57,7 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
         lock.release();
         if (!isBusy(err)) throw err;
         if (Date.now() > deadline) throw storeUnavailable(1, err);
+        countBusyRetry('database');
         await pause(attempt);
       }
     }
@@ -82,7 +84,7 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
       return Promise.resolve(fn());
     } catch (err) {
       if (!isBusy(err)) return Promise.reject(err);
-      return retryWhileBusy(fn, busyDeadlineMs).catch((e: unknown) => Promise.reject(isBusy(e) ? storeUnavailable(1, e) : e));
+      return retryWhileBusy(fn, busyDeadlineMs, () => countBusyRetry('database')).catch((e: unknown) => Promise.reject(isBusy(e) ? storeUnavailable(1, e) : e));
     }
   };
 

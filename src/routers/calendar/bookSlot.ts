@@ -8,4 +8,4 @@ import { serviceProcedure } from '../../trpc/procedures';
 export const bookSlotProcedure = serviceProcedure
   .input(bookSlotInput)
   .output(appointment)
-  .mutation(({ ctx, input }) => idempotent(ctx, 'calendar.book', input, 200, () => bookOfferedSlot(ctx.deps, ctx.client.id, input)));
+  .mutation(({ ctx, input }) => idempotent(ctx, 'calendar.book', input, 200, (inTransaction) => bookOfferedSlot(ctx.deps, ctx.client.id, input, inTransaction)));

@@ -24,5 +24,5 @@ export const createAppointmentProcedure = apiKeyProcedure
   .input(appointmentCreateInput)
   .output(appointment)
   .mutation(({ ctx, input }) =>
-    idempotent(ctx, 'calendar.appointments.create', input, 201, () => createAppointment(ctx.deps, ctx.client.id, input)),
+    idempotent(ctx, 'calendar.appointments.create', input, 201, (inTransaction) => createAppointment(ctx.deps, ctx.client.id, input, inTransaction)),
   );

@@ -20,5 +20,5 @@ export const createLeadProcedure = apiKeyProcedure
   .input(leadCreateInput)
   .output(lead)
   .mutation(({ ctx, input }) =>
-    idempotent(ctx, 'leads.create', input, 201, () => createLead(ctx.deps, ctx.client.id, input, 'api')),
+    idempotent(ctx, 'leads.create', input, 201, (inTransaction) => createLead(ctx.deps, ctx.client.id, input, 'api', inTransaction)),
   );

@@ -22,7 +22,7 @@ export const createEndpointProcedure = apiKeyProcedure
   .input(endpointCreateInput)
   .output(webhookEndpointCreated)
   .mutation(({ ctx, input }) =>
-    idempotent(ctx, 'webhooks.endpoints.create', input, 201, () =>
-      createEndpoint(ctx.deps, ctx.client.id, input, { allowPrivate: ctx.deps.config.webhookAllowPrivate ?? false }),
+    idempotent(ctx, 'webhooks.endpoints.create', input, 201, (inTransaction) =>
+      createEndpoint(ctx.deps, ctx.client.id, input, { allowPrivate: ctx.deps.config.webhookAllowPrivate ?? false }, inTransaction),
     ),
   );
