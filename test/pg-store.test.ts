@@ -243,5 +243,6 @@ describe('a lost database connection', () => {
     } finally {
       await server.stop();
     }
-  });
+    // Starts, kills and restarts a PostgreSQL server of its own: slow on a shared machine.
+  }, 120_000);
 });

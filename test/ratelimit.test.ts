@@ -213,5 +213,6 @@ describe('two server processes sharing one database file', () => {
       `two processes: ${answers.filter((r) => r.status === 200).length} × 200, ${answers.filter((r) => r.status === 429).length} × 429 ` +
         `(per process: ${byServer.map((p) => `${p.filter((r) => r.status === 200).length}/${p.length}`).join(', ')})`,
     );
-  });
+    // Two server processes start first (8–16 s each on a shared machine).
+  }, 150_000);
 });
