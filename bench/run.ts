@@ -1,6 +1,6 @@
 // npm run bench — the platform's speed and its growth with data, measured side by side in one run.
 // Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes),
-// --only trpc (the /trpc section alone).
+// --only trpc (the /trpc section alone), --against <git-ref> (bench/against.ts).
 // Every figure is a median over interleaved rounds; goals are ratios within this run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -318,4 +318,8 @@ function report(save = true) {
   writeFileSync(join(ROOT, 'bench/results/latest.md'), `# npm run bench — ${new Date().toISOString()}\n\n${out}`);
 }
 
-await main();
+// --against <git-ref>: this tree against a ref's build, side by side on SQLite (bench/against.ts).
+if (args.includes('--against')) {
+  rmSync(dir, { recursive: true, force: true });
+  await (await import('./against')).benchAgainst(args);
+} else await main();
