@@ -25,6 +25,7 @@ const SQLITE_ONLY = [
   'test/schema.test.ts', // compares the SQLite and PostgreSQL schemas
   'test/pg-store.test.ts', // the Store on PostgreSQL through its own pools
   'test/pg-server.test.ts', // the server on PostgreSQL, one process and three
+  'test/pg-cluster.test.ts', // three server processes on PostgreSQL + Redis: webhooks, a kill, a rolling restart
   'test/ratelimit-stores.test.ts', // the limiter on SQLite, PostgreSQL and Redis
   // SQLite's own feature: the online backup of the database file (PostgreSQL documents pg_dump).
   'test/backup.test.ts',
