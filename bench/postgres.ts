@@ -180,12 +180,20 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     const seconds = o.quick ? 3 : 5;
     const scale: Record<string, number[]> = {};
     const pgScaleCpu: number[][] = [[], [], []];
-    for (const t of [...apis, ...raws]) await throughput([t.url], large, 1, o.dir); // warm-up
+    const apiScaleCpu: number[][] = [[], [], []];
+    // Warm-up: every process JIT-compiled and its pool's connections open before the first round.
+    for (const t of [...apis, ...raws]) await load(t.url, getLead, 1000, o.concurrency);
+    const apisCpu = async (n: number) => (await Promise.all(apis.slice(0, n).map((t) => t.stats()))).reduce((a, s) => a + s.cpuMicros, 0);
+    // What PostgreSQL spends with no requests at all: the three processes' webhook workers polling.
+    const idleBefore = await pgCpu();
+    await new Promise((r) => setTimeout(r, 3000));
+    const pgIdle = ((await pgCpu()) - idleBefore) / 3000;
     for (let r = 0; r < o.rounds; r++) {
       for (let n = 1; n <= 3; n++) {
-        const before = await pgCpu();
+        const [pgBefore, apiBefore] = [await pgCpu(), await apisCpu(n)];
         const rate = await throughput(apis.slice(0, n).map((t) => t.url), large, seconds, o.dir);
-        (pgScaleCpu[n - 1] as number[]).push(((await pgCpu()) - before) / (rate * seconds));
+        (pgScaleCpu[n - 1] as number[]).push(((await pgCpu()) - pgBefore) / (rate * seconds));
+        (apiScaleCpu[n - 1] as number[]).push(((await apisCpu(n)) - apiBefore) / (rate * seconds));
         (scale[`api${n}`] ??= []).push(rate);
         (scale[`raw${n}`] ??= []).push(await throughput(raws.slice(0, n).map((t) => t.url), large, seconds, o.dir));
       }
@@ -201,8 +209,13 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
       record(scaleGroup, `raw node:http baseline, ${plural(n)}`, 'req/s', scale[`raw${n}`] ?? [], n > 1 ? 'raw node:http baseline, 1 process' : undefined, n === 1 ? 'the machine\'s ceiling for the same load' : undefined);
     }
     for (let n = 1; n <= 3; n++) {
-      record(scaleGroup, `PostgreSQL server CPU per request, ${plural(n)}`, 'µs', pgScaleCpu[n - 1] ?? []);
+      record(scaleGroup, `API processes' CPU per request, ${plural(n)}`, 'µs', apiScaleCpu[n - 1] ?? [], n > 1 ? 'API processes\' CPU per request, 1 process' : undefined);
     }
+    for (let n = 1; n <= 3; n++) {
+      record(scaleGroup, `PostgreSQL server CPU per request, ${plural(n)}`, 'µs', pgScaleCpu[n - 1] ?? [], n > 1 ? 'PostgreSQL server CPU per request, 1 process' : undefined);
+    }
+
+    record(scaleGroup, 'PostgreSQL server CPU with no requests, 3 API processes running', 'ms/s', [pgIdle], undefined, 'their webhook workers polling; included in the per-request figures above');
 
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
     const header = [

@@ -228,6 +228,11 @@ function report(save = true) {
   results.report(header, save ? 'latest.md' : undefined);
 }
 
-if (ENGINE === 'postgres') await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log });
-else if (ENGINE === 'sqlite') await main();
+if (ENGINE === 'postgres') {
+  try {
+    await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+} else if (ENGINE === 'sqlite') await main();
 else throw new Error(`--engine ${ENGINE}: sqlite or postgres`);
