@@ -1,4 +1,4 @@
-// Idempotency exact under kill -9 (issue 13, #3), on SQLite and on PostgreSQL: real server processes take
+// Idempotency exact under kill -9 (issue 13, #3), on the project's engine (SQLite, PostgreSQL): real server processes take
 // bursts of keyed `POST /v1/leads` (some keys sent twice at once), are killed with SIGKILL mid-burst and
 // restarted on the same database, and the keys are sent again. Every answer while a server is up is a 201
 // (or, for a racing duplicate, the contract's 409 "still in progress"); every key's answers carry one
@@ -20,6 +20,7 @@ import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { killAllChildren, startChild, type ServerChild } from './helpers/child';
 import { tempDbPath } from './helpers/harness';
+import { engine as projectEngine } from './helpers/engine';
 import { createTestDatabase } from './helpers/pg';
 
 const LIFETIMES = 4;
@@ -209,11 +210,8 @@ async function run(engine: Engine): Promise<string> {
 }
 
 describe('kill -9 during bursts of keyed creates', () => {
-  it('SQLite: every key answers its first lead or creates once; one lead and one event per key', async () => {
-    console.log(`kill -9 keyed creates, SQLite: ${await run(sqliteEngine())}`);
-  }, 300_000);
-
-  it('PostgreSQL: every key answers its first lead or creates once; one lead and one event per key', async () => {
-    console.log(`kill -9 keyed creates, PostgreSQL: ${await run(pgEngine(await createTestDatabase()))}`);
+  it(`${projectEngine()}: every key answers its first lead or creates once; one lead and one event per key`, async () => {
+    const engine = projectEngine() === 'postgres' ? pgEngine(await createTestDatabase()) : sqliteEngine();
+    console.log(`kill -9 keyed creates, ${projectEngine()}: ${await run(engine)}`);
   }, 300_000);
 });

@@ -1,23 +1,45 @@
 // An outside write lock, over HTTP (issue 13, #2): another process holds `BEGIN IMMEDIATE` on the
-// server's SQLite file for 30 s. Throughout, /healthz and reads answer 2xx; every write answers either
+// server's SQLite file for 30 s — on PostgreSQL, another session holds `LOCK TABLE leads IN EXCLUSIVE
+// MODE` (reads allowed, writes not) as long. Throughout, /healthz and reads answer 2xx; every write answers either
 // 201 or, after its bounded wait, 503 SERVER_ERROR with Retry-After (and then changed nothing); while a
 // write waits, other requests are answered (nothing waits on the lock on the event loop). After the lock
 // is released every acknowledged write is there, and a key whose write was refused creates once.
 // No timing is asserted: the latency under the lock is `npx tsx bench/lock.ts`'s figure.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectError, startTestServer, tempDbPath, type Tenant, type TestServer } from './helpers/harness';
+import { onPostgres, sharedDatabase, type SharedDatabase } from './helpers/engine';
+import { expectError, startTestServer, type Tenant, type TestServer } from './helpers/harness';
 import { holdWriteLock } from './helpers/lockHolder';
 
 const HOLD_MS = 30_000;
 
 let srv: TestServer;
 let t: Tenant;
-const path = tempDbPath('lock.sqlite');
+let database: SharedDatabase;
 beforeAll(async () => {
-  srv = await startTestServer({ DATABASE_PATH: path, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' });
+  database = await sharedDatabase({ name: 'lock.sqlite' });
+  srv = await startTestServer({ ...database.env, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' });
   t = await srv.tenant('business');
 });
-afterAll(() => srv.close());
+afterAll(async () => {
+  await srv.close();
+  await database.drop();
+});
+
+/** Another connection takes the engine's write lock; resolves once it holds it. */
+async function holdLock(holdMs: number): Promise<{ released: Promise<void> }> {
+  if (!onPostgres()) return holdWriteLock(database.db, holdMs);
+  // A session of its own (async: it cannot block this event loop either).
+  const other = new pg.Client({ connectionString: database.db });
+  await other.connect();
+  await other.query('BEGIN');
+  await other.query('LOCK TABLE leads IN EXCLUSIVE MODE');
+  const released = new Promise<void>((done) => setTimeout(done, holdMs)).then(async () => {
+    await other.query('COMMIT');
+    await other.end();
+  });
+  return { released };
+}
 
 describe('another process holds the write lock for 30 s', () => {
   it('/healthz and reads answer 2xx throughout, writes 201 or 503 with Retry-After, nothing acknowledged is lost', async () => {
@@ -25,7 +47,7 @@ describe('another process holds the write lock for 30 s', () => {
     expect(existing.status).toBe(201);
     const id = String(existing.body.id);
 
-    const holder = await holdWriteLock(path, HOLD_MS);
+    const holder = await holdLock(HOLD_MS);
     let held = true;
     void holder.released.then(() => (held = false));
 
@@ -81,6 +103,6 @@ describe('another process holds the write lock for 30 s', () => {
     const retried = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Keyed' }, headers: { 'idempotency-key': 'under-lock' } });
     expect(retried.status).toBe(201);
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
-    console.log(`outside write lock ${HOLD_MS / 1000} s: ${reads.length} reads all 200, ${acknowledged.length} writes 201, ${refused.length} writes 503 with Retry-After`);
+    console.log(`${srv.engine}: outside write lock ${HOLD_MS / 1000} s: ${reads.length} reads all 200, ${acknowledged.length} writes 201, ${refused.length} writes 503 with Retry-After`);
   }, 120_000);
 });
