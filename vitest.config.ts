@@ -1,14 +1,89 @@
 import { defineConfig } from 'vitest/config';
 
+// The suite runs twice in one `vitest run`: once per data engine, as two projects over the same files
+// (`npx vitest run --project postgres test/foo.test.ts` for one). Each file learns its engine through
+// inject('engine') (test/helpers/engine.ts); the harness then starts its servers on that engine.
+const shared = {
+  testTimeout: 30_000,
+  hookTimeout: 30_000,
+  // Test files each start their own server on an ephemeral port and their own database.
+  pool: 'forks' as const,
+  env: { NODE_ENV: 'test' },
+};
+
+/**
+ * Files that run on SQLite only, each with why. Everything else runs on both engines.
+ */
+const SQLITE_ONLY = [
+  // Never touch the data engine: pure units, the OpenAPI document's lint, the docs site.
+  'test/openapi-lint.test.ts', // lints the generated OpenAPI document; no server, no database
+  'test/time.test.ts', // pure clock/time helpers
+  'test/trpc-catalog.test.ts', // the procedure catalog generated from the router; no database
+  'test/webhooks-policy.test.ts', // the pure retry/disable policy
+  'test/e2e/docs.test.ts', // the /docs page in a browser; reads only the OpenAPI document
+  // Choose their engines themselves (they start or compare both): running them twice would repeat them.
+  'test/schema.test.ts', // compares the SQLite and PostgreSQL schemas
+  'test/pg-store.test.ts', // the Store on PostgreSQL through its own pools
+  'test/pg-server.test.ts', // the server on PostgreSQL, one process and three
+  'test/pg-cluster.test.ts', // three server processes on PostgreSQL + Redis: webhooks, a kill, a rolling restart
+  'test/ratelimit-stores.test.ts', // the limiter on SQLite, PostgreSQL and Redis
+  // SQLite's own feature: the online backup of the database file (PostgreSQL documents pg_dump).
+  'test/backup.test.ts',
+];
+
+/** Not yet converted to run on PostgreSQL (they read SQLite directly or need a file): to be emptied. */
+const NOT_YET_ON_POSTGRES: string[] = [
+  'test/abuse.test.ts',
+  'test/calendar-race.test.ts',
+  'test/calendar.test.ts',
+  'test/cli.test.ts',
+  'test/crash.test.ts',
+  'test/dashboard.test.ts',
+  'test/demo.test.ts',
+  'test/e2e/dashboard.test.ts',
+  'test/errors.test.ts',
+  'test/events.test.ts',
+  'test/fuzz.test.ts',
+  'test/groupCommit.test.ts',
+  'test/http-edges.test.ts',
+  'test/idempotency-atomic.test.ts',
+  'test/inputs.test.ts',
+  'test/isolation.test.ts',
+  'test/openapi.test.ts',
+  'test/ratelimit.test.ts',
+  'test/security.test.ts',
+  'test/startup.test.ts',
+  'test/tls.test.ts',
+  'test/trpc-context.test.ts',
+  'test/validation.test.ts',
+  'test/webhooks-crash.test.ts',
+  'test/webhooks-delivery.test.ts',
+  'test/webhooks.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // A throwaway PostgreSQL and Redis for the whole run (test/helpers/stores.ts).
+    // A throwaway PostgreSQL and Redis for the whole run, started once: the root config's global setup
+    // runs once and its provided values reach every project (the projects do not repeat it).
     globalSetup: ['test/globalSetup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // Test files each start their own server on an ephemeral port and their own SQLite database.
-    pool: 'forks',
-    env: { NODE_ENV: 'test' },
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'sqlite',
+          include: ['test/**/*.test.ts'],
+          provide: { engine: 'sqlite' },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'postgres',
+          include: ['test/**/*.test.ts'],
+          exclude: [...SQLITE_ONLY, ...NOT_YET_ON_POSTGRES],
+          provide: { engine: 'postgres' },
+        },
+      },
+    ],
   },
 });

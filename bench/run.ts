@@ -1,19 +1,18 @@
 // npm run bench — the platform's speed and its growth with data, measured side by side in one run.
 // Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes),
-// --only trpc (the /trpc section alone), --against <git-ref> (bench/against.ts).
+// --only trpc (the /trpc section alone), --engine postgres (the PostgreSQL + Redis cases: bench/postgres.ts),
+// --against <git-ref> (this tree against a ref's build on SQLite: bench/against.ts).
 // Every figure is a median over interleaved rounds; goals are ratios within this run.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
-import { createSqliteStore } from '../src/db/sqlite/store';
-import { systemClock } from '../src/lib/time';
-import { createApiKey, createBot, createClient } from '../src/services/clients';
-import { seedLeads } from '../src/services/seed';
-import { encodeCursor } from '../src/services/pagination';
-import { ROOT, START_NODE_ARGS, cpuPerRequest, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
-import { benchWebhooks, type BenchRow } from './webhooks';
+import { makeDb as makeFixture, listDepthPages, type Fixture } from './lib/fixture';
+import { ROOT, START_NODE_ARGS, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
+import { Results, interleave as interleaveRounds, type InterleaveCase } from './lib/table';
+import { hasWrk, throughput as throughputOver } from './lib/throughput';
+import { benchPostgres } from './postgres';
+import { benchWebhooks } from './webhooks';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -28,64 +27,18 @@ const PER_ROUND = QUICK ? 1000 : 2000;
 const CONCURRENCY = 16;
 // --only trpc: just the /trpc section, on the small database (minutes instead of the full run).
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const ENGINE = args.includes('--engine') ? args[args.indexOf('--engine') + 1] : 'sqlite';
 
 const dir = mkdtempSync(join(tmpdir(), 'ormiar-bench-'));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-interface Fixture {
-  path: string;
-  token: string;
-  leadIds: string[];
-  cursorAtDepth: string;
-}
+const makeDb = (name: string, leads: number) => makeFixture(dir, name, leads, log);
 
-async function makeDb(name: string, leads: number): Promise<Fixture> {
-  const path = join(dir, `${name}.sqlite`);
-  const { db, sqlite, close } = openDatabase(path);
-  migrateDatabase(db);
-  const deps = { store: createSqliteStore(sqlite), clock: systemClock };
-  const client = await createClient(deps, { name: 'Bench', plan: 'enterprise' });
-  for (const n of ['Front desk', 'After hours', 'Campaign']) await createBot(deps, { client_id: client.id, name: n });
-  const key = await createApiKey(deps, { client_id: client.id, name: 'bench' });
-  const t0 = Date.now();
-  await seedLeads(deps, { client_id: client.id, leads, days: 365 }, { onProgress: (done, total) => process.stderr.write(`\r  seeding ${name}: ${done}/${total}`) });
-  log(`\r  seeded ${name}: ${leads} leads in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const leadIds = (sqlite.prepare('SELECT id FROM leads ORDER BY random() LIMIT 1000').all() as { id: string }[]).map((r) => r.id);
-  // Depth 10,000 pages of 50 (or as deep as the data goes): the cursor a client would hold there.
-  const depth = Math.min(10_000 * 50, leads - 100);
-  const row = sqlite
-    .prepare('SELECT created_at AS at, id FROM leads WHERE client_id = ? AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?')
-    .get(client.id, depth) as { at: number; id: string };
-  sqlite.pragma('wal_checkpoint(TRUNCATE)');
-  close();
-  return { path, token: key.token, leadIds, cursorAtDepth: encodeCursor(row.at, row.id) };
-}
+const results = new Results();
+const rows = results.rows;
+const record = results.record.bind(results);
 
-type Row = BenchRow;
-const rows: Row[] = [];
-const record = (group: string, name: string, unit: string, values: number[], baseline?: string, note?: string) => {
-  const row: Row = { group, name, unit, values, ...(baseline ? { baseline } : {}), ...(note ? { note } : {}) };
-  rows.push(row);
-  return row;
-};
-
-/** Interleaved rounds: each round measures every (target, spec) once, in order. */
-async function interleave(cases: { label: string; target: Target; spec: RequestSpec }[], count = PER_ROUND) {
-  const cpu = new Map<string, number[]>();
-  const rps = new Map<string, number[]>();
-  const rss = new Map<string, number>();
-  for (const c of cases) await cpuPerRequest(c.target, c.spec, Math.min(300, count), CONCURRENCY); // warm-up
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const c of cases) {
-      const m = await cpuPerRequest(c.target, c.spec, count, CONCURRENCY);
-      cpu.set(c.label, [...(cpu.get(c.label) ?? []), m.cpuMicros]);
-      rps.set(c.label, [...(rps.get(c.label) ?? []), m.perSecond]);
-      rss.set(c.label, Math.max(rss.get(c.label) ?? 0, m.rss));
-    }
-    log(`  round ${r + 1}/${ROUNDS}`);
-  }
-  return { cpu, rps, rss };
-}
+const interleave = (cases: InterleaveCase[], count = PER_ROUND) => interleaveRounds(cases, { rounds: ROUNDS, count, concurrency: CONCURRENCY, log });
 
 async function timeToReady(path: string): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -124,27 +77,8 @@ async function startMain(path: string, workers: number) {
   return { url, stop };
 }
 
-function hasWrk(): boolean {
-  return spawnSync('wrk', ['--version']).error === undefined;
-}
-
-/** Requests per second for `seconds`, with wrk when installed (a C client leaves the cores to the server). */
-async function throughput(url: string, f: Fixture, seconds: number): Promise<number> {
-  if (!hasWrk()) {
-    const res = await load(url, { path: (i) => `/v1/leads/${f.leadIds[i % f.leadIds.length]}`, headers: { authorization: `Bearer ${f.token}` } }, seconds * 1500, 32);
-    return res.perSecond;
-  }
-  const script = join(dir, 'leads.lua');
-  writeFileSync(
-    script,
-    `local ids = {${f.leadIds.slice(0, 200).map((id) => `"${id}"`).join(',')}}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format("GET", "/v1/leads/" .. ids[(i % #ids) + 1])\nend\n`,
-  );
-  const r = spawnSync('wrk', ['-t2', '-c32', `-d${seconds}s`, '-s', script, '-H', `Authorization: Bearer ${f.token}`, url], { encoding: 'utf8' });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
-  if (!m?.[1] || non2xx) throw new Error(`wrk failed: ${r.stdout}${r.stderr}`);
-  return Number(m[1]);
-}
+/** Requests per second for `seconds` on one server. */
+const throughput = (url: string, f: Fixture, seconds: number) => throughputOver([url], f, seconds, dir);
 
 const trpcGroup = '/trpc against /v1 (server CPU per request, leads.get)';
 
@@ -206,7 +140,7 @@ async function main() {
   record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1 (auth, limiter, validation, db, errors)', 'µs', a.cpu.get('app') ?? [], 'hand-written express 5 route');
   record('GET /v1/leads/{id} (server CPU per request)', 'full stack /v1, throughput', 'req/s', a.rps.get('app') ?? []);
   const rawApp = median(a.cpu.get('app') ?? []) / median(a.cpu.get('raw') ?? []);
-  rows[rows.length - 2] = { ...(rows[rows.length - 2] as Row), note: `${rawApp.toFixed(1)}× raw` };
+  rows[rows.length - 2] = { ...(rows[rows.length - 2] as (typeof rows)[number]), note: `${rawApp.toFixed(1)}× raw` };
   await Promise.all([raw.stop(), exp.stop()]);
 
   // 1b. The same procedure over /trpc, and a batch of 10 against a batch of one.
@@ -219,7 +153,7 @@ async function main() {
     { label: 'deep', target: app, spec: { path: `/v1/leads?limit=50&cursor=${large.cursorAtDepth}`, headers: auth } },
   ], Math.floor(PER_ROUND / 2));
   record('GET /v1/leads?limit=50 (server CPU per request)', 'page 1', 'µs', pages.cpu.get('page1') ?? []);
-  record('GET /v1/leads?limit=50 (server CPU per request)', `at depth ${Math.min(10_000, Math.floor((LARGE - 100) / 50))} pages`, 'µs', pages.cpu.get('deep') ?? [], 'page 1');
+  record('GET /v1/leads?limit=50 (server CPU per request)', `at depth ${listDepthPages(LARGE)} pages`, 'µs', pages.cpu.get('deep') ?? [], 'page 1');
 
   // 3. Stats for a year: 10k leads against the large database.
   log(`GET /v1/stats (a year): ${SMALL} vs ${LARGE} leads`);
@@ -289,37 +223,20 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function fmt(n: number, unit: string) {
-  if (unit === 'req/s' || unit === 'leads/s') return Math.round(n).toLocaleString('en');
-  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
-}
-
 function report(save = true) {
-  const lines = [
-    `Machine: ${machine()}. Rounds: ${ROUNDS} interleaved, ${PER_ROUND} requests each, ${CONCURRENCY} in flight. ${ONLY ? `Database: ${SMALL.toLocaleString('en')} leads` : `Large database: ${LARGE.toLocaleString('en')} leads`} over 365 days.`,
-    '',
-    '| case | measure | median | min–max | ratio |',
-    '| --- | --- | ---: | ---: | ---: |',
-  ];
-  let group = '';
-  for (const r of rows) {
-    const m = median(r.values);
-    const base = r.baseline ? rows.find((x) => x.name === r.baseline && x.group === r.group) : undefined;
-    const ratio = base ? `${(m / median(base.values)).toFixed(2)}× ${r.baseline}` : '';
-    lines.push(
-      `| ${r.group === group ? '' : r.group} | ${r.name} | ${fmt(m, r.unit)} ${r.unit} | ${fmt(Math.min(...r.values), r.unit)}–${fmt(Math.max(...r.values), r.unit)} | ${[ratio, r.note].filter(Boolean).join('; ')} |`,
-    );
-    group = r.group;
-  }
-  const out = `${lines.join('\n')}\n`;
-  process.stdout.write(`\n${out}`);
-  if (!save) return; // a partial run (--only) leaves the full run's results alone
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/latest.md'), `# npm run bench — ${new Date().toISOString()}\n\n${out}`);
+  const header = `Machine: ${machine()}. Rounds: ${ROUNDS} interleaved, ${PER_ROUND} requests each, ${CONCURRENCY} in flight. ${ONLY ? `Database: ${SMALL.toLocaleString('en')} leads` : `Large database: ${LARGE.toLocaleString('en')} leads`} over 365 days.`;
+  // A partial run (--only) leaves the full run's results alone.
+  results.report(header, save ? 'latest.md' : undefined);
 }
 
-// --against <git-ref>: this tree against a ref's build, side by side on SQLite (bench/against.ts).
 if (args.includes('--against')) {
   rmSync(dir, { recursive: true, force: true });
   await (await import('./against')).benchAgainst(args);
-} else await main();
+} else if (ENGINE === 'postgres') {
+  try {
+    await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+} else if (ENGINE === 'sqlite') await main();
+else throw new Error(`--engine ${ENGINE}: sqlite or postgres`);

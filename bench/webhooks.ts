@@ -31,15 +31,9 @@ import { storeEndpoint } from '../src/services/webhooks';
 import { eventWriter, leadEventPayload } from '../src/webhooks/outbox';
 import { testCertificates } from '../test/helpers/receiver';
 import { ROOT, machine, median, percentile, startTarget, type Target } from './lib/measure';
+import type { BenchRow } from './lib/table';
 
-export interface BenchRow {
-  group: string;
-  name: string;
-  unit: string;
-  values: number[];
-  baseline?: string;
-  note?: string;
-}
+export type { BenchRow } from './lib/table';
 
 export interface WebhookBenchOptions {
   rounds: number;

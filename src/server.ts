@@ -130,7 +130,10 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   logger.info({ url, database: opened.engine === 'pg' ? 'postgres' : env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
     { deliveries: deps.store.deliveries, clock: deps.clock, logger: deps.logger },
-    workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
+    workerOptions(
+      { allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE, claimLeaseMs: env.ORMIAR_WEBHOOK_CLAIM_LEASE_MS },
+      overrides.webhooks,
+    ),
   );
   const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
   // Under WORKERS=N the primary serves METRICS_PORT (main.ts) and asks each worker for its share.

@@ -11,6 +11,8 @@ declare module 'vitest' {
     /** The server's maintenance database (`postgres`), as the `postgres` superuser. */
     postgresUrl: string;
     redisUrl: string;
+    /** The data engine this project's files run on (vitest.config.ts `projects`). */
+    engine: 'sqlite' | 'postgres';
   }
 }
 

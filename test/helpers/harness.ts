@@ -1,18 +1,24 @@
-// The test harness: a real server on an ephemeral 127.0.0.1 port over a real SQLite database,
-// real HTTP with fetch, and helpers to make tenants. No mocks.
+// The test harness: a real server on an ephemeral 127.0.0.1 port over a real database of the file's
+// engine (SQLite in memory, or a PostgreSQL database of its own: test/helpers/engine.ts), real HTTP with
+// fetch, and helpers to make tenants. No mocks.
 import { createTRPCClient, createTRPCUntypedClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Plan } from '../../src/db/ports';
 import type { AppRouter } from '../../src/routers/_app';
 import { parseEnv } from '../../src/env';
 import { createApiKey, createBot, createClient } from '../../src/services/clients';
 import { startServer, type RunningServer, type ServerOverrides } from '../../src/server';
+import { engine, type Engine } from './engine';
+import { createTestDatabase, dropTestDatabase } from './pg';
+
+export { tempDbPath } from './paths';
 
 export const INTERNAL_TOKEN = 'test-internal-token-0123456789';
 
 export interface TestServer extends RunningServer {
+  /** The engine this server runs on. */
+  engine: Engine;
+  /** Its PostgreSQL database (undefined on SQLite). */
+  databaseUrl: string | undefined;
   call(method: string, path: string, opts?: CallOptions): Promise<ApiResponse>;
   tenant(plan?: Plan): Promise<Tenant>;
 }
@@ -41,22 +47,40 @@ export interface Tenant {
   keyId: string;
 }
 
-export function tempDbPath(name = 'test.sqlite'): string {
-  return join(mkdtempSync(join(tmpdir(), 'ormiar-test-')), name);
-}
-
+/**
+ * Starts the server on this file's engine: SQLite in memory, or on PostgreSQL a new database (dropped on
+ * close). `env.DATABASE_URL` (or on SQLite `env.DATABASE_PATH`) picks a database the test made itself, for
+ * restarts and second processes (sharedDatabase() in test/helpers/engine.ts); those are left as they are.
+ */
 export async function startTestServer(env: Record<string, string> = {}, overrides: ServerOverrides = {}): Promise<TestServer> {
-  const running = await startServer(
-    parseEnv({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_PATH: ':memory:',
-      LOG_LEVEL: 'silent',
-      ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
-      ...env,
-    }),
-    overrides,
-  );
+  const onPg = engine() === 'postgres';
+  if (onPg && env.DATABASE_PATH && !env.DATABASE_URL) {
+    // A file path means the test wants SQLite's file; on this project that would quietly test SQLite.
+    throw new Error('startTestServer on the postgres project got DATABASE_PATH: use sharedDatabase() (test/helpers/engine.ts)');
+  }
+  const ownDatabase = onPg && !env.DATABASE_URL ? await createTestDatabase() : undefined;
+  const databaseUrl = env.DATABASE_URL ?? ownDatabase;
+  let running: RunningServer;
+  try {
+    running = await startServer(
+      parseEnv({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
+        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_PATH: ':memory:' }),
+        ...env,
+      }),
+      overrides,
+    );
+  } catch (err) {
+    if (ownDatabase) await dropTestDatabase(ownDatabase);
+    throw err;
+  }
+  const close = async () => {
+    await running.close();
+    if (ownDatabase) await dropTestDatabase(ownDatabase);
+  };
   const call = async (method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -82,7 +106,7 @@ export async function startTestServer(env: Record<string, string> = {}, override
     const key = await createApiKey(running.deps, { client_id: client.id, name: 'test' });
     return { clientId: client.id, botId: bot.id, token: key.token, keyId: key.id };
   };
-  return { ...running, call, tenant };
+  return { ...running, close, engine: databaseUrl ? 'postgres' : 'sqlite', databaseUrl, call, tenant };
 }
 
 /** Asserts the contract's error body and that its request_id matches the header. */

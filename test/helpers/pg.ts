@@ -35,3 +35,15 @@ export async function createTestDatabase(opts: { migrated?: boolean } = {}): Pro
   }
   return withDatabase(postgresUrl(), name);
 }
+
+/** Drops a database made by createTestDatabase (its sessions are ended first). */
+export async function dropTestDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: postgresUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
