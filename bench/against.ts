@@ -5,7 +5,8 @@
 // database of the same size; rounds interleave the two so machine noise hits both alike.
 // Flags: --rounds R (5), --requests N per round (3000), --concurrency C (8), --leads L per database (20000),
 //   --only get|post, --env NAME=VALUE (both servers; repeatable, e.g. LOG_LEVEL=warn),
-//   --fresh (build the ref's checkout again rather than reuse it from an earlier run),
+//   --together (load both servers at once in each round, for a busy machine: its other load then hits
+//   both alike; each still gets C in flight), --fresh (build the ref's checkout again rather than reuse it from an earlier run),
 //   --cpu-prof DIR (V8 CPU profiles of both servers; prints their self time per request by function and module).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ interface Options {
   env: Record<string, string>;
   cpuProf: string | undefined;
   fresh: boolean;
+  together: boolean;
 }
 
 function parse(args: string[]): Options {
@@ -50,6 +52,7 @@ function parse(args: string[]): Options {
     env,
     cpuProf: value('cpu-prof'),
     fresh: args.includes('--fresh'),
+    together: args.includes('--together'),
   };
 }
 
@@ -189,7 +192,11 @@ export async function benchAgainst(args: string[]): Promise<void> {
       for (let s = 0; s < 2; s++) await cpuPerRequest(sides[s]!.server, specs[s]![kind], Math.min(1000, o.requests), o.concurrency); // warm-up
       for (let r = 0; r < o.rounds; r++) {
         // Alternate who goes first, so neither always follows the other's load.
-        for (const s of r % 2 ? [1, 0] : [0, 1]) cpu[kind][s]!.push((await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency)).cpuMicros);
+        if (o.together) {
+          // Both loaded in the same window, so whatever else the machine runs hits both alike.
+          const both = await Promise.all([0, 1].map((s) => cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency)));
+          both.forEach((m, s) => cpu[kind][s]!.push(m.cpuMicros));
+        } else for (const s of r % 2 ? [1, 0] : [0, 1]) cpu[kind][s]!.push((await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency)).cpuMicros);
         log(`  round ${r + 1}/${o.rounds}: ${sides.map((x, s) => `${x.label} ${Math.round(cpu[kind][s]!.at(-1) ?? 0)} µs`).join(', ')}`);
       }
     }
@@ -209,7 +216,7 @@ export async function benchAgainst(args: string[]): Promise<void> {
 
     const [a, b] = sides.map((s) => s.label);
     const lines = [
-      `Machine: ${machine()}. ${o.rounds} interleaved rounds of ${o.requests} requests, ${o.concurrency} in flight; ${o.leads.toLocaleString('en')} leads per database; server CPU from /proc, medians (min–max).${Object.keys(o.env).length ? ` Env: ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(' ')}.` : ''}`,
+      `Machine: ${machine()}. ${o.rounds} ${o.together ? 'rounds loading both at once' : 'interleaved rounds'} of ${o.requests} requests, ${o.concurrency} in flight; ${o.leads.toLocaleString('en')} leads per database; server CPU from /proc, medians (min–max).${Object.keys(o.env).length ? ` Env: ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(' ')}.` : ''}`,
       '',
       `| case | ${a} (${o.ref}) | ${b} (this tree) | ratio |`,
       '| --- | ---: | ---: | ---: |',
@@ -217,7 +224,10 @@ export async function benchAgainst(args: string[]): Promise<void> {
     const cell = (xs: number[]) => `${Math.round(median(xs))} µs (${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))})`;
     for (const kind of kinds) {
       const [x, y] = cpu[kind] as [number[], number[]];
-      lines.push(`| ${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}, CPU per request | ${cell(x)} | ${cell(y)} | **${(median(y) / median(x)).toFixed(2)}×** |`);
+      // Also the median of each round's own ratio (the two measured back to back): on a busy machine
+      // the load changes between rounds more than within one.
+      const perRound = y.map((v, i) => v / (x[i] ?? v));
+      lines.push(`| ${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}, CPU per request | ${cell(x)} | ${cell(y)} | **${(median(y) / median(x)).toFixed(2)}×** (per round: median ${median(perRound).toFixed(2)}×, ${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) |`);
     }
     const refStarts = startMs.filter((_, i) => i % 2 === 0);
     const hereStarts = startMs.filter((_, i) => i % 2 === 1);
