@@ -16,10 +16,13 @@ beforeAll(async () => {
 afterAll(() => srv.close());
 
 const count = (sql: string) => (srv.deps.sqlite.prepare(sql).get(t.clientId) as { n: number }).n;
+// The record is written (inserted, or an expired one replaced) in the create's transaction: refuse both.
 const refuseCompletion = () =>
-  srv.deps.sqlite.exec(`CREATE TRIGGER refuse_completion BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'done'
+  srv.deps.sqlite.exec(`CREATE TRIGGER refuse_completion BEFORE INSERT ON idempotency_keys WHEN NEW.state = 'done'
+    BEGIN SELECT RAISE(ABORT, 'torn'); END;
+    CREATE TRIGGER refuse_replacement BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'done'
     BEGIN SELECT RAISE(ABORT, 'torn'); END;`);
-const allowCompletion = () => srv.deps.sqlite.exec('DROP TRIGGER refuse_completion');
+const allowCompletion = () => srv.deps.sqlite.exec('DROP TRIGGER refuse_completion; DROP TRIGGER refuse_replacement');
 
 describe('a keyed create whose record cannot be completed', () => {
   it('POST /v1/leads: fails whole (no lead, no event), and the retry creates exactly one, then replays it', async () => {

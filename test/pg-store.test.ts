@@ -84,18 +84,18 @@ describe('PostgreSQL store', () => {
     expect(rows).toHaveLength(1);
   });
 
-  it('60 concurrent claims of one Idempotency-Key over 3 processes: exactly one claims, the rest see its record', async () => {
+  it('60 concurrent records of one Idempotency-Key over 3 processes, each in a transaction: exactly one claims, the rest see its record', async () => {
     const three = await threeProcesses();
     const rules = { expiredBefore: 0, staleRunningBefore: 0 };
     const results = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => (three[i % 3] as Store).idempotency.claim({ clientId: 'cli_1', key: 'k1', requestHash: 'h', at: 1_000 }, rules)),
+      Array.from({ length: 60 }, (_, i) => (three[i % 3] as Store).transaction((tx) => tx.idempotency.claim({ clientId: 'cli_1', key: 'k1', requestHash: 'h', at: 1_000, status: 201, body: '{}' }, rules))),
     );
     expect(results.filter((r) => r.claimed)).toHaveLength(1);
-    expect(results.filter((r) => !r.claimed).every((r) => !r.claimed && r.existing.state === 'running')).toBe(true);
+    expect(results.filter((r) => !r.claimed).every((r) => !r.claimed && r.existing.state === 'done' && r.existing.responseBody === '{}')).toBe(true);
     // An expired record is taken over by exactly one of many.
     const later = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        (three[i % 3] as Store).idempotency.claim({ clientId: 'cli_1', key: 'k1', requestHash: 'h2', at: 5_000 }, { expiredBefore: 2_000, staleRunningBefore: 2_000 }),
+        (three[i % 3] as Store).idempotency.claim({ clientId: 'cli_1', key: 'k1', requestHash: 'h2', at: 5_000, status: 201, body: '{}' }, { expiredBefore: 2_000, staleRunningBefore: 2_000 }),
       ),
     );
     expect(later.filter((r) => r.claimed)).toHaveLength(1);
