@@ -120,7 +120,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
     ? https.createServer({ ...tlsFiles, ...TLS_VERSIONS, ...timeouts, handshakeTimeout: env.ORMIAR_HEADERS_TIMEOUT_MS }, app)
     : http.createServer(timeouts, app);
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
-  answerClientErrors(server, { headersMs: env.ORMIAR_HEADERS_TIMEOUT_MS, requestMs: env.ORMIAR_REQUEST_TIMEOUT_MS });
+  answerClientErrors(server, { headersMs: env.ORMIAR_HEADERS_TIMEOUT_MS, requestMs: env.ORMIAR_REQUEST_TIMEOUT_MS }, logger);
   answerExpectations(server, app);
   capConnectionsPerAddress(server, env.ORMIAR_MAX_CONNECTIONS_PER_ADDRESS, logger);
   await new Promise<void>((resolve, reject) => {
