@@ -32,8 +32,10 @@ export function createApp(deps: AppDeps) {
   const requestLog = requestLineLogger(deps.logger);
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  // Ready while every store the server needs answers: the database and the limiter's counters.
+  // Ready while every store the server needs answers (the database and the limiter's counters) and the
+  // server is not shutting down.
   app.get('/readyz', async (_req, res) => {
+    if (deps.lifecycle.draining) return sendJson(res, 503, { status: 'draining' });
     try {
       await deps.store.ping();
       await deps.limits.ping();

@@ -107,7 +107,7 @@ export function queryOn(q: pg.Pool | pg.PoolClient) {
   };
 }
 
-const pgCode = (err: unknown): string | undefined => {
+export const pgCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 };
