@@ -20,9 +20,11 @@ const EVENTS = 5_000;
 // One endpoint per client (so one delivery, one webhook-id, per event), 32 clients: the claim's
 // bounds (4 per endpoint, 32 per client, 128 overall) allow 128 deliveries in flight across the three.
 const CLIENTS = 32;
-// A dead process's claims are due again after this (default 40 s). Every live delivery here is recorded
-// well within it, so a duplicate of anything but the dead process's claims is a bug, not a lapse.
-const CLAIM_LEASE_MS = 6_000;
+// A dead process's claims are due again after this (default 40 s). Every live delivery is recorded well
+// within it, so a duplicate of anything but the dead process's claims is a bug, not a lapse. (6 s was too
+// short on this shared 2-core machine under a load average of 11+: 10 and 69 live claims lapsed in two
+// runs, each arriving twice about 6.4 s apart.)
+const CLAIM_LEASE_MS = 15_000;
 
 let databaseUrl: string;
 let db: ReturnType<typeof openPg>;

@@ -233,7 +233,7 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
    * Records the finished attempts in one call (one commit for many deliveries) and, in the same call,
    * claims for the slots that freed. One record at a time: while one runs, attempts that finish wait
    * and go together in the next, so under load records grow larger rather than queue up one per turn
-   * behind each other (a queue of them outlived the claims' lease, and lapsed claims are sent twice).
+   * behind each other (each with its own claim), which would delay recording towards the claims' lease.
    */
   function flush(): Promise<void> {
     flushScheduled = false;
