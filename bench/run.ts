@@ -234,7 +234,7 @@ if (args.includes('--against')) {
   await (await import('./against')).benchAgainst(args);
 } else if (ENGINE === 'postgres') {
   try {
-    await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log });
+    await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log, ...(ONLY === 'ingest' ? { only: 'ingest' as const } : {}) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
