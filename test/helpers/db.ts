@@ -1,11 +1,32 @@
 // Read-only SQL on whichever engine a test server runs on, so one assertion checks both. The SQL is
 // written once with `?` placeholders (turned into $1, $2 … on PostgreSQL) and portable syntax; rows come
 // back as plain objects, bigint columns as numbers on both (openPg's type parser).
+import type Database from 'better-sqlite3';
+import type { OpenedStore } from '../../src/db/open';
 import { openPg, type PgDatabase } from '../../src/db/pg/client';
-import type { TestServer } from './harness';
+import type { Engine } from './engine';
 
 type Row = Record<string, unknown>;
-type Target = Pick<TestServer, 'engine' | 'databaseUrl' | 'deps'>;
+/** A test server (TestServer), or a database a test opened itself (storeTarget). */
+export interface Target {
+  engine: Engine;
+  databaseUrl: string | undefined;
+  deps: { readonly sqlite: Database.Database };
+}
+
+/** A database the test opened with openStore (`db`: its path or URL), as a target for the helpers below. */
+export function storeTarget(opened: OpenedStore, db: string): Target {
+  if (opened.engine === 'sqlite') return { engine: 'sqlite', databaseUrl: undefined, deps: { sqlite: opened.database.sqlite } };
+  return {
+    engine: 'postgres',
+    databaseUrl: db,
+    deps: {
+      get sqlite(): never {
+        throw new Error('no SQLite handle on PostgreSQL');
+      },
+    },
+  };
+}
 
 const pools = new Map<string, PgDatabase>();
 function pool(url: string): PgDatabase {
@@ -47,4 +68,25 @@ export async function dbCount(srv: Target, sql: string, ...params: unknown[]): P
 export async function closeDbHelpers(): Promise<void> {
   await Promise.all([...pools.values()].map((p) => p.close()));
   pools.clear();
+}
+
+/**
+ * A write for a test's fixture or its deliberate damage (rows no request can make), on either engine.
+ * Returns the rows changed.
+ */
+export async function dbRun(srv: Target, sql: string, ...params: unknown[]): Promise<number> {
+  if (srv.engine === 'postgres') {
+    if (!srv.databaseUrl) throw new Error('a PostgreSQL test server without its database URL');
+    return (await pool(srv.databaseUrl).pool.query(numbered(sql), params)).rowCount ?? 0;
+  }
+  return srv.deps.sqlite.prepare(sql).run(...params).changes;
+}
+
+/** The names of the database's tables (not the engine's own). */
+export async function dbTables(srv: Target): Promise<string[]> {
+  const rows =
+    srv.engine === 'postgres'
+      ? await dbAll<{ name: string }>(srv, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name")
+      : await dbAll<{ name: string }>(srv, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  return rows.map((r) => r.name);
 }

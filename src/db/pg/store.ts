@@ -87,18 +87,21 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     return tx;
   };
 
+  let closing: Promise<void> | undefined;
   return {
     ...repositories(rootConn),
     transaction: (fn) => inTransaction(pool, (client) => fn(txStore(client))),
     ping: async () => {
       await rootConn.rows('SELECT 1');
     },
-    close: async () => {
-      if (flushTimer !== undefined) clearTimeout(flushTimer);
-      flushTimer = undefined;
-      await flushUses().catch(() => undefined);
-      if (flushTimer !== undefined) clearTimeout(flushTimer);
-      await pool.end();
-    },
+    // Once: a second close (a shutdown after the pool was already closed) waits for the first.
+    close: () =>
+      (closing ??= (async () => {
+        if (flushTimer !== undefined) clearTimeout(flushTimer);
+        flushTimer = undefined;
+        await flushUses().catch(() => undefined);
+        if (flushTimer !== undefined) clearTimeout(flushTimer);
+        await pool.end();
+      })()),
   };
 }
