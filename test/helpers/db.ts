@@ -1,9 +1,9 @@
 // Read-only SQL on whichever engine a test server runs on, so one assertion checks both. The SQL is
 // written once with `?` placeholders (turned into $1, $2 … on PostgreSQL) and portable syntax; rows come
-// back as plain objects, bigint columns as numbers on both (openPg's type parser).
+// back as plain objects, bigint columns, counts and sums as numbers on both.
 import type Database from 'better-sqlite3';
 import type { OpenedStore } from '../../src/db/open';
-import { openPg, type PgDatabase } from '../../src/db/pg/client';
+import pg from 'pg';
 import type { Engine } from './engine';
 
 type Row = Record<string, unknown>;
@@ -28,11 +28,22 @@ export function storeTarget(opened: OpenedStore, db: string): Target {
   };
 }
 
-const pools = new Map<string, PgDatabase>();
-function pool(url: string): PgDatabase {
+const INT8 = 20;
+const NUMERIC = 1700;
+// Counts (int8) and sums (numeric on PostgreSQL) come back as numbers, as SQLite gives them: all far below 2^53 here.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 || oid === NUMERIC ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+const pools = new Map<string, { pool: pg.Pool }>();
+function pool(url: string): { pool: pg.Pool } {
   let found = pools.get(url);
   if (!found) {
-    found = openPg(url, { max: 2 });
+    const p = new pg.Pool({ connectionString: url, max: 2, types });
+    // A test that drops or kills the database ends these connections: not an error of the test's own.
+    p.on('error', () => undefined);
+    found = { pool: p };
     pools.set(url, found);
   }
   return found;
@@ -44,7 +55,7 @@ const numbered = (sql: string): string => {
 };
 
 /** All rows of a read-only query. */
-export async function dbAll<T extends Row = Row>(srv: Target, sql: string, ...params: unknown[]): Promise<T[]> {
+export async function dbAll<T extends object = Row>(srv: Target, sql: string, ...params: unknown[]): Promise<T[]> {
   if (srv.engine === 'postgres') {
     if (!srv.databaseUrl) throw new Error('a PostgreSQL test server without its database URL');
     const result = await pool(srv.databaseUrl).pool.query(numbered(sql), params);
@@ -54,7 +65,7 @@ export async function dbAll<T extends Row = Row>(srv: Target, sql: string, ...pa
 }
 
 /** The first row, or undefined. */
-export async function dbGet<T extends Row = Row>(srv: Target, sql: string, ...params: unknown[]): Promise<T | undefined> {
+export async function dbGet<T extends object = Row>(srv: Target, sql: string, ...params: unknown[]): Promise<T | undefined> {
   return (await dbAll<T>(srv, sql, ...params))[0];
 }
 
@@ -66,7 +77,7 @@ export async function dbCount(srv: Target, sql: string, ...params: unknown[]): P
 
 /** Closes the PostgreSQL pools this file opened (afterAll). */
 export async function closeDbHelpers(): Promise<void> {
-  await Promise.all([...pools.values()].map((p) => p.close()));
+  await Promise.all([...pools.values()].map((p) => p.pool.end()));
   pools.clear();
 }
 

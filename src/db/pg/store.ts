@@ -35,8 +35,8 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   let flushTimer: NodeJS.Timeout | undefined;
   const flushUses = async (): Promise<void> => {
     flushTimer = undefined;
+    // Kept in `used` until written, so reads in this process see them all the while (pending()).
     const batch = [...used];
-    used.clear();
     if (batch.length === 0) return;
     try {
       await root.run(
@@ -44,9 +44,10 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
          WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
         { ids: batch.map(([id]) => id), ats: batch.map(([, at]) => at) },
       );
+      // Written: dropped, unless a newer note came meanwhile (that one waits for the next flush).
+      for (const [id, at] of batch) if (used.get(id) === at) used.delete(id);
     } catch {
-      // A hint, not data: kept for the next try unless a newer note replaced it.
-      for (const [id, at] of batch) if ((used.get(id) ?? 0) < at) used.set(id, at);
+      // A hint, not data: kept for the next try.
       scheduleUses();
     }
   };
@@ -60,6 +61,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
       if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
       scheduleUses();
     },
+    pending: (keyId) => used.get(keyId),
   };
 
   const workerSide = pgDeliveries(pool);
