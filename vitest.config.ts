@@ -34,8 +34,16 @@ const SQLITE_ONLY = [
   'test/demo.test.ts',
 ];
 
-/** Not yet converted to run on PostgreSQL (they read SQLite directly or need a file): to be emptied. */
+/**
+ * Converted to run on PostgreSQL but not yet seen green there (kept off the postgres project until they are):
+ * to be emptied. `npx vitest run --project postgres test/<file>` with the file taken out of this list runs it.
+ */
 const NOT_YET_ON_POSTGRES: string[] = [
+  'test/crash.test.ts',
+  'test/webhooks-crash.test.ts',
+  'test/tls.test.ts',
+  'test/startup.test.ts',
+  'test/calendar-race.test.ts',
 ];
 
 export default defineConfig({
