@@ -90,6 +90,11 @@ export async function dbRun(srv: Target, sql: string, ...params: unknown[]): Pro
     if (!srv.databaseUrl) throw new Error('a PostgreSQL test server without its database URL');
     return (await pool(srv.databaseUrl).pool.query(numbered(sql), params)).rowCount ?? 0;
   }
+  // Without parameters it may be several statements (a trigger and its function): exec runs them all.
+  if (params.length === 0) {
+    srv.deps.sqlite.exec(sql);
+    return (srv.deps.sqlite.prepare('SELECT changes() AS n').get() as { n: number }).n;
+  }
   return srv.deps.sqlite.prepare(sql).run(...params).changes;
 }
 
