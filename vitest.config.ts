@@ -25,9 +25,12 @@ const SQLITE_ONLY = [
   'test/schema.test.ts', // compares the SQLite and PostgreSQL schemas
   'test/pg-store.test.ts', // the Store on PostgreSQL through its own pools
   'test/pg-server.test.ts', // the server on PostgreSQL, one process and three
+  'test/pg-cluster.test.ts', // three server processes on PostgreSQL + Redis: webhooks, a kill, a rolling restart
   'test/ratelimit-stores.test.ts', // the limiter on SQLite, PostgreSQL and Redis
+  'test/db-retries-metric.test.ts', // the retries metric on an SQLite lock and a PostgreSQL deadlock
+  'test/idempotency-crash.test.ts', // a crash at the idempotency record, on an SQLite file and on PostgreSQL
   // SQLite's own features: the online backup of the database file (PostgreSQL documents pg_dump), and group
-  // commit with its busy handling (PostgreSQL runs each create in its own transaction: test/burst.test.ts).
+  // commit's busy handling on an SQLite file (the HTTP burst runs on both engines: test/burst.test.ts).
   'test/backup.test.ts',
   'test/groupCommit.test.ts',
   // `npm run demo` runs on its own SQLite file whatever DATABASE_PATH or DATABASE_URL say (the test checks both are ignored).

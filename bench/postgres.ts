@@ -24,6 +24,8 @@ export interface PgBenchOptions {
   concurrency: number;
   dir: string;
   log: (s: string) => void;
+  /** `--only ingest`: the durable-ingest case alone, on the small database (minutes). */
+  only?: 'ingest';
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -66,7 +68,8 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     const redisCpu = async () => (await procStats(redis.proc.pid ?? 0)).cpuMicros;
 
     const small = await makeDb(o.dir, 'small', o.small, log);
-    const large = await makeDb(o.dir, 'large', o.leads, log);
+    const ingestOnly = o.only === 'ingest';
+    const large = ingestOnly ? small : await makeDb(o.dir, 'large', o.leads, log);
     const toPg = async (f: Fixture, name: string) => {
       const t0 = Date.now();
       const url = await createPgDatabase(postgres.url, name);
@@ -75,7 +78,7 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
       return url;
     };
     const pgSmall = await toPg(small, 'bench_small');
-    const pgLarge = await toPg(large, 'bench_large');
+    const pgLarge = ingestOnly ? pgSmall : await toPg(large, 'bench_large');
     const common = { PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' };
     const sqliteEnv = (f: Fixture) => ({ ...common, DATABASE_PATH: f.path });
     const pgEnv = (url: string) => ({ ...common, DATABASE_URL: url, REDIS_URL: redis.url });
@@ -92,12 +95,15 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     const auth = { authorization: `Bearer ${large.token}` };
     const getLead: RequestSpec = { path: (i) => `/v1/leads/${large.leadIds[i % large.leadIds.length]}`, headers: auth };
     const g = await interleave(
-      [
-        { label: 'sqlite', target: sqliteApp, spec: getLead },
-        { label: 'pg', target: pgApp, spec: getLead, also: { postgres: pgCpu, redis: redisCpu } },
-      ],
+      ingestOnly
+        ? []
+        : [
+            { label: 'sqlite', target: sqliteApp, spec: getLead },
+            { label: 'pg', target: pgApp, spec: getLead, also: { postgres: pgCpu, redis: redisCpu } },
+          ],
       rounds,
     );
+    if (!ingestOnly) {
     const getGroup = 'GET /v1/leads/{id} (CPU per request)';
     record(getGroup, 'SQLite engine: API process', 'µs', g.cpu.get('sqlite') ?? []);
     record(getGroup, 'PostgreSQL engine (+ Redis limiter): API process', 'µs', g.cpu.get('pg') ?? [], 'SQLite engine: API process', 'goal ≤ 1.5×');
@@ -134,6 +140,7 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     record(statsGroup, `${o.small.toLocaleString('en')} leads`, 'µs', st.cpu.get('small') ?? []);
     record(statsGroup, `${o.leads.toLocaleString('en')} leads`, 'µs', st.cpu.get('large') ?? [], `${o.small.toLocaleString('en')} leads`, 'goal ≤ 1.5×');
     await pgAppSmall.stop();
+    }
 
     // 4. Durable ingest: POST /v1/leads acknowledged per second, 32 in flight, both engines in turn.
     log('POST /v1/leads: acknowledged leads per second, SQLite vs PostgreSQL');
@@ -164,6 +171,7 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     record(ingestGroup, 'PostgreSQL engine, p99 latency', 'ms', ingest.pgP99);
     record(ingestGroup, 'PostgreSQL server CPU per lead (all its processes)', 'µs', ingest.pgServer);
     await Promise.all([sqliteApp.stop(), pgApp.stop()]);
+    if (!ingestOnly) {
 
     // 5. Scaling: 1, 2, 3 API processes on one PostgreSQL (+ Redis), the load spread over them, against
     // the raw node:http baseline (node:http + better-sqlite3, nothing shared) as 1, 2, 3 processes in the
@@ -180,12 +188,20 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     const seconds = o.quick ? 3 : 5;
     const scale: Record<string, number[]> = {};
     const pgScaleCpu: number[][] = [[], [], []];
-    for (const t of [...apis, ...raws]) await throughput([t.url], large, 1, o.dir); // warm-up
+    const apiScaleCpu: number[][] = [[], [], []];
+    // Warm-up: every process JIT-compiled and its pool's connections open before the first round.
+    for (const t of [...apis, ...raws]) await load(t.url, getLead, 1000, o.concurrency);
+    const apisCpu = async (n: number) => (await Promise.all(apis.slice(0, n).map((t) => t.stats()))).reduce((a, s) => a + s.cpuMicros, 0);
+    // What PostgreSQL spends with no requests at all: the three processes' webhook workers polling.
+    const idleBefore = await pgCpu();
+    await new Promise((r) => setTimeout(r, 3000));
+    const pgIdle = ((await pgCpu()) - idleBefore) / 3000;
     for (let r = 0; r < o.rounds; r++) {
       for (let n = 1; n <= 3; n++) {
-        const before = await pgCpu();
+        const [pgBefore, apiBefore] = [await pgCpu(), await apisCpu(n)];
         const rate = await throughput(apis.slice(0, n).map((t) => t.url), large, seconds, o.dir);
-        (pgScaleCpu[n - 1] as number[]).push(((await pgCpu()) - before) / (rate * seconds));
+        (pgScaleCpu[n - 1] as number[]).push(((await pgCpu()) - pgBefore) / (rate * seconds));
+        (apiScaleCpu[n - 1] as number[]).push(((await apisCpu(n)) - apiBefore) / (rate * seconds));
         (scale[`api${n}`] ??= []).push(rate);
         (scale[`raw${n}`] ??= []).push(await throughput(raws.slice(0, n).map((t) => t.url), large, seconds, o.dir));
       }
@@ -201,7 +217,13 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
       record(scaleGroup, `raw node:http baseline, ${plural(n)}`, 'req/s', scale[`raw${n}`] ?? [], n > 1 ? 'raw node:http baseline, 1 process' : undefined, n === 1 ? 'the machine\'s ceiling for the same load' : undefined);
     }
     for (let n = 1; n <= 3; n++) {
-      record(scaleGroup, `PostgreSQL server CPU per request, ${plural(n)}`, 'µs', pgScaleCpu[n - 1] ?? []);
+      record(scaleGroup, `API processes' CPU per request, ${plural(n)}`, 'µs', apiScaleCpu[n - 1] ?? [], n > 1 ? 'API processes\' CPU per request, 1 process' : undefined);
+    }
+    for (let n = 1; n <= 3; n++) {
+      record(scaleGroup, `PostgreSQL server CPU per request, ${plural(n)}`, 'µs', pgScaleCpu[n - 1] ?? [], n > 1 ? 'PostgreSQL server CPU per request, 1 process' : undefined);
+    }
+
+    record(scaleGroup, 'PostgreSQL server CPU with no requests, 3 API processes running', 'ms/s', [pgIdle], undefined, 'their webhook workers polling; included in the per-request figures above');
     }
 
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -209,9 +231,10 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
       `Machine: ${machine()}. Engine: PostgreSQL ${pgVersion()} (fsync on, synchronous_commit on, shared_buffers 64MB) + Redis for the limiter, both started by the bench on this machine.`,
       `Rounds: ${o.rounds} interleaved, ${o.perRound} requests each, ${o.concurrency} in flight. Large database: ${o.leads.toLocaleString('en')} leads over 365 days (the SQLite seed's rows, copied). Run took ${minutes} min.`,
     ].join(' ');
-    results.report(header, 'postgres.md');
+    // A partial run (--only) leaves the full run's results alone.
+    results.report(header, ingestOnly ? undefined : 'postgres.md');
     // The medians of the goals, for a quick look in the log.
-    log(`GET pg/sqlite: ${(median(g.cpu.get('pg') ?? []) / median(g.cpu.get('sqlite') ?? [])).toFixed(2)}×; ingest ${Math.round(median(ingest.pg))} leads/s`);
+    log(`GET pg/sqlite: ${ingestOnly ? '–' : (median(g.cpu.get('pg') ?? []) / median(g.cpu.get('sqlite') ?? [])).toFixed(2)}×; ingest ${Math.round(median(ingest.pg))} leads/s`);
   } finally {
     await Promise.all(targets.map((t) => t.stop()));
     await Promise.all(services.map((s) => s.stop()));

@@ -14,6 +14,7 @@ import { createRestHandler } from './http/rest';
 import { createTrpcHandler } from './http/trpc';
 import { HSTS, hasUnmetExpectation } from './http/transport';
 import { AppError, errorBody } from './lib/errors';
+import { requestLineLogger, type Logger } from './lib/logger';
 import { appRouter } from './routers/_app';
 import { trpcProceduresMarkdown } from './routers/_catalog';
 import { rememberRequestId } from './trpc/init';
@@ -28,10 +29,13 @@ export function createApp(deps: AppDeps) {
   const docs = createDocsHandler({ router: appRouter, version: API_VERSION, config: deps.config, trpcProcedures: trpcProceduresMarkdown });
   const trust = deps.config.trustProxy?.length ? compileTrustProxy(deps.config.trustProxy) : undefined;
   const procedures = new Set(Object.keys(appRouter._def.procedures));
+  const requestLog = requestLineLogger(deps.logger);
 
   app.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  // Ready while every store the server needs answers: the database and the limiter's counters.
+  // Ready while every store the server needs answers (the database and the limiter's counters) and the
+  // server is not shutting down.
   app.get('/readyz', async (_req, res) => {
+    if (deps.lifecycle.draining) return sendJson(res, 503, { status: 'draining' });
     try {
       await deps.store.ping();
       await deps.limits.ping();
@@ -92,7 +96,7 @@ export function createApp(deps: AppDeps) {
   // an unknown route) falls through to the express app above, which also serves /docs, the probes
   // and the 404s.
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (!prelude(req, res, deps, trust)) return;
+    if (!prelude(req, res, deps, trust, requestLog)) return;
     const url = req.url ?? '/';
     if (url.startsWith('/v1/')) rest(req, res, () => app(req, res)).catch((err: unknown) => sendError(res, err, deps.logger));
     else if (url === '/trpc' || url.startsWith('/trpc/') || url.startsWith('/trpc?')) {
@@ -108,9 +112,9 @@ export function createApp(deps: AppDeps) {
  * than UTF-8, a declared size over 64 KiB; REST also counts streamed bytes). Returns false when it
  * has already answered.
  */
-function prelude(req: IncomingMessage, res: ServerResponse, deps: AppDeps, trust: TrustProxy | undefined): boolean {
+function prelude(req: IncomingMessage, res: ServerResponse, deps: AppDeps, trust: TrustProxy | undefined, requestLog: Logger): boolean {
   const requestId = assignRequestId(req, res);
-  observeExchange(req, res, deps.logger, trust, requestId);
+  observeExchange(req, res, requestLog, trust, requestId);
   // HTTPS answers tell browsers and clients to keep to HTTPS; decided on the socket, never on a header.
   if ((req.socket as { encrypted?: boolean }).encrypted) res.setHeader('Strict-Transport-Security', HSTS);
   if (hasUnmetExpectation(req)) {

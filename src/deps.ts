@@ -26,6 +26,8 @@ export interface AppDeps extends ServiceDeps {
   logger: Logger;
   config: AppConfig;
   limits: Limits;
+  /** Set when the server is shutting down: /readyz answers 503 from then on (a load balancer stops sending). */
+  lifecycle: { draining: boolean };
   /**
    * The SQLite engine's connection and its drizzle handle: the limiter's file sits beside it, the
    * webhook worker still reads it directly, and tests inspect the file. Services never see them.
@@ -65,5 +67,6 @@ export function createDeps(opts: {
     logger: opts.logger,
     config: opts.config,
     limits: createLimits(limiter, opts.config.rateLimitPerMinute),
+    lifecycle: { draining: false },
   };
 }

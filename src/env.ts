@@ -53,6 +53,10 @@ const envSchema = z
       .regex(/^\d+(,\d+)*$/, 'ORMIAR_WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, e.g. 1,2,4')
       .transform((s) => s.split(',').map(Number))
       .optional(),
+    // How long a claimed webhook delivery stays with its process: a process that dies mid-delivery has
+    // its claims sent again by another after this. Longer than a whole delivery (10 s) plus recording it,
+    // or a slow delivery may be sent twice; the default is 40 s. Shorter in tests of a crash.
+    ORMIAR_WEBHOOK_CLAIM_LEASE_MS: int('ORMIAR_WEBHOOK_CLAIM_LEASE_MS', 1_000, 3_600_000).optional(),
     // The server's address as readers reach it (e.g. https://api.ormiar.com): the OpenAPI document's
     // server, the docs, the dashboard's curl lines and its invite links. Unset: the address the server listens on.
     PUBLIC_BASE_URL: z

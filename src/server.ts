@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { createApp } from './app';
@@ -51,6 +51,11 @@ export interface ServerOverrides {
   webhooks?: Partial<WorkerOptions>;
   /** Where log lines go (default stdout): tests capture them to grep for secrets. */
   logDestination?: DestinationStream;
+  /**
+   * On close, how long idle kept-alive connections are left to their clients before they are cut
+   * (default: the keep-alive timeout and a second). In-process tests that close at once pass 0.
+   */
+  drainIdleMs?: number;
 }
 
 /** Where the limiter's counters live: Redis when REDIS_URL is set, else in the database (PostgreSQL's pool, or a file beside SQLite's). */
@@ -115,7 +120,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
     ? https.createServer({ ...tlsFiles, ...TLS_VERSIONS, ...timeouts, handshakeTimeout: env.ORMIAR_HEADERS_TIMEOUT_MS }, app)
     : http.createServer(timeouts, app);
   server.keepAliveTimeout = timeouts.keepAliveTimeout;
-  answerClientErrors(server, { headersMs: env.ORMIAR_HEADERS_TIMEOUT_MS, requestMs: env.ORMIAR_REQUEST_TIMEOUT_MS });
+  answerClientErrors(server, { headersMs: env.ORMIAR_HEADERS_TIMEOUT_MS, requestMs: env.ORMIAR_REQUEST_TIMEOUT_MS }, logger);
   answerExpectations(server, app);
   capConnectionsPerAddress(server, env.ORMIAR_MAX_CONNECTIONS_PER_ADDRESS, logger);
   await new Promise<void>((resolve, reject) => {
@@ -130,7 +135,10 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   logger.info({ url, database: opened.engine === 'pg' ? 'postgres' : env.DATABASE_PATH }, 'listening');
   const webhooks = startWebhookWorker(
     { deliveries: deps.store.deliveries, clock: deps.clock, logger: deps.logger },
-    workerOptions({ allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE }, overrides.webhooks),
+    workerOptions(
+      { allowPrivate: env.ORMIAR_WEBHOOK_ALLOW_PRIVATE, retrySchedule: env.ORMIAR_WEBHOOK_RETRY_SCHEDULE, claimLeaseMs: env.ORMIAR_WEBHOOK_CLAIM_LEASE_MS },
+      overrides.webhooks,
+    ),
   );
   const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
   // Under WORKERS=N the primary serves METRICS_PORT (main.ts) and asks each worker for its share.
@@ -145,8 +153,18 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const close = () => {
     closing ??= Promise.all([
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
+        // Draining: /readyz answers 503, new connections are refused, every answer from now on closes
+        // its connection (the client opens its next one elsewhere), and requests in flight finish.
+        // Kept-alive connections are not cut while idle (server.close() would): a client may be sending
+        // on one at that very moment, and its request would fail. Each ends after its next answer, or
+        // when the client (told `Keep-Alive: timeout=5`) or the keep-alive timeout closes it.
+        deps.lifecycle.draining = true;
+        server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.setHeader('Connection', 'close'));
+        net.Server.prototype.close.call(server, () => resolve());
+        const cut = () => server.closeIdleConnections();
+        const idleMs = overrides.drainIdleMs ?? timeouts.keepAliveTimeout + 1_000;
+        if (idleMs > 0) setTimeout(cut, idleMs).unref();
+        else cut();
       }),
       // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
       webhooks.stop(),

@@ -1,7 +1,6 @@
 // A burst of concurrent creates over HTTP, on both engines: every one acknowledged and stored once with
-// its event and counters. On SQLite the creates of one turn share a transaction (group commit,
-// test/groupCommit.test.ts); on PostgreSQL each is its own transaction on the pool, and the burst
-// queues for the pool's connections.
+// its event and counters. On both engines the creates of one moment share a transaction (group commit,
+// src/db/groupCommit.ts; SQLite's own lock handling in test/groupCommit.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbCount } from './helpers/db';
 import { startTestServer, type TestServer } from './helpers/harness';

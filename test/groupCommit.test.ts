@@ -1,4 +1,4 @@
-// Group commit (src/db/sqlite/groupCommit.ts, the store's `{ group: true }` transactions) on a real
+// Group commit (src/db/groupCommit.ts, the store's `{ group: true }` transactions) on a real
 // SQLite file: writes of one turn share a transaction, one that throws rolls back alone, nothing
 // resolves before COMMIT, a BEGIN that cannot get the lock in time fails the batch with 503 and leaves
 // nothing behind, and waiting for another process's lock never blocks the event loop; and over HTTP,

@@ -196,3 +196,40 @@ describe('a client that aborts its upload', () => {
     expect(parsed.find((l) => l.msg.includes('aborted'))?.level).toBe(30);
   });
 });
+
+describe('draining (SIGTERM)', () => {
+  it('a kept-alive connection gets /readyz 503 draining with Connection: close; new connections are refused; close waits for it', async () => {
+    // Idle connections are left to their clients for a while (as in production), not cut at once.
+    const srv = await server({}, { drainIdleMs: 5_000 });
+    const { port } = new URL(srv.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let raw = '';
+    socket.on('data', (c: Buffer) => (raw += c.toString()));
+    const ask = async (path: string) => {
+      raw = '';
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      while (!/\r\n\r\n[\s\S]*\}/.test(raw)) await new Promise((r) => setTimeout(r, 5));
+      return parseAnswer(raw);
+    };
+    expect((await ask('/readyz')).status).toBe(200);
+    let closed = false;
+    const closing = srv.close().then(() => (closed = true));
+    servers.splice(servers.indexOf(srv), 1);
+    const during = await ask('/readyz');
+    expect(during.status).toBe(503);
+    expect(during.body).toEqual({ status: 'draining' });
+    expect(during.headers.get('connection')).toBe('close');
+    // A new connection is refused.
+    const refused = await new Promise<string>((resolve) => {
+      const s = net.connect(Number(port), '127.0.0.1');
+      s.once('connect', () => resolve('connected'));
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    // The server closed that connection after its answer, and is closed.
+    await new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+    await closing;
+    expect(closed).toBe(true);
+  });
+});

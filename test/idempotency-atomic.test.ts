@@ -18,17 +18,22 @@ beforeAll(async () => {
 afterAll(() => srv.close());
 
 const count = (sql: string) => dbCount(srv, sql, t.clientId);
-// The same trigger in each engine's dialect.
+// The record is written (inserted, or an expired one replaced) in the create's transaction: refuse both,
+// with the same triggers in each engine's dialect.
 const refuseCompletion = () =>
   onPostgres()
     ? dbRun(
         srv,
         `CREATE FUNCTION refuse_completion() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'torn'; END $$;
-         CREATE TRIGGER refuse_completion BEFORE UPDATE ON idempotency_keys FOR EACH ROW WHEN (NEW.state = 'done') EXECUTE FUNCTION refuse_completion();`,
+         CREATE TRIGGER refuse_completion BEFORE INSERT OR UPDATE ON idempotency_keys FOR EACH ROW WHEN (NEW.state = 'done') EXECUTE FUNCTION refuse_completion();`,
       )
-    : dbRun(srv, `CREATE TRIGGER refuse_completion BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'torn'); END;`);
+    : dbRun(
+        srv,
+        `CREATE TRIGGER refuse_completion BEFORE INSERT ON idempotency_keys WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'torn'); END;
+         CREATE TRIGGER refuse_replacement BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'torn'); END;`,
+      );
 const allowCompletion = () =>
-  dbRun(srv, onPostgres() ? 'DROP TRIGGER refuse_completion ON idempotency_keys; DROP FUNCTION refuse_completion();' : 'DROP TRIGGER refuse_completion');
+  dbRun(srv, onPostgres() ? 'DROP TRIGGER refuse_completion ON idempotency_keys; DROP FUNCTION refuse_completion();' : 'DROP TRIGGER refuse_completion; DROP TRIGGER refuse_replacement');
 
 describe('a keyed create whose record cannot be completed', () => {
   it('POST /v1/leads: fails whole (no lead, no event), and the retry creates exactly one, then replays it', async () => {

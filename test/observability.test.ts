@@ -1,6 +1,7 @@
 // Issue 13, defect 8 and "Behind a proxy": one JSON log line per answered request (API.md §8), failed
 // authentications logged with the address and key prefix, Prometheus metrics on their own port, and
 // TRUST_PROXY deciding whose X-Forwarded-For is believed — for the limits and for the logs.
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnvError, parseEnv } from '../src/env';
 import { randomToken } from '../src/lib/crypto';
@@ -54,6 +55,37 @@ describe('one log line per request', () => {
     expect(failed).toMatchObject({ address: '127.0.0.1', key_prefix: guess.slice(0, TOKEN_PREFIX.length + 4) });
     expect(lines.join('\n')).not.toContain(guess);
     expect(lines.join('\n')).not.toContain(guess.slice(TOKEN_PREFIX.length + 4, TOKEN_PREFIX.length + 12));
+  });
+});
+
+/** Raw bytes to the server; resolves with the answer's status and X-Request-Id once the server closes. */
+function raw(url: string, bytes: string): Promise<{ status: number; requestId: string | undefined }> {
+  const { port, hostname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = net.connect({ port: Number(port), host: hostname }, () => socket.write(bytes));
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () =>
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1]), requestId: /\r\nX-Request-Id: (\S+)/i.exec(received)?.[1] }),
+    );
+  });
+}
+
+describe('Node\'s own answers to bytes that never became a request', () => {
+  it('a parse error (400), headers over 16 KiB (431) and headers too slow (408) each get the request line, route {unparsed}', async () => {
+    const { srv, logs } = await server({ ORMIAR_HEADERS_TIMEOUT_MS: '300', ORMIAR_REQUEST_TIMEOUT_MS: '600' });
+    const garbage = await raw(srv.url, 'NOT HTTP AT ALL\r\n\r\n');
+    const big = await raw(srv.url, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17_000)}\r\n\r\n`);
+    const slow = await raw(srv.url, 'POST /v1/leads HTTP/1.1\r\nHost: x\r\n');
+    expect([garbage.status, big.status, slow.status]).toEqual([400, 431, 408]);
+    await expect.poll(() => requestLines(logs()).length).toBe(3);
+    const [a, b, c] = requestLines(logs());
+    expect(a).toMatchObject({ request_id: garbage.requestId, method: '-', route: '{unparsed}', status: 400, address: '127.0.0.1', duration_ms: expect.any(Number) });
+    expect(b).toMatchObject({ request_id: big.requestId, method: 'GET', route: '{unparsed}', status: 431, address: '127.0.0.1' });
+    // A timeout comes without the bytes received (Node keeps them): no method to tell.
+    expect(c).toMatchObject({ request_id: slow.requestId, method: '-', route: '{unparsed}', status: 408, address: '127.0.0.1' });
+    expect(a?.request_id).toEqual(expect.stringMatching(/^req_/));
   });
 });
 

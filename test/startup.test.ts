@@ -47,6 +47,7 @@ describe('environment', () => {
     ['ORMIAR_RATE_LIMIT_PER_MINUTE', '0'],
     ['ORMIAR_WEBHOOK_ALLOW_PRIVATE', 'yes'],
     ['ORMIAR_WEBHOOK_RETRY_SCHEDULE', '1,,2'],
+    ['ORMIAR_WEBHOOK_CLAIM_LEASE_MS', '999'],
     ['ORMIAR_INTERNAL_TOKEN', 'short'],
     ['TLS_CERT_PATH', '/tmp/cert.pem'],
     ['DATABASE_URL', 'mysql://db.example/ormiar'],

@@ -149,7 +149,11 @@ function once(base: URL, spec: RequestSpec, i: number): Promise<number> {
         res.once('end', () => ok(res.statusCode ?? 0));
       },
     );
-    req.once('error', fail);
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed (its keep-alive timeout) as we reused it: send again on a new one.
+      if (req.reusedSocket && err.code === 'ECONNRESET') once(base, spec, i).then(ok, fail);
+      else fail(err);
+    });
     req.end(body);
   });
 }

@@ -84,17 +84,11 @@ export function observeExchange(req: IncomingMessage, res: ServerResponse, logge
     const route = exchange.route ?? expressRoute(req);
     const method = req.method ?? 'GET';
     const aborted = !res.writableFinished;
-    const line = {
-      request_id: requestId,
-      method,
-      route,
-      status: res.statusCode,
-      duration_ms: Math.round(seconds * 10_000) / 10,
-      address: exchange.address,
+    const line = requestLine(requestId, method, route, res.statusCode, seconds, exchange.address, {
       ...(exchange.clientId ? { client_id: exchange.clientId } : {}),
       ...(exchange.keyId ? { key_id: exchange.keyId } : {}),
       ...(aborted ? { aborted: true } : {}),
-    };
+    });
     if (aborted) {
       countAborted(route, method);
       logger.info(line, 'request aborted by the client');
@@ -103,4 +97,22 @@ export function observeExchange(req: IncomingMessage, res: ServerResponse, logge
       logger.info(line, 'request');
     }
   });
+}
+
+/** The route of an answer to bytes that never became a request (transport.ts): one bounded label. */
+export const UNPARSED_ROUTE = '{unparsed}';
+
+/**
+ * The log line and metrics of Node's own answer to bytes that never became a request (a parse error,
+ * headers over 16 KiB, a request not received in time): the same line as any request's, with the
+ * method if the bytes began with one ('-' otherwise), the route `{unparsed}`, and the TCP peer as the
+ * address (no header was read, so no proxy is believed).
+ */
+export function observeUnparsed(logger: Logger, requestId: string, method: string, status: number, seconds: number, address: string): void {
+  observeRequest(UNPARSED_ROUTE, method, status, seconds);
+  logger.info(requestLine(requestId, method, UNPARSED_ROUTE, status, seconds, address, {}), 'request');
+}
+
+function requestLine(requestId: string, method: string, route: string, status: number, seconds: number, address: string, extra: Record<string, unknown>) {
+  return { request_id: requestId, method, route, status, duration_ms: Math.round(seconds * 10_000) / 10, address, ...extra };
 }

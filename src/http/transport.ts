@@ -1,11 +1,13 @@
 // Below express: what the server does with connections and with bytes that never become a request.
-import type http from 'node:http';
+import http from 'node:http';
 import type https from 'node:https';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { newId } from '../lib/ids';
 import { MAX_BODY_BYTES } from './body';
 import type { Logger } from '../lib/logger';
+import { observeUnparsed } from './observe';
 
 type AnyServer = http.Server | https.Server;
 
@@ -37,13 +39,30 @@ export interface ClientTimeouts {
   requestMs: number;
 }
 
-export function answerClientErrors(server: AnyServer, bounds: ClientTimeouts): void {
+/** The method the bytes began with, if they began with one Node knows ('-' otherwise: a bounded label). */
+function methodOf(err: NodeJS.ErrnoException & { rawPacket?: unknown }): string {
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 24).toString('latin1') : '';
+  const method = /^([A-Z-]+) /.exec(raw)?.[1];
+  return method && http.METHODS.includes(method) ? method : '-';
+}
+
+export function answerClientErrors(server: AnyServer, bounds: ClientTimeouts, logger: Logger): void {
+  // When each connection opened: the duration logged for bytes that never became a request.
+  const opened = new WeakMap<Socket, number>();
+  const note = (socket: Socket) => void opened.set(socket, performance.now());
+  server.on('connection', note);
+  server.on('secureConnection', note);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Mirrors Node's default: answer only if nothing of an in-flight response reached the socket.
     const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
     if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
       const { status, message } = describe(err, bounds);
       const requestId = newId('request');
+      // A request that was parsed has its own line (observe.ts) when its response closes; these had none.
+      if (!inFlight) {
+        const seconds = (performance.now() - (opened.get(socket) ?? performance.now())) / 1000;
+        observeUnparsed(logger, requestId, methodOf(err), status, seconds, socket.remoteAddress ?? 'unknown');
+      }
       const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message, request_id: requestId } });
       const headers = [
         `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}`,

@@ -56,8 +56,8 @@ const deliverySeconds = new Histogram({
 });
 const busyRetries = new Counter({
   name: 'ormiar_db_busy_retries_total',
-  help: 'Statements retried because another connection held the SQLite write lock, by store',
-  labelNames: ['store'] as const,
+  help: 'Database work retried: SQLite statements that met another connection\'s write lock (busy), PostgreSQL transactions run again after a deadlock or a serialization failure; by store and reason',
+  labelNames: ['store', 'reason'] as const,
   registers: [registry],
 });
 
@@ -100,7 +100,9 @@ export function observeRequest(route: string, method: string, status: number, se
 export const countAborted = (route: string, method: string): void => aborted.inc({ route, method });
 export const countLimiterRefusal = (limiter: 'key' | 'auth'): void => limiterRefusals.inc({ limiter });
 export const countAuthFailure = (reason: string): void => authFailures.inc({ reason });
-export const countBusyRetry = (store: 'database' | 'ratelimit'): void => busyRetries.inc({ store });
+/** Why database work was retried: SQLite's lock held by another connection, or PostgreSQL's 40P01 / 40001. */
+export type RetryReason = 'busy' | 'deadlock' | 'serialization_failure';
+export const countBusyRetry = (store: 'database' | 'ratelimit', reason: RetryReason = 'busy'): void => busyRetries.inc({ store, reason });
 
 /** One webhook attempt and how long it took. */
 export function observeDelivery(ok: boolean, latencyMs: number): void {

@@ -1,47 +1,70 @@
 // Idempotency-Key records (Stripe's semantics): per client, 24 hours, replay of the first answer.
-import type { Store } from '../db/ports';
+import type { ClaimRules, IdempotencyRow, Store } from '../db/ports';
 import { AppError } from '../lib/errors';
 import { HOUR_MS, MINUTE_MS } from '../lib/time';
 import type { ServiceDeps } from './deps';
 
 export const IDEMPOTENCY_TTL_MS = 24 * HOUR_MS;
-// A record still "running" after this long belongs to a process that died mid-request.
+// A record still "running" after this long belongs to a process that died mid-request. (Only earlier
+// versions wrote running records: the record is now written with the create, finished.)
 const STALE_RUNNING_MS = 5 * MINUTE_MS;
 
-export type Begin = { kind: 'run' } | { kind: 'replay'; status: number; body: string };
+export type Stored = { status: number; body: string };
 
 /**
  * Runs on a create's own transaction store, after its writes, with the answer it will give: the
- * Idempotency-Key record is completed there, so it commits with the create or not at all (a crash
- * between the two cannot leave the key `running`, nor free it for a second create).
+ * Idempotency-Key record is written there, so it commits with the create or not at all (a crash cannot
+ * leave the key half-claimed, nor free it for a second create). It throws when the key already has a
+ * live record, which rolls the create back.
  */
 export type InTransaction<T> = (tx: Store, result: T) => Promise<void>;
 
-/** Claims `key` for this request (exactly one claimant: idempotency port), or tells the caller to replay the stored answer. */
-export async function beginIdempotent(deps: ServiceDeps, clientId: string, key: string, requestHash: string): Promise<Begin> {
-  const now = deps.clock.now();
-  const result = await deps.store.idempotency.claim(
-    { clientId, key, requestHash, at: now },
-    // Live while younger than the TTL; a running record older than STALE_RUNNING_MS is abandoned.
-    { expiredBefore: now - IDEMPOTENCY_TTL_MS + 1, staleRunningBefore: now - STALE_RUNNING_MS },
-  );
-  if (result.claimed) return { kind: 'run' };
-  const found = result.existing;
+const rulesAt = (now: number): ClaimRules => ({
+  // Live while younger than the TTL; a running record older than STALE_RUNNING_MS is abandoned.
+  expiredBefore: now - IDEMPOTENCY_TTL_MS + 1,
+  staleRunningBefore: now - STALE_RUNNING_MS,
+});
+
+/** What a request with this hash gets from a live record: its stored answer, or a 409. */
+function answerOf(found: IdempotencyRow, requestHash: string): Stored {
   if (found.requestHash !== requestHash) {
     throw new AppError('CONFLICT', 'This Idempotency-Key was already used with a different request');
   }
   if (found.state === 'running' || found.responseStatus === null || found.responseBody === null) {
     throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress');
   }
-  return { kind: 'replay', status: found.responseStatus, body: found.responseBody };
+  return { status: found.responseStatus, body: found.responseBody };
 }
 
-/** Stores the answer. Pass the create's transaction store to commit the record with the create. */
-export function finishIdempotent(store: Store, clientId: string, key: string, status: number, body: string): Promise<void> {
-  return store.idempotency.complete(clientId, key, status, body);
+/** The stored answer for (client, key) if a live record exists (a 409 if it is another request's); reads only. */
+export async function storedAnswer(deps: ServiceDeps, clientId: string, key: string, requestHash: string): Promise<Stored | undefined> {
+  const found = await deps.store.idempotency.find(clientId, key);
+  if (!found) return undefined;
+  const rules = rulesAt(deps.clock.now());
+  const live = found.createdAt >= rules.expiredBefore && !(found.state === 'running' && found.createdAt < rules.staleRunningBefore);
+  return live ? answerOf(found, requestHash) : undefined;
 }
 
-/** An answer that is not stored (a validation error, a crash) frees the key for a corrected retry. */
-export function releaseIdempotent(deps: ServiceDeps, clientId: string, key: string): Promise<void> {
-  return deps.store.idempotency.release(clientId, key);
+/** Thrown inside a create's transaction when its key was recorded first by another request: carries that answer. */
+export class KeyTaken extends Error {
+  constructor(readonly answer: Stored) {
+    super('Idempotency-Key already recorded');
+  }
+}
+
+/**
+ * Records `answer` for (client, key) on `store` — a create's transaction store, or the root store for an
+ * answer without a transaction (a 409). When a live record exists, resolves with its answer instead
+ * (or throws 409 if it is another request's).
+ */
+export async function recordAnswer(
+  store: Store,
+  now: number,
+  clientId: string,
+  key: string,
+  requestHash: string,
+  answer: Stored,
+): Promise<Stored | undefined> {
+  const result = await store.idempotency.claim({ clientId, key, requestHash, at: now, ...answer }, rulesAt(now));
+  return result.claimed ? undefined : answerOf(result.existing, requestHash);
 }

@@ -1,7 +1,7 @@
 // Wraps a create so the same Idempotency-Key and body replays the first answer (API.md §5).
 import { createHash } from 'node:crypto';
 import { AppError, normalizeError } from '../lib/errors';
-import { beginIdempotent, finishIdempotent, releaseIdempotent, type InTransaction } from '../services/idempotency';
+import { KeyTaken, recordAnswer, storedAnswer, type InTransaction, type Stored } from '../services/idempotency';
 import type { Context } from './context';
 import type { ActingClient } from './procedures';
 
@@ -30,40 +30,53 @@ export function idempotencyKeyOf(ctx: Context): string | undefined {
 
 /**
  * Runs `create` at most once per (client, key). Success and 409 answers are stored and replayed;
- * anything else releases the key. `status` is the operation's success status. `create` passes the
- * hook it is given to its service, which completes the record on the create's own transaction (so the
- * record commits with the create); a create that does not is completed after it.
+ * anything else stores nothing (a corrected retry with the key runs). `status` is the operation's
+ * success status. `create` passes the hook it is given to its service, which writes the record on the
+ * create's own transaction: the record commits with the create, and a create whose key another request
+ * recorded first (a concurrent duplicate) is rolled back and answers that request's answer instead.
  */
 export async function idempotent<T>(
   ctx: Context & { client: ActingClient },
   operation: string,
   input: unknown,
   status: number,
-  create: (inTransaction?: InTransaction<T>) => T | Promise<T>,
+  create: (inTransaction: InTransaction<T>) => T | Promise<T>,
 ): Promise<T> {
   const key = idempotencyKeyOf(ctx);
-  if (key === undefined) return create();
+  if (key === undefined) return create(() => Promise.resolve());
   const deps = ctx.deps;
+  const clientId = ctx.client.id;
   const hash = createHash('sha256').update(`${operation}\n${canonical(input)}`).digest('hex');
-  const begun = await beginIdempotent(deps, ctx.client.id, key, hash);
-  if (begun.kind === 'replay') {
+  const replay = (stored: Stored): T => {
     ctx.transport?.setHeader('Idempotent-Replayed', 'true');
-    if (begun.status === 409) throw new AppError('CONFLICT', begun.body);
-    return JSON.parse(begun.body) as T;
-  }
-  let completed = false;
-  const complete: InTransaction<T> = async (tx, result) => {
-    await finishIdempotent(tx, ctx.client.id, key, status, JSON.stringify(result));
-    completed = true;
+    if (stored.status === 409) throw new AppError('CONFLICT', stored.body);
+    return JSON.parse(stored.body) as T;
+  };
+  // Most retries end here, without running the create.
+  const stored = await storedAnswer(deps, clientId, key, hash);
+  if (stored) return replay(stored);
+
+  let recorded = false;
+  const record: InTransaction<T> = async (tx, result) => {
+    const first = await recordAnswer(tx, deps.clock.now(), clientId, key, hash, { status, body: JSON.stringify(result) });
+    if (first) throw new KeyTaken(first);
+    recorded = true;
   };
   try {
-    const result = await create(complete);
-    if (!completed) await finishIdempotent(deps.store, ctx.client.id, key, status, JSON.stringify(result));
+    const result = await create(record);
+    // Every keyed create records in its transaction; one that did not is recorded now (not atomically).
+    if (!recorded) {
+      const first = await recordAnswer(deps.store, deps.clock.now(), clientId, key, hash, { status, body: JSON.stringify(result) });
+      if (first) return replay(first);
+    }
     return result;
   } catch (err) {
-    const e = normalizeError(err);
-    if (e.status === 409) await finishIdempotent(deps.store, ctx.client.id, key, 409, e.message);
-    else await releaseIdempotent(deps, ctx.client.id, key);
+    if (err instanceof KeyTaken) return replay(err.answer);
+    // A 409 is an answer too (stored for replay) — unless the key got another answer first.
+    if (normalizeError(err).status === 409) {
+      const first = await recordAnswer(deps.store, deps.clock.now(), clientId, key, hash, { status: 409, body: normalizeError(err).message });
+      if (first) return replay(first);
+    }
     throw err;
   }
 }

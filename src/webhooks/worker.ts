@@ -62,7 +62,10 @@ export interface WorkerOptions extends RetryPolicy {
   dnsCacheMs: number;
 }
 
-export function workerOptions(config: { allowPrivate?: boolean | undefined; retrySchedule?: number[] | undefined }, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
+export function workerOptions(
+  config: { allowPrivate?: boolean | undefined; retrySchedule?: number[] | undefined; claimLeaseMs?: number | undefined },
+  overrides: Partial<WorkerOptions> = {},
+): WorkerOptions {
   const timeoutMs = overrides.timeoutMs ?? 10_000;
   return {
     allowPrivate: config.allowPrivate ?? false,
@@ -77,7 +80,7 @@ export function workerOptions(config: { allowPrivate?: boolean | undefined; retr
     perEndpointConcurrency: 4,
     leaseTtlMs: 15_000,
     standbyPollMs: 1_000,
-    claimLeaseMs: timeoutMs + 30_000,
+    claimLeaseMs: config.claimLeaseMs ?? timeoutMs + 30_000,
     shutdownGraceMs: 8_000,
     failingDisableMs: DEFAULT_FAILING_DISABLE_MS,
     retentionMs: 30 * DAY_MS,
@@ -228,14 +231,17 @@ export function startWebhookWorker(deps: WorkerDeps, opts: WorkerOptions): Webho
 
   /**
    * Records the finished attempts in one call (one commit for many deliveries) and, in the same call,
-   * claims for the slots that freed.
+   * claims for the slots that freed. One record at a time: while one runs, attempts that finish wait
+   * and go together in the next, so under load records grow larger rather than queue up one per turn
+   * behind each other (each with its own claim), which would delay recording towards the claims' lease.
    */
   function flush(): Promise<void> {
     flushScheduled = false;
-    const batch = finished.filter((f) => !released.has(f.deliveryId));
-    finished = [];
-    if (batch.length === 0) return recording;
+    if (finished.length === 0) return recording;
     recording = recording.then(async () => {
+      const batch = finished.filter((f) => !released.has(f.deliveryId));
+      finished = [];
+      if (batch.length === 0) return;
       try {
         const now = clock.now();
         // The refill looks at the endpoints that freed slots (see ClaimRequest.endpoints); the others'

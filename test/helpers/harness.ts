@@ -71,7 +71,8 @@ export async function startTestServer(env: Record<string, string> = {}, override
         ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_PATH: ':memory:' }),
         ...env,
       }),
-      overrides,
+      // Closed at once (a test's kept-alive connections are not waited for, as a drain would).
+      { drainIdleMs: 0, ...overrides },
     );
   } catch (err) {
     if (ownDatabase) await dropTestDatabase(ownDatabase);

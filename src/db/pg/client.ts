@@ -27,6 +27,9 @@ const types = {
     oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** How long a statement waits for a lock held by another session (as long as a SQLite write waits: busy.ts). */
+export const LOCK_TIMEOUT_MS = 5_000;
+
 export interface PgOptions {
   /** Connections this process keeps at most (default 10). */
   max?: number;
@@ -42,6 +45,9 @@ export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
     idleTimeoutMillis: 30_000,
     // A connection whose server went away is noticed by the OS, not after minutes.
     keepAlive: true,
+    // No wait on another session's lock (an operator's long transaction, a table lock) longer than a
+    // SQLite write waits for the file's lock: then 55P03, answered 503 with Retry-After (sql.ts).
+    options: `-c lock_timeout=${LOCK_TIMEOUT_MS}`,
     types,
     application_name: 'ormiar',
   });
@@ -59,11 +65,14 @@ export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
 export async function migratePg(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
+    // Processes that start together wait here for the first one's migrations, however long they take.
+    await client.query('SET lock_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY.migrations]);
     try {
       await migrate(drizzle(client), { migrationsFolder: migrationsFolder('pg'), migrationsSchema: 'public' });
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY.migrations]);
+      await client.query('RESET lock_timeout');
     }
   } finally {
     client.release();

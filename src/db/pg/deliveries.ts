@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import {
   fairShares,
+  toClaimed,
   withinHeadroom,
   type AttemptOutcome,
   type ClaimedDelivery,
@@ -122,22 +123,7 @@ export function pgDeliveries(pool: pg.Pool): DeliveriesRepository {
     for (const [endpointId, n] of shares) rows.push(...(await q.rows<PickedRow>(SQL.take, { endpointId, now: req.now, n })));
     if (rows.length === 0) return [];
     await q.run(SQL.claim, { owner: req.owner, leaseUntil: req.leaseUntil, ids: rows.map((r) => r.id) });
-    return rows.map((r) => ({
-      id: r.id,
-      clientId: r.clientId,
-      endpointId: r.endpointId,
-      eventId: r.eventId,
-      payload: r.payload,
-      url: r.url,
-      secret: r.secret,
-      previousSecret: r.previousSecret,
-      previousSecretExpiresAt: r.previousSecretExpiresAt,
-      plan: r.plan,
-      endpointEnabled: r.enabled,
-      attempts: r.attempts,
-      manualRetry: r.manualRetry,
-      leaseUntil: req.leaseUntil,
-    }));
+    return rows.map((r) => toClaimed(r, req.leaseUntil));
   }
 
   // A cheap read first: an idle worker takes no lock.

@@ -263,37 +263,40 @@ export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
 const I = tableSql(schema.idempotencyKeys);
 
 export function pgIdempotency(c: Conn): IdempotencyRepo {
+  const find = async (clientId: string, key: string) =>
+    first(await c.rows<IdempotencyRow>(`SELECT ${I.select()} FROM idempotency_keys WHERE client_id = @clientId AND key = @key`, { clientId, key }));
   return {
-    claim: async (claim, rules) => {
-      // Bounded: each turn either claims, finds a live record, or lost a race that changed the row.
+    find,
+    claim: async (record, rules) => {
+      // Bounded: each turn either claims, finds a live record, or lost a race that changed the row. In a
+      // transaction (READ COMMITTED) the insert waits for a concurrent uncommitted insert of the key, and
+      // the next statement sees what that transaction committed.
       for (let turn = 0; turn < 10; turn++) {
         const inserted = await c.rows(
-          `INSERT INTO idempotency_keys (client_id, key, request_hash, state, created_at) VALUES (@clientId, @key, @requestHash, 'running', @at)
+          `INSERT INTO idempotency_keys (client_id, key, request_hash, state, response_status, response_body, created_at)
+           VALUES (@clientId, @key, @requestHash, 'done', @status, @body, @at)
            ON CONFLICT (client_id, key) DO NOTHING RETURNING 1`,
-          { ...claim },
+          { ...record },
         );
         if (inserted.length === 1) {
           // A few expired records go with each claim (retention).
           await c.run(`DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE created_at < @before LIMIT 10)`, { before: rules.expiredBefore });
           return { claimed: true };
         }
-        const found = first(await c.rows<IdempotencyRow>(`SELECT ${I.select()} FROM idempotency_keys WHERE client_id = @clientId AND key = @key`, { ...claim }));
-        if (!found) continue; // released in between: try the insert again
+        const found = await find(record.clientId, record.key);
+        if (!found) continue; // pruned in between: try the insert again
         const live = found.createdAt >= rules.expiredBefore && !(found.state === 'running' && found.createdAt < rules.staleRunningBefore);
         if (live) return { claimed: false, existing: found };
         // Expired or abandoned: take it over only if nobody else did first (compare-and-set).
         const taken = await c.run(
-          `UPDATE idempotency_keys SET request_hash = @requestHash, state = 'running', response_status = NULL, response_body = NULL, created_at = @at
+          `UPDATE idempotency_keys SET request_hash = @requestHash, state = 'done', response_status = @status, response_body = @body, created_at = @at
            WHERE client_id = @clientId AND key = @key AND created_at = @was AND state = @wasState`,
-          { ...claim, was: found.createdAt, wasState: found.state },
+          { ...record, was: found.createdAt, wasState: found.state },
         );
         if (taken === 1) return { claimed: true };
       }
       throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress');
     },
-    complete: async (clientId, key, status, body) =>
-      void (await c.run(`UPDATE idempotency_keys SET state = 'done', response_status = @status, response_body = @body WHERE client_id = @clientId AND key = @key`, { clientId, key, status, body })),
-    release: async (clientId, key) => void (await c.run(`DELETE FROM idempotency_keys WHERE client_id = @clientId AND key = @key AND state = 'running'`, { clientId, key })),
   };
 }
 

@@ -107,7 +107,7 @@ export function queryOn(q: pg.Pool | pg.PoolClient) {
   };
 }
 
-const pgCode = (err: unknown): string | undefined => {
+export const pgCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 };
@@ -117,11 +117,13 @@ export const isRetryable = (err: unknown): boolean => ['40001', '40P01'].include
 
 /**
  * The database is not answering (lost connection, server shutting down or starting, no connection to be
- * had from the pool within its bound): a temporary refusal (503), not a bug (500).
+ * had from the pool within its bound, a lock another session holds too long): a temporary refusal (503),
+ * not a bug (500).
  */
 export function isUnavailable(err: unknown): boolean {
   const code = pgCode(err) ?? '';
-  if (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) {
+  // 55P03: a lock held by another session outlasted lock_timeout (client.ts).
+  if (code.startsWith('08') || ['55P03', '57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) {
     return true;
   }
   const message = err instanceof Error ? err.message : '';

@@ -4,10 +4,11 @@
 // that does not answer is 503 SERVER_ERROR with Retry-After — never a 500 — and the pool reconnects by
 // itself when it is back.
 import type pg from 'pg';
-import type { Store } from '../ports';
+import type { Store, TransactionOptions } from '../ports';
+import { groupCommit, type Savepoints } from '../groupCommit';
 import { pgCalendar, pgClients, pgDeliveryReads, pgEndpoints, pgEvents, pgIdempotency, pgLeads, pgStats, type KeyUseBuffer } from './repos';
 import { pgDeliveries } from './deliveries';
-import { queryOn, type Conn } from './sql';
+import { isRetryable, queryOn, type Conn } from './sql';
 import { inTransaction, mapPgError } from './tx';
 import { pgUsers } from './users';
 
@@ -90,9 +91,25 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   };
 
   let closing: Promise<void> | undefined;
+  // Lead creates of one moment share a transaction (src/db/groupCommit.ts): one commit, and the rollup
+  // rows' locks taken once per batch instead of once per create.
+  const group = groupCommit<Store>(
+    (body) =>
+      inTransaction(pool, (client) => {
+        const savepoints: Savepoints = {
+          set: () => client.query('SAVEPOINT group_write'),
+          release: () => client.query('RELEASE group_write'),
+          rollback: () => client.query('ROLLBACK TO group_write'),
+        };
+        return body(savepoints, txStore(client));
+      }),
+    { retryable: isRetryable, maxAttempts: 5 },
+  );
+
   return {
     ...repositories(rootConn),
-    transaction: (fn) => inTransaction(pool, (client) => fn(txStore(client))),
+    transaction: <T>(fn: (tx: Store) => Promise<T>, o?: TransactionOptions): Promise<T> =>
+      o?.group ? group.enqueue(fn) : inTransaction(pool, (client) => fn(txStore(client))),
     ping: async () => {
       await rootConn.rows('SELECT 1');
     },

@@ -2,7 +2,8 @@
 // serialisation failure; a database that does not answer is 503 SERVER_ERROR with Retry-After.
 import type pg from 'pg';
 import { AppError, storeUnavailable } from '../../lib/errors';
-import { isRetryable, isUnavailable } from './sql';
+import { countBusyRetry } from '../../lib/metrics';
+import { isRetryable, isUnavailable, pgCode } from './sql';
 
 const MAX_ATTEMPTS = 5;
 
@@ -35,6 +36,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
       }
       if (isRetryable(err) && attempt < MAX_ATTEMPTS) {
+        countBusyRetry('database', pgCode(err) === '40P01' ? 'deadlock' : 'serialization_failure');
         await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
         continue;
       }

@@ -80,6 +80,29 @@ export interface ClaimedDelivery {
   leaseUntil: number;
 }
 
+/** A claimed row as an adapter read it, its booleans normalised (SQLite stores them as 0/1). */
+export type ClaimedRow = Omit<ClaimedDelivery, 'endpointEnabled' | 'leaseUntil'> & { enabled: boolean };
+
+/** The port's ClaimedDelivery of a claimed row: the one mapping both adapters share. */
+export function toClaimed(r: ClaimedRow, leaseUntil: number): ClaimedDelivery {
+  return {
+    id: r.id,
+    clientId: r.clientId,
+    endpointId: r.endpointId,
+    eventId: r.eventId,
+    payload: r.payload,
+    url: r.url,
+    secret: r.secret,
+    previousSecret: r.previousSecret,
+    previousSecretExpiresAt: r.previousSecretExpiresAt,
+    plan: r.plan,
+    endpointEnabled: r.enabled,
+    attempts: r.attempts,
+    manualRetry: r.manualRetry,
+    leaseUntil,
+  };
+}
+
 /** One finished attempt of a claimed delivery. */
 export interface AttemptOutcome {
   deliveryId: string;

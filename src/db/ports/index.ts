@@ -26,10 +26,10 @@ export * from './rows';
 
 export interface TransactionOptions {
   /**
-   * The write may share its commit with other grouped writes of the same moment (SQLite's group
-   * commit for lead creates). Each still succeeds or fails alone: a callback that throws rolls back
-   * only its own writes, and the promise settles only after the shared COMMIT. Engines without group
-   * commit ignore it.
+   * The write may share its transaction and commit with other grouped writes of the same moment
+   * (group commit for lead creates, src/db/groupCommit.ts, on both engines). Each still succeeds or
+   * fails alone: a callback that throws rolls back only its own writes (a savepoint), and the promise
+   * settles only after the shared COMMIT.
    */
   group?: boolean;
 }

@@ -22,7 +22,7 @@ const FIND_KEY = `SELECT ${k.select()} FROM api_keys WHERE id = ?`;
 const LIST_KEYS = `SELECT ${k.select()} FROM api_keys WHERE client_id = ? ORDER BY created_at DESC`;
 const REVOKE = 'UPDATE api_keys SET revoked_at = ? WHERE id = ?';
 // By the unique hash index, with the client, in one statement.
-const BY_HASH = `SELECT ${k.select('k', 'k_')}, ${cl.select('c', 'c_')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = ?`;
+const BY_HASH = `SELECT ${k.select('k')}, ${cl.select('c')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = ?`;
 
 /** last_used_at notes waiting to be written (store.ts flushes them off the request path). */
 export interface KeyUseBuffer {
@@ -39,11 +39,19 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
   };
   return {
     insertClient: (row) => c.write(() => void s.get(cl.insert).run(row)),
-    findClient: (id) => c.read(() => s.get(FIND_CLIENT).get(id) as ClientRow | undefined),
+    findClient: (id) =>
+      c.read(() => {
+        const row = s.raw(FIND_CLIENT).get(id) as unknown[] | undefined;
+        return row && cl.fromValues(row);
+      }),
     findClientByName: (name) => c.read(() => s.get(CLIENT_BY_NAME).get(name) as ClientRow | undefined),
     setPlan: (id, plan) => c.write(() => void s.get(SET_PLAN).run(plan, id)),
     insertBot: (row) => c.write(() => void s.get(b.insert).run(row)),
-    findOwnBot: (clientId, botId) => c.read(() => s.get(OWN_BOT).get(botId, clientId) as BotRow | undefined),
+    findOwnBot: (clientId, botId) =>
+      c.read(() => {
+        const row = s.raw(OWN_BOT).get(botId, clientId) as unknown[] | undefined;
+        return row && b.fromValues(row);
+      }),
     listBots: (clientId, page) =>
       c.read(
         () =>
@@ -62,8 +70,9 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
     revokeKey: (id, at) => c.write(() => void s.get(REVOKE).run(at, id)),
     findKeyByHash: (tokenHash) =>
       c.read(() => {
-        const raw = s.get(BY_HASH).get(tokenHash);
-        return raw === undefined ? undefined : { key: k.read(raw, 'k_'), client: cl.read(raw, 'c_') };
+        // Every request's authentication: an array row (the key's columns, then the client's).
+        const row = s.raw(BY_HASH).get(tokenHash) as unknown[] | undefined;
+        return row === undefined ? undefined : { key: k.fromValues(row), client: cl.fromValues(row, k.width) };
       }),
     noteKeyUsed: (keyId, at) => {
       keyUse.note(keyId, at);

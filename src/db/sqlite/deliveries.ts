@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import type { Db } from './connection';
 import {
   fairShares,
+  toClaimed,
   withinHeadroom,
   type AttemptOutcome,
   type ClaimedDelivery,
@@ -182,22 +183,7 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
     for (const [endpointId, n] of shares) rows.push(...(st(SQL.take).all(endpointId, req.now, n) as PickedRow[]));
     if (rows.length === 0) return [];
     st(SQL.claim).run(req.owner, req.leaseUntil, JSON.stringify(rows.map((r) => r.rowid)));
-    return rows.map((r) => ({
-      id: r.id,
-      clientId: r.clientId,
-      endpointId: r.endpointId,
-      eventId: r.eventId,
-      payload: r.payload,
-      url: r.url,
-      secret: r.secret,
-      previousSecret: r.previousSecret,
-      previousSecretExpiresAt: r.previousSecretExpiresAt,
-      plan: r.plan,
-      endpointEnabled: r.enabled === 1,
-      attempts: r.attempts,
-      manualRetry: r.manualRetry === 1,
-      leaseUntil: req.leaseUntil,
-    }));
+    return rows.map((r) => toClaimed({ ...r, enabled: r.enabled === 1, manualRetry: r.manualRetry === 1 }, req.leaseUntil));
   }
 
   // A cheap read first: an idle worker never takes the write lock.

@@ -28,7 +28,11 @@ function listSql(filter: LeadFilter, page: Keyset): string {
 export function sqliteLeads(c: Conn): LeadsRepo {
   const { s } = c;
   return {
-    findLive: (clientId, leadId) => c.read(() => s.get(FIND_LIVE).get(leadId, clientId) as LeadRow | undefined),
+    findLive: (clientId, leadId) =>
+      c.read(() => {
+        const row = s.raw(FIND_LIVE).get(leadId, clientId) as unknown[] | undefined;
+        return row && t.fromValues(row);
+      }),
     insert: (row) => c.write(() => void s.get(t.insert).run(row)),
     insertMany: (rows) =>
       c.write(() => {
@@ -42,9 +46,9 @@ export function sqliteLeads(c: Conn): LeadsRepo {
       }),
     erase: (leadId, at) => c.write(() => void s.get(ERASE).run({ id: leadId, at })),
     list: (clientId, filter, page) =>
-      c.read(
-        () =>
-          s.get(listSql(filter, page)).all({
+      c.read(() =>
+        (
+          s.raw(listSql(filter, page)).all({
             clientId,
             take: page.take,
             ...(filter.status !== undefined ? { status: filter.status } : {}),
@@ -52,7 +56,8 @@ export function sqliteLeads(c: Conn): LeadsRepo {
             ...(filter.createdFrom !== undefined ? { createdFrom: filter.createdFrom } : {}),
             ...(filter.createdBefore !== undefined ? { createdBefore: filter.createdBefore } : {}),
             ...(page.after ? { afterAt: page.after.at, afterId: page.after.id } : {}),
-          }) as LeadRow[],
+          }) as unknown[][]
+        ).map((row) => t.fromValues(row)),
       ),
     anyOf: (clientId) => c.read(() => s.get(ANY).get(clientId) !== undefined),
   };

@@ -20,7 +20,7 @@ import { sqliteDeliveries } from './deliveries';
 import { sqliteDeliveryReads } from './deliveryReads';
 import { sqliteEndpoints } from './endpoints';
 import { sqliteEvents } from './events';
-import { groupCommit } from './groupCommit';
+import { groupCommit, type Savepoints } from '../groupCommit';
 import { sqliteIdempotency } from './idempotency';
 import { sqliteLeads } from './leads';
 import { AsyncLock } from './lock';
@@ -198,12 +198,17 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
     ping: () => Promise.resolve(),
     close: () => Promise.reject(new Error('Cannot close the store from inside a transaction')),
   };
-  const group = groupCommit(s, exclusive);
+  const savepoints: Savepoints = {
+    set: () => void s.get('SAVEPOINT group_write').run(),
+    release: () => void s.get('RELEASE group_write').run(),
+    rollback: () => void s.get('ROLLBACK TO group_write').run(),
+  };
+  const group = groupCommit<Store>((body) => exclusive(() => body(savepoints, tx)));
 
   const store: Store = {
     ...repositories(rootConn),
     transaction: <T>(fn: (t: Store) => Promise<T>, o?: TransactionOptions) =>
-      o?.group ? group.enqueue(() => fn(tx)) : exclusive(() => fn(tx)),
+      o?.group ? group.enqueue(fn) : exclusive(() => fn(tx)),
     ping: () => rootConn.read(() => void s.get('SELECT 1').get()),
     close: async () => {
       if (flushTimer !== undefined) clearTimeout(flushTimer);

@@ -14,6 +14,14 @@ export interface TableSql<T> {
   column(key: string): string;
   /** A raw row (booleans as 0/1) as the row type; with `as`, the prefixed aliases of select(…, as). */
   read(raw: unknown, as?: string): T;
+  /**
+   * The row in an array row (a statement in raw mode) whose columns from `offset` on are select()'s.
+   * On hot paths: better-sqlite3 builds an object row by interning every column name for every row,
+   * an array row by position.
+   */
+  fromValues(values: unknown[], offset?: number): T;
+  /** How many columns select() lists. */
+  width: number;
   /** A row or change as parameters (booleans as 0/1). */
   bind(values: Row): Row;
 }
@@ -40,6 +48,15 @@ export function tableSql<T extends Table>(table: T): TableSql<T['$inferSelect']>
     for (const key of booleans) record[key] = record[key] === 1;
     return record as T['$inferSelect'];
   };
+  const fromValues = (values: unknown[], offset = 0): T['$inferSelect'] => {
+    const out: Row = {};
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i] as (typeof columns)[number];
+      const v = values[offset + i];
+      out[c.key] = c.boolean ? v === 1 : v;
+    }
+    return out as T['$inferSelect'];
+  };
   const bind = (values: Row): Row => {
     if (booleans.length === 0 || !booleans.some((k) => typeof values[k] === 'boolean')) return values;
     const out = { ...values };
@@ -56,6 +73,8 @@ export function tableSql<T extends Table>(table: T): TableSql<T['$inferSelect']>
       return column;
     },
     read,
+    fromValues,
+    width: columns.length,
     bind,
   };
 }
