@@ -27,38 +27,26 @@ const SQLITE_ONLY = [
   'test/pg-server.test.ts', // the server on PostgreSQL, one process and three
   'test/pg-cluster.test.ts', // three server processes on PostgreSQL + Redis: webhooks, a kill, a rolling restart
   'test/ratelimit-stores.test.ts', // the limiter on SQLite, PostgreSQL and Redis
-  // SQLite's own feature: the online backup of the database file (PostgreSQL documents pg_dump).
+  'test/db-retries-metric.test.ts', // the retries metric on an SQLite lock and a PostgreSQL deadlock
+  'test/idempotency-crash.test.ts', // a crash at the idempotency record, on an SQLite file and on PostgreSQL
+  // SQLite's own features: the online backup of the database file (PostgreSQL documents pg_dump), and group
+  // commit's busy handling on an SQLite file (the HTTP burst runs on both engines: test/burst.test.ts).
   'test/backup.test.ts',
+  'test/groupCommit.test.ts',
+  // `npm run demo` runs on its own SQLite file whatever DATABASE_PATH or DATABASE_URL say (the test checks both are ignored).
+  'test/demo.test.ts',
 ];
 
-/** Not yet converted to run on PostgreSQL (they read SQLite directly or need a file): to be emptied. */
+/**
+ * Converted to run on PostgreSQL but not yet seen green there (kept off the postgres project until they are):
+ * to be emptied. `npx vitest run --project postgres test/<file>` with the file taken out of this list runs it.
+ */
 const NOT_YET_ON_POSTGRES: string[] = [
-  'test/abuse.test.ts',
-  'test/calendar-race.test.ts',
-  'test/calendar.test.ts',
-  'test/cli.test.ts',
   'test/crash.test.ts',
-  'test/dashboard.test.ts',
-  'test/demo.test.ts',
-  'test/e2e/dashboard.test.ts',
-  'test/errors.test.ts',
-  'test/events.test.ts',
-  'test/fuzz.test.ts',
-  'test/groupCommit.test.ts',
-  'test/http-edges.test.ts',
-  'test/idempotency-atomic.test.ts',
-  'test/inputs.test.ts',
-  'test/isolation.test.ts',
-  'test/openapi.test.ts',
-  'test/ratelimit.test.ts',
-  'test/security.test.ts',
-  'test/startup.test.ts',
-  'test/tls.test.ts',
-  'test/trpc-context.test.ts',
-  'test/validation.test.ts',
   'test/webhooks-crash.test.ts',
-  'test/webhooks-delivery.test.ts',
-  'test/webhooks.test.ts',
+  'test/tls.test.ts',
+  'test/startup.test.ts',
+  'test/calendar-race.test.ts',
 ];
 
 export default defineConfig({

@@ -59,7 +59,9 @@ async function main() {
   const generatedToken = env.ORMIAR_INTERNAL_TOKEN === undefined ? randomToken(24) : undefined;
   const running = await startServer({
     ...env,
+    // Its own SQLite file, always: a DATABASE_URL in the shell (a real deployment's) is not the demo's to seed.
     DATABASE_PATH: DEMO_DATABASE_PATH,
+    DATABASE_URL: undefined,
     ORMIAR_INTERNAL_TOKEN: env.ORMIAR_INTERNAL_TOKEN ?? generatedToken,
   });
   const stop = (signal: string) => {

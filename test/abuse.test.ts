@@ -2,6 +2,8 @@
 // address holds at most ORMIAR_MAX_CONNECTIONS_PER_ADDRESS connections, a key-guessing loop is stopped
 // by the failed-authentication limiter (its exact rules are in test/ratelimit.test.ts), and no API key,
 // service token, webhook secret or lead contact detail ever reaches the log.
+import { dbCount, dbRun } from './helpers/db';
+import { onPostgres } from './helpers/engine';
 import http from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
@@ -97,8 +99,7 @@ describe('slow clients (slowloris)', () => {
     expect(r.sent).toBeLessThan(body.length + 1);
     expect(r.heldMs).toBeLessThan(4_000 + 3_000);
     expect(rawAnswer(r.received).status).toBe(408);
-    const count = srv.deps.sqlite.prepare('SELECT count(*) AS n FROM leads').get() as { n: number };
-    expect(count.n).toBe(0);
+    expect(await dbCount(srv, 'SELECT count(*) AS n FROM leads')).toBe(0);
   });
 
   it('a request line or headers over 16 KiB are refused by the parser with a 431 in the contract body', async () => {
@@ -198,7 +199,7 @@ describe('secrets never reach the log', () => {
         cb();
       },
     });
-    const srv = await server({ DATABASE_PATH: tempDbPath(), LOG_LEVEL: 'trace', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' }, { logDestination: sink });
+    const srv = await server({ ...(onPostgres() ? {} : { DATABASE_PATH: tempDbPath() }), LOG_LEVEL: 'trace', ORMIAR_RATE_LIMIT_PER_MINUTE: '100000' }, { logDestination: sink });
     const t = await srv.tenant('enterprise');
     const secrets: string[] = [t.token, INTERNAL_TOKEN];
     const pii = ['+14155550987', 'secret.person@example.com', '+4930123456789', 'other.person@example.org'];
@@ -242,10 +243,19 @@ describe('secrets never reach the log', () => {
       const viaTrpc = await srv.call('POST', '/trpc/leads.create', { ...auth, body: writes[0][2] });
       expect(viaTrpc.status).toBe(500);
     };
-    srv.deps.sqlite.exec(`CREATE TRIGGER crash_insert BEFORE INSERT ON leads BEGIN SELECT RAISE(ABORT, 'crash'); END;
-      CREATE TRIGGER crash_update BEFORE UPDATE ON leads BEGIN SELECT RAISE(ABORT, 'crash'); END;`);
+    // The same triggers in each engine's dialect.
+    await dbRun(
+      srv,
+      onPostgres()
+        ? `CREATE FUNCTION crash() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'crash'; END $$;
+           CREATE TRIGGER crash_insert BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION crash();
+           CREATE TRIGGER crash_update BEFORE UPDATE ON leads FOR EACH ROW EXECUTE FUNCTION crash();`
+        : `CREATE TRIGGER crash_insert BEFORE INSERT ON leads BEGIN SELECT RAISE(ABORT, 'crash'); END;
+           CREATE TRIGGER crash_update BEFORE UPDATE ON leads BEGIN SELECT RAISE(ABORT, 'crash'); END;`,
+    );
     await crashAll();
-    srv.deps.sqlite.exec('DROP TABLE leads');
+    // PostgreSQL drops a table others reference only with those references (CASCADE).
+    await dbRun(srv, onPostgres() ? 'DROP TABLE leads CASCADE' : 'DROP TABLE leads');
     await crashAll();
 
     const log = lines.join('');

@@ -2,13 +2,13 @@
 // in two processes sharing one database file (where only SQLite's write lock can keep them apart).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
-import { createSqliteStore } from '../src/db/sqlite/store';
+import { openStore } from '../src/db/open';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import type { ServiceDeps } from '../src/services/deps';
-import { expectError, startTestServer, tempDbPath, type ApiResponse, type TestServer } from './helpers/harness';
+import { sharedDatabase } from './helpers/engine';
+import { expectError, startTestServer, type ApiResponse, type TestServer } from './helpers/harness';
 import { spawnServer, stopAll } from './helpers/processes';
 
 const HOUR = 3_600_000;
@@ -110,17 +110,16 @@ describe('the race for one slot, one server process', () => {
 });
 
 
-describe('the race across two server processes on one database file', () => {
+describe('the race across two server processes on one database', () => {
   it('same slot: exactly one 201; staggered slots: winners never overlap', async () => {
-    const path = tempDbPath('calendar-race.sqlite');
-    const database = openDatabase(path);
-    migrateDatabase(database.db);
-    const deps = { store: createSqliteStore(database.sqlite), clock: systemClock };
+    const shared = await sharedDatabase({ name: 'calendar-race.sqlite' });
+    const opened = await openStore(shared.db);
+    const deps = { store: opened.store, clock: systemClock };
     const same = await tenantWithLeads(deps, RACERS);
     const stagger = await tenantWithLeads(deps, RACERS);
-    database.close();
+    await opened.store.close();
 
-    const urls = await Promise.all([spawnServer(path, children), spawnServer(path, children)]);
+    const urls = await Promise.all([spawnServer(shared.db, children), spawnServer(shared.db, children)]);
     const day = BASE + 3 * DAY;
     const bodies = same.leadIds.map((lead_id) => ({ lead_id, starts_at: iso(day + 10 * HOUR), ends_at: iso(day + 11 * HOUR) }));
     const answers = await race(urls, same.token, bodies);

@@ -1,6 +1,7 @@
 // The calendar over real HTTP (and /trpc with the real @trpc/client): appointments, overlaps, the
 // lead transitions a booking causes, settings, availability across daylight-saving changes, stats,
 // and the bot runtime's booking. The race for one slot is in calendar-race.test.ts.
+import { dbGet } from './helpers/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../src/db/sqlite/schema';
 import { createBot } from '../src/services/clients';
@@ -337,7 +338,7 @@ describe('lead transitions', () => {
     expect((await srv.call('DELETE', `/v1/leads/${t.leadId}`, { token: t.token })).status).toBe(204);
     expectError(await srv.call('GET', `/v1/calendar/appointments/${a}`, { token: t.token }), 404, 'NOT_FOUND');
     expect((await srv.call('GET', '/v1/calendar/appointments', { token: t.token })).body.data).toEqual([]);
-    const row = srv.deps.sqlite.prepare('SELECT notes, status FROM appointments WHERE id = ?').get(a);
+    const row = await dbGet(srv, 'SELECT notes, status FROM appointments WHERE id = ?', a);
     expect(row).toEqual({ notes: null, status: 'cancelled' });
     await booked(t, await newLead(t), at('10:00'), at('10:30'));
   });

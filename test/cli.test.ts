@@ -5,7 +5,12 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
-import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
+import { dbAll, dbCount, dbGet } from './helpers/db';
+import { onPostgres, sharedDatabase } from './helpers/engine';
+import { expectError, startTestServer, type TestServer } from './helpers/harness';
+
+/** How many rows match `cond`, as an aggregate both engines read alike (0 when none). */
+const countIf = (cond: string) => `coalesce(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
@@ -63,9 +68,11 @@ function expectOneLineError(run: Run, pattern: RegExp) {
 }
 
 beforeAll(async () => {
-  file = tempDbPath('cli.sqlite');
-  // The server migrates the file first; the CLI then opens the same file (WAL, shared).
-  srv = await startTestServer({ DATABASE_PATH: file });
+  // The server migrates the database first; the CLI then opens the same one (`--db`: the SQLite file, WAL
+  // shared, or the PostgreSQL URL).
+  const shared = await sharedDatabase({ name: 'cli.sqlite' });
+  file = shared.db;
+  srv = await startTestServer(shared.env);
 });
 afterAll(() => srv.close());
 
@@ -140,7 +147,7 @@ describe('admin CLI', () => {
       json('seed', '--client', botless.id, '--leads', '20'),
     ]);
     expect(small).toMatchObject({ client_id: botless.id, leads: 20, days: 60 });
-    expect(srv.deps.sqlite.prepare('SELECT id, name FROM bots WHERE client_id = ?').all(botless.id)).toEqual([
+    expect(await dbAll(srv, 'SELECT id, name FROM bots WHERE client_id = ?', botless.id)).toEqual([
       { id: small.bot_ids[0], name: 'Front desk' },
     ]);
 
@@ -150,15 +157,15 @@ describe('admin CLI', () => {
     expect(s.new + s.qualified + s.booked + s.lost).toBe(2500);
     for (const status of ['new', 'qualified', 'booked', 'lost']) expect(s[status]).toBeGreaterThan(0);
 
-    const sqlite = srv.deps.sqlite;
-    const rows = sqlite
-      .prepare(
-        `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost,
-           sum(status = 'booked') AS bookedNow, sum(source = 'import') AS imported, min(created_at) AS first, max(created_at) AS last,
-           sum(status IN ('qualified', 'booked') AND phone IS NULL AND email IS NULL) AS uncontactable
-         FROM leads WHERE client_id = ?`,
-      )
-      .get(t.clientId) as Record<string, number>;
+    // Portable SQL (both engines): CASE for a count of matches, quoted camelCase aliases.
+    const rows = (await dbGet<Record<string, number>>(
+      srv,
+      `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, ${countIf("status = 'lost'")} AS lost,
+         ${countIf("status = 'booked'")} AS "bookedNow", ${countIf("source = 'import'")} AS imported, min(created_at) AS first, max(created_at) AS last,
+         ${countIf("status IN ('qualified', 'booked') AND phone IS NULL AND email IS NULL")} AS uncontactable
+       FROM leads WHERE client_id = ?`,
+      t.clientId,
+    )) as Record<string, number>;
     expect(rows).toMatchObject({ total: 2500, imported: 2500, uncontactable: 0, bookedNow: s.booked, lost: s.lost });
     expect(rows.first).toBeGreaterThanOrEqual(Date.parse(seeded.from));
     expect(rows.last).toBeLessThan(Date.parse(seeded.to));
@@ -169,46 +176,52 @@ describe('admin CLI', () => {
     const all = await srv.call('GET', `/v1/stats?from=${from}&to=${to}`, { token: t.token });
     expect(all.status).toBe(200);
     expect(all.body.leads).toEqual({ total: rows.total, qualified: rows.qualified, booked: rows.booked, lost: rows.lost });
-    const appointmentsIn = sqlite.prepare(
-      `SELECT coalesce(sum(status = 'scheduled'), 0) AS scheduled, coalesce(sum(status = 'cancelled'), 0) AS cancelled,
-         coalesce(sum(status = 'completed'), 0) AS completed
-       FROM appointments WHERE client_id = ? AND starts_at >= ? AND starts_at < ?`,
+    const appointmentsIn = (start: number, end: number) =>
+      dbGet(
+        srv,
+        `SELECT ${countIf("status = 'scheduled'")} AS scheduled, ${countIf("status = 'cancelled'")} AS cancelled, ${countIf("status = 'completed'")} AS completed
+         FROM appointments WHERE client_id = ? AND starts_at >= ? AND starts_at < ?`,
+        t.clientId, start, end,
+      );
+    expect(all.body.appointments).toEqual(await appointmentsIn(Date.parse(from), Date.parse(to)));
+    const perDay = await dbAll<{ day: number; n: number }>(
+      srv,
+      'SELECT created_at - created_at % 86400000 AS day, count(*) AS n FROM leads WHERE client_id = ? GROUP BY created_at - created_at % 86400000',
+      t.clientId,
     );
-    expect(all.body.appointments).toEqual(appointmentsIn.get(t.clientId, Date.parse(from), Date.parse(to)));
-    const perDay = sqlite
-      .prepare(`SELECT created_at - created_at % 86400000 AS day, count(*) AS n FROM leads WHERE client_id = ? GROUP BY day`)
-      .all(t.clientId) as { day: number; n: number }[];
     const daily = new Map<string, number>(all.body.daily.map((d: { date: string; leads: number }) => [d.date, d.leads]));
     for (const { day, n } of perDay) expect(daily.get(new Date(day).toISOString().slice(0, 10))).toBe(n);
 
     // The default range (last 30 days) starts and ends mid-day: hourly rollups and edge rows.
     const recent = await srv.call('GET', '/v1/stats', { token: t.token });
-    const window = sqlite
-      .prepare(
-        `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, coalesce(sum(status = 'lost'), 0) AS lost
-         FROM leads WHERE client_id = ? AND created_at >= ? AND created_at < ?`,
-      )
-      .get(t.clientId, Date.parse(recent.body.from), Date.parse(recent.body.to));
+    const window = await dbGet(
+      srv,
+      `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, ${countIf("status = 'lost'")} AS lost
+       FROM leads WHERE client_id = ? AND created_at >= ? AND created_at < ?`,
+      t.clientId, Date.parse(recent.body.from), Date.parse(recent.body.to),
+    );
     expect(recent.body.leads).toEqual(window);
-    expect(recent.body.appointments).toEqual(appointmentsIn.get(t.clientId, Date.parse(recent.body.from), Date.parse(recent.body.to)));
+    expect(recent.body.appointments).toEqual(await appointmentsIn(Date.parse(recent.body.from), Date.parse(recent.body.to)));
 
     // Appointments: one per lead ever booked, the booked ones' scheduled or completed, and a bot's
     // scheduled appointments never overlap (the API's rule).
     const a = seeded.appointments;
     expect(a.scheduled + a.completed + a.cancelled).toBe(rows.booked);
     expect(a.scheduled).toBeGreaterThan(0);
-    const integrity = sqlite
-      .prepare(
-        `SELECT
-           (SELECT count(*) FROM leads l WHERE l.client_id = @c AND l.status = 'booked' AND NOT EXISTS
-              (SELECT 1 FROM appointments x WHERE x.lead_id = l.id AND x.status IN ('scheduled', 'completed'))) AS bookedWithout,
-           (SELECT count(*) FROM appointments x JOIN appointments y ON x.bot_id = y.bot_id AND x.id < y.id
-              WHERE x.client_id = @c AND x.status = 'scheduled' AND y.status = 'scheduled'
-                AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at) AS overlaps,
-           (SELECT count(*) FROM appointments WHERE client_id = @c AND status = 'scheduled' AND starts_at < @now) AS scheduledInPast,
-           (SELECT count(*) FROM leads WHERE client_id = @c AND (email GLOB '*[^a-z0-9.@]*' OR phone NOT GLOB '+[1-9]*' OR length(phone) > 16)) AS oddContacts`,
-      )
-      .get({ c: t.clientId, now: Date.parse(seeded.to) });
+    // The pattern match in each engine's syntax (GLOB, or POSIX regular expressions).
+    const odd = onPostgres() ? "email ~ '[^a-z0-9.@]' OR phone !~ '^\\+[1-9]' OR length(phone) > 16" : "email GLOB '*[^a-z0-9.@]*' OR phone NOT GLOB '+[1-9]*' OR length(phone) > 16";
+    const integrity = await dbGet(
+      srv,
+      `SELECT
+         (SELECT count(*) FROM leads l WHERE l.client_id = ? AND l.status = 'booked' AND NOT EXISTS
+            (SELECT 1 FROM appointments x WHERE x.lead_id = l.id AND x.status IN ('scheduled', 'completed'))) AS "bookedWithout",
+         (SELECT count(*) FROM appointments x JOIN appointments y ON x.bot_id = y.bot_id AND x.id < y.id
+            WHERE x.client_id = ? AND x.status = 'scheduled' AND y.status = 'scheduled'
+              AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at) AS overlaps,
+         (SELECT count(*) FROM appointments WHERE client_id = ? AND status = 'scheduled' AND starts_at < ?) AS "scheduledInPast",
+         (SELECT count(*) FROM leads WHERE client_id = ? AND (${odd})) AS "oddContacts"`,
+      t.clientId, t.clientId, t.clientId, Date.parse(seeded.to), t.clientId,
+    );
     expect(integrity).toEqual({ bookedWithout: 0, overlaps: 0, scheduledInPast: 0, oddContacts: 0 });
     const listed = await srv.call('GET', '/v1/calendar/appointments?status=scheduled&limit=3', { token: t.token });
     expect(listed.status).toBe(200);
@@ -223,8 +236,7 @@ describe('admin CLI', () => {
     // One bot's share.
     const botId = seeded.bot_ids[0] as string;
     const mine = await srv.call('GET', `/v1/stats?from=${from}&to=${to}&bot_id=${botId}`, { token: t.token });
-    const botRows = sqlite.prepare('SELECT count(*) AS n FROM leads WHERE bot_id = ?').get(botId) as { n: number };
-    expect(mine.body.leads.total).toBe(botRows.n);
+    expect(mine.body.leads.total).toBe(await dbCount(srv, 'SELECT count(*) AS n FROM leads WHERE bot_id = ?', botId));
 
     // Seeded leads are ordinary leads on /v1.
     const page = await srv.call('GET', '/v1/leads?limit=5', { token: t.token });
@@ -238,16 +250,18 @@ describe('admin CLI', () => {
     const t = await srv.tenant('enterprise');
     const result = await seedLeads(srv.deps, { client_id: t.clientId, leads: 400, days: 3 }, { batchSize: 7 });
     expect(result.leads).toBe(400);
-    const rows = srv.deps.sqlite
-      .prepare(`SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, sum(status = 'lost') AS lost FROM leads WHERE client_id = ?`)
-      .get(t.clientId);
+    const rows = await dbGet(
+      srv,
+      `SELECT count(*) AS total, count(qualified_at) AS qualified, count(booked_at) AS booked, ${countIf("status = 'lost'")} AS lost FROM leads WHERE client_id = ?`,
+      t.clientId,
+    );
     const from = result.from.slice(0, 10);
     // Far enough ahead to hold the scheduled appointments too.
     const to = new Date(Date.parse(result.to) + 90 * 86_400_000).toISOString().slice(0, 10);
     const stats = await srv.call('GET', `/v1/stats?from=${from}&to=${to}`, { token: t.token });
     expect(stats.body.leads).toEqual(rows);
     expect(stats.body.appointments).toEqual(result.appointments);
-    const hourly = srv.deps.sqlite.prepare('SELECT sum(leads) AS n FROM stats_hourly WHERE client_id = ?').get(t.clientId);
+    const hourly = await dbGet(srv, 'SELECT sum(leads) AS n FROM stats_hourly WHERE client_id = ?', t.clientId);
     expect(hourly).toEqual({ n: 400 });
   });
 });

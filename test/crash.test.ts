@@ -1,17 +1,36 @@
-// Durability under kill -9 (issue 6; README "Durability"): the real server process on a database file
-// takes concurrent lead and appointment writes, is killed with SIGKILL at a random moment, and is
-// restarted on the same file, 20 times. After each restart every acknowledged (2xx) write is there,
-// as acknowledged, the file passes SQLite's integrity check, and every rollup bucket (stats_daily,
+// Durability under kill -9 (issue 6; README "Durability"): the real server process on a database (an
+// SQLite file, or a PostgreSQL database) takes concurrent lead and appointment writes, is killed with
+// SIGKILL at a random moment, and is restarted on the same database, 20 times. After each restart every
+// acknowledged (2xx) write is there, as acknowledged, an SQLite file passes SQLite's integrity check, and
+// every rollup bucket (stats_daily,
 // stats_hourly) equals a recount from the rows. Requests in flight at the kill are in doubt: either
 // outcome is allowed for them, and the checks below never depend on one.
 // CRASH_TRIALS and CRASH_SEED change the run (e.g. CRASH_TRIALS=200 for a long one).
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
-import { createSqliteStore } from '../src/db/sqlite/store';
+import { openStore } from '../src/db/open';
+import { openDatabase } from '../src/db/sqlite/connection';
 import { DAY_MS, HOUR_MS } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { killAllChildren, startChild, type ServerChild } from './helpers/child';
-import { tempDbPath } from './helpers/harness';
+import { dbAll, type Target } from './helpers/db';
+import { sharedDatabase, type SharedDatabase } from './helpers/engine';
+
+/** Counts matching rows: an aggregate both engines read alike. */
+const countIf = (cond: string) => `coalesce(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
+
+/** Runs `check` on the database (SQLite: after its integrity check, which PostgreSQL has no counterpart of), then closes it. */
+async function inspect<T>(shared: SharedDatabase, check: (db: Target) => Promise<T>): Promise<T> {
+  if (shared.engine === 'sqlite') {
+    const { sqlite, close } = openDatabase(shared.db);
+    try {
+      expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
+      return await check({ engine: 'sqlite', databaseUrl: undefined, deps: { sqlite } });
+    } finally {
+      close();
+    }
+  }
+  return check({ engine: 'postgres', databaseUrl: shared.db, deps: { get sqlite(): never { throw new Error('no SQLite on PostgreSQL'); } } });
+}
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 20);
 const SEED = Number(process.env.CRASH_SEED ?? 6);
@@ -59,11 +78,8 @@ interface Counters {
 const FIELDS: (keyof Counters)[] = ['leads', 'qualified', 'booked', 'lost', 'appointments_scheduled', 'appointments_cancelled', 'appointments_completed'];
 
 /** Buckets whose rollup row differs from a recount of the rows, per table. */
-function rollupMismatches(dbPath: string): { table: string; key: string; rollup: Counters | undefined; recount: Counters | undefined }[] {
-  const { sqlite, close } = openDatabase(dbPath);
-  try {
-    const integrity = sqlite.pragma('integrity_check', { simple: true });
-    expect(integrity).toBe('ok');
+function rollupMismatches(shared: SharedDatabase): Promise<{ table: string; key: string; rollup: Counters | undefined; recount: Counters | undefined }[]> {
+  return inspect(shared, async (db) => {
     const out: { table: string; key: string; rollup: Counters | undefined; recount: Counters | undefined }[] = [];
     for (const [table, unit] of [['stats_daily', DAY_MS], ['stats_hourly', HOUR_MS]] as const) {
       const recount = new Map<string, Counters>();
@@ -74,24 +90,23 @@ function rollupMismatches(dbPath: string): { table: string; key: string; rollup:
         recount.set(key, c);
       };
       // Leads by created_at (tombstones included), appointments by starts_at under their current status.
-      for (const row of sqlite
-        .prepare(
-          `SELECT client_id, bot_id, created_at - created_at % ${unit} AS bucket, count(*) AS leads,
-             sum(qualified_at IS NOT NULL) AS qualified, sum(booked_at IS NOT NULL) AS booked, sum(status = 'lost') AS lost
-           FROM leads GROUP BY client_id, bot_id, bucket`,
-        )
-        .all() as ({ client_id: string; bot_id: string; bucket: number } & Counters)[])
+      type Row = { client_id: string; bot_id: string; bucket: number } & Counters;
+      for (const row of await dbAll<Row>(
+        db,
+        `SELECT client_id, bot_id, created_at - created_at % ${unit} AS bucket, count(*) AS leads,
+           ${countIf('qualified_at IS NOT NULL')} AS qualified, ${countIf('booked_at IS NOT NULL')} AS booked, ${countIf("status = 'lost'")} AS lost
+         FROM leads GROUP BY client_id, bot_id, created_at - created_at % ${unit}`,
+      ))
         add(row);
-      for (const row of sqlite
-        .prepare(
-          `SELECT client_id, bot_id, starts_at - starts_at % ${unit} AS bucket, sum(status = 'scheduled') AS appointments_scheduled,
-             sum(status = 'cancelled') AS appointments_cancelled, sum(status = 'completed') AS appointments_completed
-           FROM appointments GROUP BY client_id, bot_id, bucket`,
-        )
-        .all() as ({ client_id: string; bot_id: string; bucket: number } & Counters)[])
+      for (const row of await dbAll<Row>(
+        db,
+        `SELECT client_id, bot_id, starts_at - starts_at % ${unit} AS bucket, ${countIf("status = 'scheduled'")} AS appointments_scheduled,
+           ${countIf("status = 'cancelled'")} AS appointments_cancelled, ${countIf("status = 'completed'")} AS appointments_completed
+         FROM appointments GROUP BY client_id, bot_id, starts_at - starts_at % ${unit}`,
+      ))
         add(row);
       const rollup = new Map<string, Counters>();
-      for (const row of sqlite.prepare(`SELECT * FROM ${table}`).all() as ({ client_id: string; bot_id: string; bucket: number } & Counters)[]) {
+      for (const row of await dbAll<Row>(db, `SELECT * FROM ${table}`)) {
         const counters = Object.fromEntries(FIELDS.map((f) => [f, row[f]])) as unknown as Counters;
         // A bucket whose counters all went back to zero is the same as no bucket.
         if (FIELDS.some((f) => counters[f] !== 0)) rollup.set(`${row.client_id}|${row.bot_id}|${row.bucket}`, counters);
@@ -103,18 +118,20 @@ function rollupMismatches(dbPath: string): { table: string; key: string; rollup:
       }
     }
     return out;
-  } finally {
-    close();
-  }
+  });
 }
 
-/** Acknowledged writes missing from the file, or not as acknowledged. */
-function lostWrites(dbPath: string, expected: Expected): string[] {
-  const { sqlite, close } = openDatabase(dbPath);
-  try {
+/** Acknowledged writes missing from the database, or not as acknowledged. */
+function lostWrites(shared: SharedDatabase, expected: Expected): Promise<string[]> {
+  return inspect(shared, async (db) => {
     const lost: string[] = [];
-    const lead = sqlite.prepare('SELECT id, name, bot_id, status, metadata FROM leads WHERE id = ?');
-    const appt = sqlite.prepare('SELECT id, lead_id, status, starts_at FROM appointments WHERE id = ?');
+    type LeadRow = { id: string; name: string; bot_id: string; status: string; metadata: string };
+    type ApptRow = { id: string; lead_id: string; status: string; starts_at: number };
+    // All rows at once, then looked up: one query per table whichever the engine.
+    const leads = new Map((await dbAll<LeadRow>(db, 'SELECT id, name, bot_id, status, metadata FROM leads')).map((r) => [r.id, r]));
+    const appts = new Map((await dbAll<ApptRow>(db, 'SELECT id, lead_id, status, starts_at FROM appointments')).map((r) => [r.id, r]));
+    const lead = { get: (id: string) => leads.get(id) };
+    const appt = { get: (id: string) => appts.get(id) };
     for (const ack of expected.leads.values()) {
       const row = lead.get(ack.id) as { name: string; bot_id: string } | undefined;
       if (!row || row.name !== ack.name || row.bot_id !== ack.botId) lost.push(`lead ${ack.id}`);
@@ -134,22 +151,19 @@ function lostWrites(dbPath: string, expected: Expected): string[] {
       if ((appt.get(id) as { status: string } | undefined)?.status !== status) lost.push(`appointment patch ${id}`);
     }
     return lost;
-  } finally {
-    close();
-  }
+  });
 }
 
 describe('kill -9 under concurrent writes', () => {
   it(`${TRIALS} trials: every acknowledged write survives, rollups equal a recount`, async () => {
-    const dbPath = tempDbPath('crash.sqlite');
-    // The tenant, made directly in the file (migrated first, as the server would).
-    const setup = openDatabase(dbPath);
-    migrateDatabase(setup.db);
-    const deps = { store: createSqliteStore(setup.sqlite), clock: { now: () => Date.now() } };
+    const shared = await sharedDatabase({ name: 'crash.sqlite' });
+    // The tenant, made directly in the database (migrated first, as the server would).
+    const setup = await openStore(shared.db);
+    const deps = { store: setup.store, clock: { now: () => Date.now() } };
     const client = await createClient(deps, { name: 'Crash Co', plan: 'business' });
     const bots = [(await createBot(deps, { client_id: client.id, name: 'A' })).id, (await createBot(deps, { client_id: client.id, name: 'B' })).id];
     const { token } = await createApiKey(deps, { client_id: client.id });
-    setup.close();
+    await setup.store.close();
 
     const random = prng(SEED);
     const expected: Expected = { leads: new Map(), leadPatches: new Map(), appointments: new Map(), appointmentPatches: new Map(), appointmentsTouched: new Set() };
@@ -160,18 +174,18 @@ describe('kill -9 under concurrent writes', () => {
     let acknowledged = 0;
     let sent = 0;
     const unexpected: string[] = [];
-    const env = { DATABASE_PATH: dbPath, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' };
+    const env = { ...shared.env, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' };
 
-    const check = (trial: number) => {
-      const lost = lostWrites(dbPath, expected);
-      const mismatches = rollupMismatches(dbPath);
+    const check = async (trial: number) => {
+      const lost = await lostWrites(shared, expected);
+      const mismatches = await rollupMismatches(shared);
       expect(lost, `trial ${trial}: acknowledged writes lost`).toEqual([]);
       expect(mismatches, `trial ${trial}: rollups that differ from a recount`).toEqual([]);
     };
 
     for (let trial = 1; trial <= TRIALS; trial++) {
       const child: ServerChild = await startChild(env);
-      if (trial > 1) check(trial - 1);
+      if (trial > 1) await check(trial - 1);
       const call = async (method: string, path: string, body: unknown): Promise<Record<string, unknown> | undefined> => {
         sent++;
         const res = await fetch(`${child.url}${path}`, {
@@ -249,7 +263,7 @@ describe('kill -9 under concurrent writes', () => {
 
     // The last restart, checked the same way, then a clean stop.
     const last = await startChild(env);
-    check(TRIALS);
+    await check(TRIALS);
     // And the server serves what survived.
     const sample = [...expected.leads.values()].slice(-3);
     for (const lead of sample) {

@@ -1,5 +1,6 @@
 // The dashboard's people, sessions and procedures over real HTTP (API.md §7): one-time links, sign-in,
 // sessions (rotation, sign-out, expiry, removal), throttling, plans, and the same-origin rule.
+import { dbAll, dbCount, dbGet } from './helpers/db';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inviteUser, removeUser, resetPassword, setPasswordWithToken, SESSION_IDLE_MS, SESSION_MAX_MS } from '../src/services/users';
 import { startTestServer, type TestServer } from './helpers/harness';
@@ -21,7 +22,7 @@ describe('one-time links', () => {
     expect(invited.invite_url).toMatch(new RegExp(`^${srv.url}/dashboard/set-password#token=[A-Za-z0-9_-]{43}$`));
     const token = tokenOfLink(invited.invite_url);
     // The token is not in the database, only its hash.
-    expect(JSON.stringify(srv.deps.sqlite.prepare('SELECT * FROM user_tokens').all())).not.toContain(token);
+    expect(JSON.stringify(await dbAll(srv, 'SELECT * FROM user_tokens'))).not.toContain(token);
     const short = await dash(srv, 'mutation', 'auth.setPassword', { token, password: 'short' });
     expect(short.status).toBe(400);
     const set = await dash(srv, 'mutation', 'auth.setPassword', { token, password: PASSWORD });
@@ -30,8 +31,8 @@ describe('one-time links', () => {
     const again = await dash(srv, 'mutation', 'auth.setPassword', { token, password: PASSWORD });
     expect(again.status).toBe(400);
     expect(again.body.error.message).toMatch(/invalid, used or expired/);
-    const stored = srv.deps.sqlite.prepare('SELECT password_hash FROM users WHERE id = ?').get(invited.id) as { password_hash: string };
-    expect(stored.password_hash).toMatch(/^scrypt\$15\$8\$1\$/);
+    const stored = await dbGet<{ password_hash: string }>(srv, 'SELECT password_hash FROM users WHERE id = ?', invited.id);
+    expect(stored?.password_hash).toMatch(/^scrypt\$15\$8\$1\$/);
   });
 
   it('a link expires after 72 h; a reset link replaces the earlier one', async () => {
@@ -72,7 +73,7 @@ describe('sign-in and sessions', () => {
     expect(out.setCookie[0]).toMatch(/^ormiar_session=; .*Max-Age=0/);
     expect((await dash(srv, 'query', 'auth.me', undefined, { cookie: third })).status).toBe(401);
     // Only hashes are stored.
-    expect(JSON.stringify(srv.deps.sqlite.prepare('SELECT * FROM sessions').all())).not.toContain(second);
+    expect(JSON.stringify(await dbAll(srv, 'SELECT * FROM sessions'))).not.toContain(second);
   });
 
   it('unknown email and wrong password answer alike', async () => {
@@ -206,8 +207,8 @@ describe('cross-site requests are refused', () => {
   it('a form post, a cross-origin fetch, a missing header or origin: 403 and nothing changes', async () => {
     const p = await person(srv, 'enterprise');
     const cookie = await signIn(srv, p);
-    const count = () => (srv.deps.sqlite.prepare('SELECT count(*) AS n FROM api_keys WHERE client_id = ?').get(p.tenant.clientId) as { n: number }).n;
-    const before = count();
+    const count = () => dbCount(srv, 'SELECT count(*) AS n FROM api_keys WHERE client_id = ?', p.tenant.clientId);
+    const before = await count();
     const attempts: Record<string, string>[] = [
       // A cross-site HTML form: text/plain or urlencoded, the attacker's Origin, no custom header.
       { 'x-ormiar-dashboard': '', 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
@@ -229,7 +230,7 @@ describe('cross-site requests are refused', () => {
     }
     const formSignIn = await dash(srv, 'mutation', 'auth.signIn', { email: p.email, password: p.password }, { headers: { origin: 'https://evil.example' } });
     expect(formSignIn.status).toBe(403);
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
     // No CORS grant for another origin.
     const pre = await fetch(`${srv.url}/trpc/dashboard.keys.create`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-ormiar-dashboard' } });
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();

@@ -20,11 +20,12 @@ interface Demo {
 }
 
 function startDemo(cwd: string): Promise<Demo> {
-  // No ORMIAR_INTERNAL_TOKEN and no DATABASE_PATH: the demo makes a token and uses its own file anyway.
+  // No ORMIAR_INTERNAL_TOKEN, and a DATABASE_PATH and a DATABASE_URL it must not use (the URL names no
+  // server): the demo makes a token and uses its own file anyway.
   const { ORMIAR_INTERNAL_TOKEN: _token, DATABASE_PATH: _path, ...env } = process.env;
   const child = spawn(TSX, [join(ROOT, 'src/demo.ts')], {
     cwd,
-    env: { ...env, PORT: '0', LOG_LEVEL: 'warn', DATABASE_PATH: join(cwd, 'not-this.sqlite') },
+    env: { ...env, PORT: '0', LOG_LEVEL: 'warn', DATABASE_PATH: join(cwd, 'not-this.sqlite'), DATABASE_URL: 'postgres://nobody@127.0.0.1:1/not_this' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

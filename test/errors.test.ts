@@ -1,6 +1,8 @@
 // One error contract from every layer (API.md §2 "Errors", §5): unknown routes, wrong methods, body
 // parsing, sizes, crashes, request ids, CORS and idempotency — over real HTTP, on /v1 and /trpc.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dbCount, dbRun } from './helpers/db';
+import { onPostgres } from './helpers/engine';
 import { expectError, startTestServer, tempDbPath, untypedTrpcClient, trpcOutcome, type ApiResponse, type Tenant, type TestServer } from './helpers/harness';
 import { dbSnapshot, randomId } from './helpers/operations';
 
@@ -64,10 +66,10 @@ describe('request bodies', () => {
     ['a trailing comma', '{"name": "Jane",}'],
     ['single quotes', "{'name': 'Jane'}"],
   ])('malformed JSON (%s) → 400, and creates nothing', async (_label, raw) => {
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     expectError(await srv.call('POST', '/v1/leads', { token: t.token, rawBody: raw, headers: json }), 400, 'BAD_REQUEST');
     expectError(await srv.call('PATCH', `/v1/leads/${randomId('lead')}`, { token: t.token, rawBody: raw, headers: json }), 400, 'BAD_REQUEST');
-    expect(dbSnapshot(srv)).toEqual(before);
+    expect((await dbSnapshot(srv))).toEqual(before);
   });
 
   it('authentication comes before the body: no key and malformed JSON → 401', async () => {
@@ -89,10 +91,10 @@ describe('request bodies', () => {
     ['xml', 'application/xml'],
     ['jsonish but not json', 'application/jsonx'],
   ])('a body of another content type (%s) → 400', async (_label, type) => {
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     const res = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: JSON.stringify({ bot_id: t.botId, name: 'Typed' }), headers: { 'content-type': type } });
     expectError(res, 400, 'BAD_REQUEST');
-    expect(dbSnapshot(srv)).toEqual(before);
+    expect((await dbSnapshot(srv))).toEqual(before);
   });
 
   it('a body without a content type → 400', async () => {
@@ -120,10 +122,10 @@ describe('body size: 64 KiB on the raw bytes', () => {
   it('POST /v1/leads: exactly 64 KiB is accepted, one byte more is 413', async () => {
     const exact = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: paddedLead(t.botId, KIB_64), headers: json });
     expect(exact.status, exact.text).toBe(201);
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     const over = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: paddedLead(t.botId, KIB_64 + 1), headers: json });
     expectError(over, 413, 'PAYLOAD_TOO_LARGE');
-    expect(dbSnapshot(srv)).toEqual(before);
+    expect((await dbSnapshot(srv))).toEqual(before);
   });
 
   it('counts bytes, not characters', async () => {
@@ -179,7 +181,7 @@ describe.each(['production', 'development'])('an unexpected crash with NODE_ENV=
   const previous = process.env.NODE_ENV;
   beforeAll(async () => {
     process.env.NODE_ENV = nodeEnv;
-    crashing = await startTestServer({ DATABASE_PATH: tempDbPath() });
+    crashing = await startTestServer(onPostgres() ? {} : { DATABASE_PATH: tempDbPath() });
     c = await crashing.tenant('business');
     // Watch what the server logs (the logger is real; only its error method is observed).
     const original = crashing.deps.logger.error.bind(crashing.deps.logger);
@@ -194,7 +196,8 @@ describe.each(['production', 'development'])('an unexpected crash with NODE_ENV=
   });
 
   it('a dropped table: 500 SERVER_ERROR with nothing internal on /v1 and /trpc, logged with the request id', async () => {
-    crashing.deps.sqlite.exec('DROP TABLE leads');
+    // PostgreSQL refuses to drop a table others reference unless told to drop those references too.
+    await dbRun(crashing, onPostgres() ? 'DROP TABLE leads CASCADE' : 'DROP TABLE leads');
     for (const [method, path, body] of [
       ['GET', '/v1/leads', undefined],
       ['POST', '/v1/leads', { bot_id: c.botId, name: 'Crash' }],
@@ -214,7 +217,9 @@ describe.each(['production', 'development'])('an unexpected crash with NODE_ENV=
   });
 
   it('a closed database: 500 with nothing internal; /readyz says 503, /healthz still 200', async () => {
-    crashing.deps.sqlite.close();
+    // SQLite: the connection closed under the server. PostgreSQL: its pool ended under the server.
+    if (onPostgres()) await crashing.deps.store.close();
+    else crashing.deps.sqlite.close();
     const res = await crashing.call('GET', '/v1/bots', { token: c.token });
     expectError(res, 500, 'SERVER_ERROR');
     expectNothingInternal(res);
@@ -312,14 +317,14 @@ describe('Idempotency-Key on POST /v1/leads', () => {
     b = await srv.tenant('business');
   });
   const create = (who: Tenant, key: string, body: unknown) => srv.call('POST', '/v1/leads', { token: who.token, body, headers: { 'idempotency-key': key } });
-  const count = (who: Tenant) => (srv.deps.sqlite.prepare('SELECT count(*) AS n FROM leads WHERE client_id = ?').get(who.clientId) as { n: number }).n;
+  const count = (who: Tenant) => dbCount(srv, 'SELECT count(*) AS n FROM leads WHERE client_id = ?', who.clientId);
 
   it('replays the first answer for the same key and body: same status, same body, Idempotent-Replayed', async () => {
     const body = { bot_id: a.botId, name: 'Once', email: 'once@example.com' };
     const first = await create(a, 'order-1', body);
     expect(first.status).toBe(201);
     expect(first.headers.has('idempotent-replayed')).toBe(false);
-    const n = count(a);
+    const n = await count(a);
     // Same fields in another order are the same request.
     const again = await create(a, 'order-1', { email: 'once@example.com', name: 'Once', bot_id: a.botId });
     expect(again.status).toBe(201);
@@ -329,16 +334,16 @@ describe('Idempotency-Key on POST /v1/leads', () => {
     await srv.call('PATCH', `/v1/leads/${String(first.body.id)}`, { token: a.token, body: { name: 'Renamed' } });
     const later = await create(a, 'order-1', body);
     expect(later.body).toEqual(first.body);
-    expect(count(a)).toBe(n);
+    expect(await count(a)).toBe(n);
   });
 
   it('the same key with another body → 409, and the first answer still replays', async () => {
     const body = { bot_id: a.botId, name: 'First' };
     const first = await create(a, 'order-2', body);
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     const conflict = await create(a, 'order-2', { ...body, name: 'Second' });
     expectError(conflict, 409, 'CONFLICT');
-    expect(dbSnapshot(srv)).toEqual(before);
+    expect((await dbSnapshot(srv))).toEqual(before);
     expect((await create(a, 'order-2', body)).body).toEqual(first.body);
   });
 
@@ -346,23 +351,23 @@ describe('Idempotency-Key on POST /v1/leads', () => {
     expect((await create(a, 'k', { bot_id: a.botId, name: 'One' })).status).toBe(201);
     expect((await create(a, 'k'.repeat(255), { bot_id: a.botId, name: 'Max' })).status).toBe(201);
     for (const key of ['k'.repeat(256), '']) {
-      const before = dbSnapshot(srv);
+      const before = await dbSnapshot(srv);
       const res = await create(a, key, { bot_id: a.botId, name: 'Too long' });
       expectError(res, 400, 'BAD_REQUEST');
       expect(res.body.error.issues?.[0]?.path).toBe('Idempotency-Key');
-      expect(dbSnapshot(srv)).toEqual(before);
+      expect((await dbSnapshot(srv))).toEqual(before);
     }
   });
 
   it('does not store answers to invalid requests: a corrected retry with the same key succeeds', async () => {
-    const n = count(a);
+    const n = await count(a);
     expectError(await create(a, 'order-3', { bot_id: a.botId, name: '' }), 400, 'BAD_REQUEST');
     expectError(await create(a, 'order-3', { bot_id: a.botId, name: 'No contact', status: 'qualified' }), 400, 'BAD_REQUEST');
     expectError(await create(a, 'order-3', { bot_id: randomId('bot'), name: 'Wrong bot' }), 400, 'BAD_REQUEST');
     const fixed = await create(a, 'order-3', { bot_id: a.botId, name: 'Fixed' });
     expect(fixed.status).toBe(201);
     expect(fixed.headers.has('idempotent-replayed')).toBe(false);
-    expect(count(a)).toBe(n + 1);
+    expect(await count(a)).toBe(n + 1);
   });
 
   it('scopes keys per client', async () => {
@@ -381,10 +386,10 @@ describe('Idempotency-Key on POST /v1/leads', () => {
   });
 
   it('concurrent duplicates create one lead; every other answer is its replay or a 409', async () => {
-    const n = count(a);
+    const n = await count(a);
     const body = { bot_id: a.botId, name: 'Raced' };
     const answers = await Promise.all(Array.from({ length: 10 }, () => create(a, 'raced', body)));
-    expect(count(a)).toBe(n + 1);
+    expect(await count(a)).toBe(n + 1);
     const created = answers.filter((r) => r.status === 201);
     expect(created.length).toBeGreaterThan(0);
     expect(new Set(created.map((r) => r.body.id)).size).toBe(1);

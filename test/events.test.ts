@@ -1,6 +1,6 @@
 // GET /v1/events: every lead_qualified / lead_booked event of the client, newest first, 30 days.
+import { dbCount, dbRun } from './helpers/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { events, webhookDeliveries } from '../src/db/sqlite/schema';
 import { newId } from '../src/lib/ids';
 import { DAY_MS } from '../src/lib/time';
 import { storeEndpoint } from '../src/services/webhooks';
@@ -58,7 +58,7 @@ describe('GET /v1/events', () => {
     const onlyBooked = await srv.call('GET', '/v1/events?type=lead_booked', { token: t.token });
     expect(onlyBooked.body.data.map((e: { id: string }) => e.id)).toEqual([booked.id]);
     // Business plan: stored, never queued for delivery.
-    expect(srv.deps.sqlite.prepare('SELECT count(*) AS n FROM webhook_deliveries WHERE client_id = ?').get(t.clientId)).toEqual({ n: 0 });
+    expect(await dbCount(srv, 'SELECT count(*) AS n FROM webhook_deliveries WHERE client_id = ?', t.clientId)).toBe(0);
   });
 
   it('pages with stable cursors and filters by created_after (inclusive)', async () => {
@@ -107,29 +107,30 @@ describe('GET /v1/events', () => {
     const t = await srv.tenant('enterprise');
     const ep = await storeEndpoint(srv.deps, t.clientId, { url: 'https://hooks.example.invalid/old' });
     const now = Date.now();
-    const insertOld = (ageMs: number) => {
+    // Old rows cannot be made through a request (the clock is the server's): written as they would have been.
+    const insertOld = async (ageMs: number) => {
       const id = newId('event');
       const at = now - ageMs;
       const lead = { id: newId('lead'), botId: t.botId, clientId: t.clientId, name: 'Old', phone: null, email: 'old@example.com', interest: null };
-      srv.deps.db.insert(events).values({ id, clientId: t.clientId, botId: t.botId, leadId: lead.id, type: 'lead_qualified', payload: leadEventPayload(id, 'lead_qualified', lead, at), createdAt: at }).run();
-      srv.deps.db
-        .insert(webhookDeliveries)
-        .values({ id: newId('delivery'), clientId: t.clientId, endpointId: ep.id, eventId: id, event: 'lead_qualified', status: 'failed', attempts: 8, createdAt: at })
-        .run();
+      await dbRun(srv, "INSERT INTO events (id, client_id, bot_id, lead_id, type, payload, created_at) VALUES (?, ?, ?, ?, 'lead_qualified', ?, ?)", id, t.clientId, t.botId, lead.id, leadEventPayload(id, 'lead_qualified', lead, at), at);
+      await dbRun(
+        srv,
+        "INSERT INTO webhook_deliveries (id, client_id, endpoint_id, event_id, event, status, attempts, created_at) VALUES (?, ?, ?, ?, 'lead_qualified', 'failed', 8, ?)",
+        newId('delivery'), t.clientId, ep.id, id, at,
+      );
       return id;
     };
-    const expired = insertOld(31 * DAY_MS);
-    const kept = insertOld(29 * DAY_MS);
+    const expired = await insertOld(31 * DAY_MS);
+    const kept = await insertOld(29 * DAY_MS);
     const listed = await srv.call('GET', '/v1/events?limit=100', { token: t.token });
     expect(listed.body.data.map((e: { id: string }) => e.id)).toEqual([kept]);
 
     const deadline = Date.now() + 10_000;
-    const count = (table: string, column: string, id: string) =>
-      (srv.deps.sqlite.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`).get(id) as { n: number }).n;
-    while (count('events', 'id', expired) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(count('events', 'id', expired)).toBe(0);
-    expect(count('webhook_deliveries', 'event_id', expired)).toBe(0);
-    expect(count('events', 'id', kept)).toBe(1);
-    expect(count('webhook_deliveries', 'event_id', kept)).toBe(1);
+    const count = (table: string, column: string, id: string) => dbCount(srv, `SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`, id);
+    while ((await count('events', 'id', expired)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await count('events', 'id', expired)).toBe(0);
+    expect(await count('webhook_deliveries', 'event_id', expired)).toBe(0);
+    expect(await count('events', 'id', kept)).toBe(1);
+    expect(await count('webhook_deliveries', 'event_id', kept)).toBe(1);
   });
 });

@@ -165,12 +165,12 @@ function trpcProblems(req: Sent, res: Answer): string[] {
 
 /** Sends; checks the answer, that a refused request changed nothing, and that nothing was polluted. */
 async function exchange(srv: TestServer, req: Sent, transport: 'rest' | 'trpc'): Promise<void> {
-  const before = dbSnapshot(srv);
+  const before = await dbSnapshot(srv);
   const res = await send(srv, req);
   const problems = transport === 'rest' ? restProblems(req, res) : trpcProblems(req, res);
   const refused = res.status >= 400 && res.status !== 207;
   if (refused) {
-    const after = dbSnapshot(srv);
+    const after = await dbSnapshot(srv);
     // A 409 under an Idempotency-Key is stored for replay by design (API.md §5).
     if (res.status === 409 && req.headers['idempotency-key'] !== undefined) {
       delete before.idempotency_keys;

@@ -1,6 +1,7 @@
 // Issue 13, defect 7: every answer inside the contract, including the ones Node's HTTP layer would
 // write by itself — absolute-form targets routed, Node's 400/408/413/417/431 with the contract's body
 // and X-Request-Id, two Authorization headers refused, and an aborted upload logged without a stack.
+import { dbCount } from './helpers/db';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/harness';
@@ -104,7 +105,7 @@ describe('answers Node would write by itself carry the contract body and X-Reque
       `POST /v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/json\r\nExpect: x-magic\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     );
     expectContractError(answer, 417);
-    expect((srv.deps.sqlite.prepare('SELECT count(*) AS n FROM leads').get() as { n: number }).n).toBe(0);
+    expect(await dbCount(srv, 'SELECT count(*) AS n FROM leads')).toBe(0);
   });
 
   it('Expect: 100-continue: an oversized declared body gets its 413 before it is sent; a fitting one gets 100 and is served', async () => {

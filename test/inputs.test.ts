@@ -4,6 +4,8 @@
 //      keys; other metadata keys come back exactly; timestamps are bounded so every answer parses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWebhookUrl } from '../src/webhooks/guard';
+import { dbCount, dbGet } from './helpers/db';
+import { onPostgres } from './helpers/engine';
 import { expectError, INTERNAL_TOKEN, startTestServer, type Tenant, type TestServer } from './helpers/harness';
 
 let srv: TestServer;
@@ -14,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => srv.close());
 
-const count = (table: string) => (srv.deps.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const count = (table: string) => dbCount(srv, `SELECT count(*) AS n FROM ${table}`);
 
 describe('webhook URLs (defect 5)', () => {
   const create = (url: string) => srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url } });
@@ -23,11 +25,11 @@ describe('webhook URLs (defect 5)', () => {
     // 1,027 characters as sent, 6,027 once its path is percent-encoded.
     const wide = `https://8.8.8.8/${'é'.repeat(1_011)}`;
     expect(wide.length).toBe(1_027);
-    const before = count('webhook_endpoints');
+    const before = await count('webhook_endpoints');
     const refused = await create(wide);
     expectError(refused, 400, 'BAD_REQUEST');
     expect(refused.body.error.issues).toEqual([expect.objectContaining({ path: 'url' })]);
-    expect(count('webhook_endpoints')).toBe(before);
+    expect(await count('webhook_endpoints')).toBe(before);
 
     // Exactly 2,048 once normalised: accepted, stored and returned in that form, and parsed alike at delivery.
     const fits = `https://8.8.8.8/${'a'.repeat(2_048 - 'https://8.8.8.8/'.length)}`;
@@ -41,7 +43,7 @@ describe('webhook URLs (defect 5)', () => {
   it('what is stored is the normalised form, and it is what every later read shows', async () => {
     const ok = await create('HTTPS://8.8.8.8:443/a/../Hook?x=%7e#frag');
     expect(ok.status).toBe(201);
-    const stored = (srv.deps.sqlite.prepare('SELECT url FROM webhook_endpoints WHERE id = ?').get(ok.body.id) as { url: string }).url;
+    const stored = (await dbGet<{ url: string }>(srv, 'SELECT url FROM webhook_endpoints WHERE id = ?', ok.body.id))?.url ?? '';
     expect(stored).toBe(ok.body.url);
     expect(new URL(stored).href).toBe(stored);
     expect(stored.startsWith('https://8.8.8.8/Hook')).toBe(true);
@@ -66,7 +68,7 @@ describe('charsets (defect 6)', () => {
   const latin1 = (botId: string) => Buffer.concat([Buffer.from(`{"bot_id":"${botId}","name":"Ren`), Buffer.from([0xe9]), Buffer.from('e"}')]);
 
   it('a body declared in another charset is refused with 400 on /v1 and /trpc, and nothing is stored', async () => {
-    const before = count('leads');
+    const before = await count('leads');
     for (const charset of ['iso-8859-1', 'latin1', 'windows-1252', '"utf-16"']) {
       const res = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: latin1(t.botId), headers: { 'content-type': `application/json; charset=${charset}` } });
       expectError(res, 400, 'BAD_REQUEST');
@@ -74,16 +76,16 @@ describe('charsets (defect 6)', () => {
     }
     const trpc = await srv.call('POST', '/trpc/leads.create', { token: t.token, rawBody: latin1(t.botId), headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
     expect(trpc.status).toBe(400);
-    expect(count('leads')).toBe(before);
+    expect(await count('leads')).toBe(before);
   });
 
   it('bytes that are not UTF-8 are refused even when declared UTF-8; UTF-8 in any spelling is accepted', async () => {
-    const before = count('leads');
+    const before = await count('leads');
     expectError(await srv.call('POST', '/v1/leads', { token: t.token, rawBody: latin1(t.botId), headers: { 'content-type': 'application/json; charset=utf-8' } }), 400, 'BAD_REQUEST');
     const trpc = await srv.call('POST', '/trpc/leads.create', { token: t.token, rawBody: latin1(t.botId), headers: { 'content-type': 'application/json' } });
     expect(trpc.status).toBe(400);
     expect(trpc.body.error.data.error.message).toMatch(/UTF-8/);
-    expect(count('leads')).toBe(before);
+    expect(await count('leads')).toBe(before);
     for (const type of ['application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=utf8', 'application/json']) {
       const res = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: Buffer.from(JSON.stringify({ bot_id: t.botId, name: 'Renée 🎉' })), headers: { 'content-type': type } });
       expect(res.status, type).toBe(201);
@@ -97,7 +99,7 @@ describe('unpaired surrogates (defect 6)', () => {
     srv.call(method, path, { token, rawBody: json, headers: { 'content-type': 'application/json' } });
 
   it('are refused with 400 and the path, in names, metadata keys and values, on create and update, /v1 and /trpc', async () => {
-    const before = count('leads');
+    const before = await count('leads');
     const cases: [string, string][] = [
       [`{"bot_id":"${t.botId}","name":"A\\ud800B"}`, 'name'],
       [`{"bot_id":"${t.botId}","name":"A\\udc00"}`, 'name'],
@@ -112,7 +114,7 @@ describe('unpaired surrogates (defect 6)', () => {
     const trpc = await raw(`{"bot_id":"${t.botId}","name":"A\\ud800B"}`, '/trpc/leads.create');
     expect(trpc.status).toBe(400);
     expect(trpc.body.error.data.error.issues[0].path).toBe('name');
-    expect(count('leads')).toBe(before);
+    expect(await count('leads')).toBe(before);
 
     const lead = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Paired 😀' } });
     expect(lead.body.name).toBe('Paired 😀');
@@ -123,8 +125,10 @@ describe('unpaired surrogates (defect 6)', () => {
     const admin = await raw('{"name":"\\ud800","plan":"starter"}', '/trpc/admin.clients.create', 'POST', INTERNAL_TOKEN);
     expect(admin.status).toBe(400);
     // What is stored is valid UTF-8.
-    const bad = srv.deps.sqlite.prepare("SELECT count(*) AS n FROM leads WHERE name <> CAST(CAST(name AS BLOB) AS TEXT)").get() as { n: number };
-    expect(bad.n).toBe(0);
+    // SQLite stores any bytes: its text must read back the same as UTF-8. PostgreSQL refuses invalid UTF-8 itself;
+    // on both, a lone surrogate that slipped through would be stored as U+FFFD.
+    if (!onPostgres()) expect(await dbCount(srv, 'SELECT count(*) AS n FROM leads WHERE name <> CAST(CAST(name AS BLOB) AS TEXT)')).toBe(0);
+    expect(await dbCount(srv, 'SELECT count(*) AS n FROM leads WHERE name LIKE ?', '%\uFFFD%')).toBe(0);
   });
 });
 
@@ -141,14 +145,14 @@ describe('metadata keys (defect 6)', () => {
   });
 
   it('__proto__ is refused with 400 naming it (never silently dropped), on create and PATCH, /v1 and /trpc', async () => {
-    const before = count('leads');
+    const before = await count('leads');
     const body = `{"bot_id":"${t.botId}","name":"Proto","metadata":{"__proto__":"x","crm":"1"}}`;
     const res = await srv.call('POST', '/v1/leads', { token: t.token, rawBody: body, headers: { 'content-type': 'application/json' } });
     expectError(res, 400, 'BAD_REQUEST');
     expect(res.body.error.issues).toEqual([{ path: 'metadata.__proto__', message: expect.stringContaining('__proto__') }]);
     const trpc = await srv.call('POST', '/trpc/leads.create', { token: t.token, rawBody: body, headers: { 'content-type': 'application/json' } });
     expect(trpc.status).toBe(400);
-    expect(count('leads')).toBe(before);
+    expect(await count('leads')).toBe(before);
     const lead = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Proto later' } });
     const patch = await srv.call('PATCH', `/v1/leads/${lead.body.id}`, { token: t.token, rawBody: '{"metadata":{"__proto__":null}}', headers: { 'content-type': 'application/json' } });
     expectError(patch, 400, 'BAD_REQUEST');

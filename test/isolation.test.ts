@@ -6,6 +6,7 @@
 // nothing changes. The other client's cursors reveal nothing; no answer to one client carries the
 // other's ids or data; the bot runtime's booking (service token naming a client) keeps to that client.
 // Timing: a foreign id and a random id take the same time, within noise (loose bound, ratio reported).
+import { dbAll } from './helpers/db';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, type IdKind } from '../src/lib/ids';
@@ -58,9 +59,9 @@ async function stock(srv: TestServer, label: string): Promise<Holdings> {
   ids.endpoint.push(endpoint, (await storeEndpoint(srv.deps, tenant.clientId, { url: 'https://second.ormiar-fixture.invalid/hooks', description: `${label} second` })).id);
   ids.delivery.push(await seedDelivery(srv, tenant));
   ids.event.push((await sendTestEvent(srv.deps, tenant.clientId, endpoint)).event_id);
-  const rows = srv.deps.sqlite.prepare('SELECT id, event_id FROM webhook_deliveries WHERE client_id = ?').all(tenant.clientId) as { id: string; event_id: string }[];
+  const rows = await dbAll<{ id: string; event_id: string }>(srv, 'SELECT id, event_id FROM webhook_deliveries WHERE client_id = ?', tenant.clientId);
   for (const r of rows) if (!ids.delivery.includes(r.id)) ids.delivery.push(r.id);
-  const events = srv.deps.sqlite.prepare('SELECT id FROM events WHERE client_id = ?').all(tenant.clientId) as { id: string }[];
+  const events = await dbAll<{ id: string }>(srv, 'SELECT id FROM events WHERE client_id = ?', tenant.clientId);
   for (const e of events) if (!ids.event.includes(e.id)) ids.event.push(e.id);
   return { tenant, ids, markers };
 }
@@ -142,9 +143,9 @@ describe('the matrix: every operation of A with each of B’s ids in each place'
           // Built first (building makes A's resources), so the snapshot brackets only the request.
           const base = await op.build(srv, a.tenant);
           const send = (id: string) => (transport === 'rest' ? rest(op, withId(base, place, id), a.tenant.token) : viaTrpc(op, withId(base, place, id), a.tenant.token));
-          const before = dbSnapshot(srv);
+          const before = await dbSnapshot(srv);
           const foreign = await send(foreignId);
-          const after = dbSnapshot(srv);
+          const after = await dbSnapshot(srv);
           const control = await send(random);
           tally.cases++;
           const label = `${transport} ${op.operationId} ${place.in}:${place.field}=${foreignId}`;
@@ -210,13 +211,13 @@ describe('no answer to A carries B’s ids or data', () => {
     for (const op of OPERATIONS) {
       const req = await op.build(srv, a.tenant);
       const put = (v: string): OperationRequest => (op.method === 'GET' ? { ...req, query: { ...req.query, client_id: v } } : { ...req, body: { ...req.body, client_id: v } });
-      const before = dbSnapshot(srv);
+      const before = await dbSnapshot(srv);
       const foreign = await rest(op, put(b.tenant.clientId), a.tenant.token);
       const random = await rest(op, put(newId('client')), a.tenant.token);
       tally.cases++;
       expect(foreign.status, op.operationId).toBe(400);
       expect(visible(foreign)).toEqual(visible(random));
-      expect(dbSnapshot(srv)).toEqual(before);
+      expect((await dbSnapshot(srv))).toEqual(before);
     }
   });
 });
@@ -233,12 +234,12 @@ describe('the bot runtime (service token naming A)', () => {
       [book(a.tenant.botId, b.ids.lead[0] ?? ''), book(a.tenant.botId, newId('lead'))],
       [book(b.tenant.botId, aLead), book(newId('bot'), aLead)],
     ] as const) {
-      const before = dbSnapshot(srv);
+      const before = await dbSnapshot(srv);
       const [f, r] = [await foreign, await random];
       tally.cases++;
       expect(f.status).toBeGreaterThanOrEqual(400);
       expect(visible(f)).toEqual(visible(r));
-      expect(dbSnapshot(srv)).toEqual(before);
+      expect((await dbSnapshot(srv))).toEqual(before);
     }
   });
 });
@@ -295,13 +296,13 @@ describe('the dashboard: a person of A reaches nothing of B', () => {
   ];
   it.each(CASES)('$proc: each of B’s ids answers like a random id and changes nothing', async ({ proc, kind, idKind, input }) => {
     for (const foreignId of b.ids[idKind]) {
-      const before = dbSnapshot(srv);
+      const before = await dbSnapshot(srv);
       const foreign = await dash(srv, kind, proc, input(foreignId), { cookie });
       const random = await dash(srv, kind, proc, input(newId(idKind)), { cookie });
       tally.cases++;
       expect(seen(foreign), `${proc} ${foreignId}`).toEqual(seen(random));
       expect([400, 404]).toContain(foreign.status);
-      expect(dbSnapshot(srv)).toEqual(before);
+      expect((await dbSnapshot(srv))).toEqual(before);
       const leaked = leaksOf(JSON.stringify(foreign.body).replace(foreignId, ''), b);
       tally.leaks += leaked.length;
       expect(leaked).toEqual([]);

@@ -5,13 +5,15 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
-import { createSqliteStore } from '../src/db/sqlite/store';
+import { openStore } from '../src/db/open';
+import { openPg } from '../src/db/pg/client';
 import { limiterPath } from '../src/http/ratelimit';
 import { randomToken } from '../src/lib/crypto';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/services/clients';
-import { expectError, startTestServer, tempDbPath, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
+import { dbCount } from './helpers/db';
+import { sharedDatabase } from './helpers/engine';
+import { expectError, startTestServer, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
 import { spawnServer, stopAll } from './helpers/processes';
 import { randomId } from './helpers/operations';
 
@@ -96,8 +98,7 @@ describe('per key', () => {
     expect(rateHeaders(over, 7).remaining).toBe(0);
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Nothing was created past the limit.
-    const leads = srv.deps.sqlite.prepare('SELECT count(*) AS n FROM leads WHERE client_id = ?').get(t.clientId) as { n: number };
-    expect(leads.n).toBe(1);
+    expect(await dbCount(srv, 'SELECT count(*) AS n FROM leads WHERE client_id = ?', t.clientId)).toBe(1);
   });
 
   it('honours ORMIAR_RATE_LIMIT_PER_MINUTE, and gives each key its own budget', async () => {
@@ -182,18 +183,17 @@ afterAll(async () => {
 });
 
 
-describe('two server processes sharing one database file', () => {
+describe('two server processes sharing one database', () => {
   it('count one budget: a burst of 150 split across both gets exactly 120 successes', async () => {
-    const path = tempDbPath('shared.sqlite');
-    const database = openDatabase(path);
-    migrateDatabase(database.db);
-    const deps = { store: createSqliteStore(database.sqlite), clock: systemClock };
+    const shared = await sharedDatabase({ name: 'shared.sqlite' });
+    const opened = await openStore(shared.db);
+    const deps = { store: opened.store, clock: systemClock };
     const client = await createClient(deps, { name: 'Shared', plan: 'business' });
     await createBot(deps, { client_id: client.id, name: 'Desk' });
     const { token } = await createApiKey(deps, { client_id: client.id });
-    database.close();
+    await opened.store.close();
 
-    const urls = await Promise.all([spawnServer(path, children), spawnServer(path, children)]);
+    const urls = await Promise.all([spawnServer(shared.db, children), spawnServer(shared.db, children)]);
     expect(new Set(urls).size).toBe(2);
     const answers = await burst(urls, token);
     expectExactBurst(answers, 120);
@@ -202,13 +202,23 @@ describe('two server processes sharing one database file', () => {
     for (const part of byServer) {
       expect(part.some((r) => r.status === 200)).toBe(true);
     }
-    // The counters live beside the database, in `<DATABASE_PATH>-ratelimit`, not in the main file.
-    const counters = new Database(limiterPath(path), { readonly: true });
-    expect((counters.prepare("SELECT points FROM rate_limits WHERE key LIKE 'key%'").get() as { points: number }).points).toBe(150);
-    counters.close();
-    const main = new Database(path, { readonly: true });
-    expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'rate_limits'").all()).toEqual([]);
-    main.close();
+    if (shared.engine === 'sqlite') {
+      // The counters live beside the database, in `<DATABASE_PATH>-ratelimit`, not in the main file.
+      const counters = new Database(limiterPath(shared.db), { readonly: true });
+      expect((counters.prepare("SELECT points FROM rate_limits WHERE key LIKE 'key%'").get() as { points: number }).points).toBe(150);
+      counters.close();
+      const main = new Database(shared.db, { readonly: true });
+      expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'rate_limits'").all()).toEqual([]);
+      main.close();
+    } else {
+      // On PostgreSQL the counters are the database's own UNLOGGED table: one row, all 150 consumes.
+      const check = openPg(shared.db, { max: 1 });
+      const rows = await check.pool.query("SELECT points FROM rate_limits WHERE key LIKE 'key%'");
+      const logged = await check.pool.query("SELECT relpersistence FROM pg_class WHERE relname = 'rate_limits'");
+      await check.close();
+      expect(rows.rows).toEqual([{ points: 150 }]);
+      expect(logged.rows).toEqual([{ relpersistence: 'u' }]);
+    }
     console.info(
       `two processes: ${answers.filter((r) => r.status === 200).length} × 200, ${answers.filter((r) => r.status === 429).length} × 429 ` +
         `(per process: ${byServer.map((p) => `${p.filter((r) => r.status === 200).length}/${p.length}`).join(', ')})`,

@@ -134,10 +134,10 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
 
   /** Sends, asserts the refusal, and that no table changed. */
   async function refused(req: OperationRequest, auth: { token?: string; authorization?: string }, status: number, code: string) {
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     const res = await send(req, auth);
     expectError(res, status, code);
-    expect(dbSnapshot(srv), 'a refused request changes nothing').toEqual(before);
+    expect((await dbSnapshot(srv)), 'a refused request changes nothing').toEqual(before);
     return res;
   }
 
@@ -221,7 +221,7 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
       return trpcOutcome(op.method === 'GET' ? c.query(op.procedure, input) : c.mutation(op.procedure, input));
     };
     const [mine, asStarter, theirs] = [await op.build(srv, caller), await op.build(srv, starter), await op.build(srv, other)];
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     expect(await call(null, mine)).toMatchObject({ ok: false, status: 401, error: { code: 'UNAUTHORIZED' } });
     expect(await call(`${TOKEN_PREFIX}${randomToken(32)}`, mine)).toMatchObject({ ok: false, status: 401, error: { code: 'UNAUTHORIZED' } });
     expect(await call(starter.token, asStarter)).toMatchObject({
@@ -233,7 +233,7 @@ describe.each(OPERATIONS.map((op) => ({ name: operationKey(op.method, op.path), 
       const rest = await send(theirs, { token: caller.token });
       expect(await call(caller.token, theirs)).toMatchObject({ ok: false, status: 404, error: { code: 'NOT_FOUND', message: rest.body.error.message } });
     }
-    expect(dbSnapshot(srv), 'a refused request changes nothing').toEqual(before);
+    expect((await dbSnapshot(srv)), 'a refused request changes nothing').toEqual(before);
   });
 
   // The control: the same request with a good key on the right plan succeeds, so the refusals above

@@ -1,4 +1,7 @@
 // Start-up, configuration, migrations and shutdown, on the real entry point (src/main.ts).
+import { openPg } from '../src/db/pg/client';
+import { createTestDatabase } from './helpers/pg';
+import { onPostgres } from './helpers/engine';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -88,11 +91,16 @@ describe('environment', () => {
   });
 });
 
+/** Where a started server keeps its data on this file's engine: the SQLite file `path`, or a new PostgreSQL database. */
+const dbEnv = async (path: string): Promise<Record<string, string>> => (onPostgres() ? { DATABASE_URL: await createTestDatabase() } : { DATABASE_PATH: path });
+
 describe('process', () => {
-  it('creates the database folder, migrates, seeds nothing, serves, and exits 0 on SIGTERM', async () => {
+  // SQLite: a file in folders that do not exist yet. PostgreSQL: an empty database (no tables at all).
+  it('creates the database (SQLite: and its folder), migrates, seeds nothing, serves, and exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-main-'));
     const dbPath = join(dir, 'nested', 'folder', 'ormiar.sqlite');
-    const child = runMain({ PORT: '0', DATABASE_PATH: dbPath, LOG_LEVEL: 'info' });
+    const pgUrl = onPostgres() ? await createTestDatabase({ migrated: false }) : undefined;
+    const child = runMain({ PORT: '0', ...(pgUrl ? { DATABASE_URL: pgUrl } : { DATABASE_PATH: dbPath }), LOG_LEVEL: 'info' });
     const url = await listeningUrl(child);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${url}/readyz`);
@@ -101,6 +109,14 @@ describe('process', () => {
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
+    if (pgUrl) {
+      const db = openPg(pgUrl, { max: 1 });
+      const tables = await db.pool.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'");
+      expect(tables.rows.map((t) => t.name)).toEqual(expect.arrayContaining(['clients', 'leads', 'api_keys', 'stats_daily']));
+      expect((await db.pool.query('SELECT count(*) AS n FROM clients')).rows).toEqual([{ n: 0 }]);
+      await db.close();
+      return;
+    }
     expect(existsSync(dbPath)).toBe(true);
     const db = new Database(dbPath, { readonly: true });
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
@@ -113,7 +129,7 @@ describe('process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-start-'));
     const child = spawn('npm', ['start'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PORT: '0', DATABASE_PATH: join(dir, 'db.sqlite'), LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PORT: '0', ...(await dbEnv(join(dir, 'db.sqlite'))), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const url = await listeningUrl(child);
@@ -156,7 +172,9 @@ describe('process', () => {
 
   it('answers /readyz 503 when the database does not', async () => {
     const srv = await startTestServer();
-    srv.deps.sqlite.close();
+    // SQLite: the connection closed under the server. PostgreSQL: its pool ended under the server.
+    if (onPostgres()) await srv.deps.store.close();
+    else srv.deps.sqlite.close();
     const res = await fetch(`${srv.url}/readyz`);
     expect(res.status).toBe(503);
     expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
@@ -165,14 +183,16 @@ describe('process', () => {
 });
 
 describe('npm run cli', () => {
-  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 with the CLI’s one line on stderr', () => {
+  it('prints one JSON object on stdout and nothing else with --json; an error is exit 1 with the CLI’s one line on stderr', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ormiar-npm-cli-'));
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
-    const ok = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'business', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
+    // --db: a file path, or on PostgreSQL a postgres:// URL (API.md §6).
+    const db = onPostgres() ? await createTestDatabase() : join(dir, 'db.sqlite');
+    const ok = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'business', '--db', db, '--json'], { cwd: ROOT, env, encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(ok.stdout)).toMatchObject({ id: expect.stringMatching(/^cli_/) });
-    const bad = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'gold', '--db', join(dir, 'db.sqlite'), '--json'], { cwd: ROOT, env, encoding: 'utf8' });
+    const bad = spawnSync('npm', ['run', 'cli', '--', 'clients', 'create', '--name', 'Acme', '--plan', 'gold', '--db', db, '--json'], { cwd: ROOT, env, encoding: 'utf8' });
     expect(bad.status).toBe(1);
     // npm's JSON mode (.npmrc): its banner goes to stderr, and a failed script leaves npm's own JSON
     // error object on stdout — still one JSON object; the CLI itself wrote nothing there.

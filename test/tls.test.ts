@@ -11,6 +11,11 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERNAL_TOKEN, startTestServer, type TestServer } from './helpers/harness';
 import { killAllChildren, startChild } from './helpers/child';
+import { onPostgres } from './helpers/engine';
+import { createTestDatabase } from './helpers/pg';
+
+/** A child server's database on this file's engine: SQLite in memory, or a PostgreSQL database of its own. */
+const childDatabase = async (): Promise<Record<string, string>> => (onPostgres() ? { DATABASE_URL: await createTestDatabase() } : { DATABASE_PATH: ':memory:' });
 
 interface Cert {
   cert: string;
@@ -117,7 +122,7 @@ describe('SIGHUP reloads the certificate', () => {
     const keyPath = join(dir, 'live.key.pem');
     copyFileSync(first.cert, certPath);
     copyFileSync(first.key, keyPath);
-    const child = await startChild({ DATABASE_PATH: ':memory:', TLS_CERT_PATH: certPath, TLS_KEY_PATH: keyPath });
+    const child = await startChild({ ...(await childDatabase()), TLS_CERT_PATH: certPath, TLS_KEY_PATH: keyPath });
     const port = Number(new URL(child.url).port);
     const ca = [first.pem, renewed.pem];
     const kept = new https.Agent({ keepAlive: true, maxSockets: 1, ca });
@@ -164,7 +169,7 @@ describe('SIGHUP reloads the certificate', () => {
   });
 
   it('without TLS, SIGHUP is logged and the server keeps serving', async () => {
-    const child = await startChild({ DATABASE_PATH: ':memory:', ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN });
+    const child = await startChild({ ...(await childDatabase()), ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN });
     child.proc.kill('SIGHUP');
     await child.waitForLog((l) => l.msg === 'TLS reload requested but TLS_CERT_PATH/TLS_KEY_PATH are not set');
     expect((await fetch(`${child.url}/healthz`)).status).toBe(200);

@@ -1,31 +1,35 @@
-// Procedures called in-process with createCaller(innerContext): no HTTP request, real SQLite. The
+// Procedures called in-process with createCaller(innerContext): no HTTP request, the real database
+// of this file's engine (SQLite or PostgreSQL). The
 // principal decides what a call may do, exactly as it does when an HTTP adapter derived it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { migrateDatabase, openDatabase } from '../src/db/sqlite/connection';
+import { openStore } from '../src/db/open';
 import { createDeps, type AppDeps } from '../src/deps';
 import { AppError } from '../src/lib/errors';
 import { appRouter } from '../src/routers/_app';
 import { createInnerContext, type Principal } from '../src/trpc/context';
 import { createCallerFactory } from '../src/trpc/init';
+import { onPostgres } from './helpers/engine';
+import { createTestDatabase } from './helpers/pg';
 
 const createCaller = createCallerFactory(appRouter);
 
 let deps: AppDeps;
-let close: () => void;
+let close: () => Promise<void>;
 const as = (principal: Principal) => createCaller(createInnerContext({ deps, principal }));
 
-beforeAll(() => {
-  const database = openDatabase(':memory:');
-  migrateDatabase(database.db);
+beforeAll(async () => {
+  // This file's engine: SQLite in memory, or a PostgreSQL database of its own (limiter in its table).
+  const opened = await openStore(onPostgres() ? await createTestDatabase() : ':memory:');
   deps = createDeps({
-    database,
+    ...(opened.engine === 'sqlite' ? { database: opened.database } : { limiter: { kind: 'postgres' as const, pool: opened.pool } }),
+    store: opened.store,
     logger: pino({ level: 'silent' }),
     config: { internalToken: undefined, rateLimitPerMinute: 2 },
   });
-  close = () => {
-    deps.limits.close();
-    void deps.store.close();
+  close = async () => {
+    await deps.limits.close();
+    await deps.store.close();
   };
 });
 afterAll(() => close());

@@ -268,10 +268,10 @@ describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))
   it.each(cases.map((c) => ({ name: c.label, c })))('$name → 400 naming the field, on REST and /trpc alike', async ({ c }) => {
     const t = await tenantFor(op.plan);
     const req = c.apply(base);
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     const res = await srv.call(op.method, urlOf(op, req), { token: t.token, body: req.body, headers: req.headers ?? {} });
     expectInvalid(res, c.field);
-    expect(dbSnapshot(srv), 'an invalid request changes nothing').toEqual(before);
+    expect((await dbSnapshot(srv)), 'an invalid request changes nothing').toEqual(before);
     if (c.location === 'header') return; // headers are a REST matter
     const client = untypedTrpcClient(srv, t.token);
     const input = trpcInputOf(req);
@@ -282,7 +282,7 @@ describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))
       const { request_id: _trpcId, ...trpcError } = viaTrpc.error ?? { request_id: '' };
       expect({ status: viaTrpc.status, ...trpcError }).toEqual({ status: 400, ...restError });
     }
-    expect(dbSnapshot(srv)).toEqual(before);
+    expect((await dbSnapshot(srv))).toEqual(before);
   });
 });
 
@@ -290,10 +290,10 @@ describe.each(OPERATIONS.map((op) => ({ name: `${op.method} ${op.path}`, op })))
 
 /** Sends and expects 400 naming `field`, with nothing changed. */
 async function refuses(t: Tenant, method: string, path: string, field: string, body?: unknown) {
-  const before = dbSnapshot(srv);
+  const before = await dbSnapshot(srv);
   const res = await srv.call(method, path, { token: t.token, body });
   expectInvalid(res, field);
-  expect(dbSnapshot(srv)).toEqual(before);
+  expect((await dbSnapshot(srv))).toEqual(before);
   return res;
 }
 
@@ -550,13 +550,13 @@ describe('REST and /trpc behave identically', () => {
 
   it('refuses the same invalid create with the same issues, and creates nothing', async () => {
     const body = { bot_id: t.botId, name: '', phone: '123', metadata: { k: 1 }, extra: true };
-    const before = dbSnapshot(srv);
+    const before = await dbSnapshot(srv);
     const rest = await srv.call('POST', '/v1/leads', { token: t.token, body });
     const viaTrpc = await trpcOutcome(untypedTrpcClient(srv, t.token).mutation('leads.create', body));
     expectError(rest, 400, 'BAD_REQUEST');
     expect(viaTrpc).toMatchObject({ ok: false, status: 400 });
     if (!viaTrpc.ok) expect(viaTrpc.error?.issues).toEqual(rest.body.error.issues);
     expect(names(rest).sort()).toEqual(['extra', 'metadata.k', 'name', 'phone']);
-    expect(dbSnapshot(srv)).toEqual(before);
+    expect((await dbSnapshot(srv))).toEqual(before);
   });
 });

@@ -4,10 +4,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/sqlite/connection';
-import { createSqliteStore } from '../src/db/sqlite/store';
+import { openStore } from '../src/db/open';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
-import { INTERNAL_TOKEN, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
+import { dbAll, dbGet, storeTarget } from './helpers/db';
+import { engine, sharedDatabase } from './helpers/engine';
+import { INTERNAL_TOKEN, startTestServer, type TestServer } from './helpers/harness';
 import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
 
 let rcv: Receiver;
@@ -30,17 +31,17 @@ interface Child {
 }
 
 /**
- * `src/main.ts` under tsx on `dbPath`; resolves once it logs that it listens. tsx is loaded into the
+ * `src/main.ts` under tsx on `db` (an SQLite path or a postgres:// URL); resolves once it logs that it listens. tsx is loaded into the
  * node process itself (`--import tsx`) rather than through its CLI, which runs the script in a
  * grandchild that a SIGKILL of the CLI would leave running.
  */
-async function startChild(dbPath: string): Promise<Child> {
+async function startChild(db: string): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
       PATH: process.env.PATH,
       PORT: '0',
       HOST: '127.0.0.1',
-      DATABASE_PATH: dbPath,
+      ...(db.startsWith('postgres') ? { DATABASE_URL: db } : { DATABASE_PATH: db }),
       LOG_LEVEL: 'info',
       ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
       ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1',
@@ -86,14 +87,18 @@ async function post(base: string, path: string, token: string, body: unknown) {
 
 describe('crash mid-delivery', () => {
   // Two server processes start in turn (tsx compiles each): on a loaded machine that alone took 17 s each.
-  it('SIGKILL while the receiver holds the delivery open; after a restart on the same file the event arrives', { timeout: 90_000 }, async () => {
-    const dbPath = tempDbPath('crash.sqlite');
-    const first = await startChild(dbPath);
+  // On PostgreSQL every process claims with a lease (the webhook timeout + 30 s = 40 s): a restarted process
+  // takes over the dead one's claim once that lease ends, not at once as SQLite's single worker does.
+  const takeoverMs = engine() === 'postgres' ? 40_000 : 0;
+  it('SIGKILL while the receiver holds the delivery open; after a restart on the same database the event arrives', { timeout: 90_000 + takeoverMs }, async () => {
+    const shared = await sharedDatabase({ name: 'crash.sqlite' });
+    const first = await startChild(shared.db);
     // Private addresses allowed (the receiver is on loopback): said at start, as a warning.
     expect(first.logs.some((l) => l.level === 40 && /ORMIAR_WEBHOOK_ALLOW_PRIVATE=1/.test(l.msg ?? ''))).toBe(true);
-    // The child migrated the file; make a tenant in it directly.
-    const db = openDatabase(dbPath);
-    const deps = { store: createSqliteStore(db.sqlite), clock: { now: () => Date.now() } };
+    // The child migrated the database; make a tenant in it directly.
+    const opened = await openStore(shared.db);
+    const db = storeTarget(opened, shared.db);
+    const deps = { store: opened.store, clock: { now: () => Date.now() } };
     const client = await createClient(deps, { name: 'Crash Co', plan: 'enterprise' });
     const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
     const { token } = await createApiKey(deps, { client_id: client.id });
@@ -109,14 +114,14 @@ describe('crash mid-delivery', () => {
     first.proc.kill('SIGKILL');
     expect(await first.exited).toBeNull();
     // Killed in flight: the delivery is still pending and still claimed by the dead worker.
-    const inFlight = db.sqlite.prepare('SELECT status, attempts, claimed_by FROM webhook_deliveries').all() as { status: string; attempts: number; claimed_by: string | null }[];
+    const inFlight = await dbAll<{ status: string; attempts: number; claimed_by: string | null }>(db, 'SELECT status, attempts, claimed_by FROM webhook_deliveries');
     expect(inFlight).toHaveLength(1);
     expect(inFlight[0]).toMatchObject({ status: 'pending', attempts: 0 });
     expect(inFlight[0]?.claimed_by).not.toBeNull();
 
-    const second = await startChild(dbPath);
+    const second = await startChild(shared.db);
     try {
-      await rcv.waitFor(() => rcv.received('/crash').length === 2);
+      await rcv.waitFor(() => rcv.received('/crash').length === 2, 15_000 + takeoverMs);
       const [held, delivered] = rcv.received('/crash');
       expect(delivered?.answered).toBe(200);
       expect(delivered?.verifiedWith).toEqual([ep.body.secret]);
@@ -125,7 +130,7 @@ describe('crash mid-delivery', () => {
       const deadline = Date.now() + 10_000;
       let row: { status: string; attempts: number } | undefined;
       while (Date.now() < deadline) {
-        row = db.sqlite.prepare('SELECT status, attempts FROM webhook_deliveries').get() as typeof row;
+        row = await dbGet<{ status: string; attempts: number }>(db, 'SELECT status, attempts FROM webhook_deliveries');
         if (row?.status === 'succeeded') break;
         await new Promise((r) => setTimeout(r, 25));
       }
@@ -133,21 +138,22 @@ describe('crash mid-delivery', () => {
     } finally {
       second.proc.kill('SIGTERM');
       expect(await second.exited).toBe(0);
-      db.close();
+      await opened.store.close();
     }
   });
 });
 
-describe('several processes on one database file', () => {
+describe('several processes on one database', () => {
   const servers: TestServer[] = [];
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
   });
 
-  it('exactly one worker is active; a graceful close releases in-flight deliveries to the other', async () => {
-    const dbPath = tempDbPath('shared.sqlite');
+  // SQLite: exactly one worker is active (a lease). PostgreSQL: every process runs one (claims by SKIP LOCKED).
+  it('the worker(s) deliver each event once; a graceful close releases in-flight deliveries to the other', async () => {
+    const shared = await sharedDatabase({ name: 'shared.sqlite' });
     const opts = { webhooks: { ca: testCertificates().ca, pollIntervalMs: 20, standbyPollMs: 50, shutdownGraceMs: 300 } };
-    const env = { DATABASE_PATH: dbPath, ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' };
+    const env = { ...shared.env, ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' };
     const a = await startTestServer(env, opts);
     servers.push(a);
     const deadline = Date.now() + 5_000;
@@ -155,7 +161,7 @@ describe('several processes on one database file', () => {
     const b = await startTestServer(env, opts);
     servers.push(b);
     await new Promise((r) => setTimeout(r, 200));
-    expect([a.webhooks.isActive(), b.webhooks.isActive()]).toEqual([true, false]);
+    expect([a.webhooks.isActive(), b.webhooks.isActive()]).toEqual(engine() === 'postgres' ? [true, true] : [true, false]);
 
     const t = await b.tenant('enterprise');
     const many = await b.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/shared-many') } });

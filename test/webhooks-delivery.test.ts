@@ -14,7 +14,9 @@ import { checkAddress } from '../src/webhooks/address';
 import { AgentPool } from '../src/webhooks/agents';
 import { cachingResolver } from '../src/webhooks/guard';
 import { newWebhookSecret, signature, signWebhook } from '../src/webhooks/signing';
-import { startTestServer, tempDbPath, type TestServer } from './helpers/harness';
+import { dbAll, dbCount } from './helpers/db';
+import { sharedDatabase } from './helpers/engine';
+import { startTestServer, type TestServer } from './helpers/harness';
 import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
 
 /** A bare HTTPS server for 127.0.0.1 that answers 200 and counts TLS connections and requests. */
@@ -189,10 +191,12 @@ if (PRIVATE_NAME) {
           const res = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `D${i}`, email: `d${i}@example.com`, status: 'qualified' } });
           expect(res.status).toBe(201);
         }
-        const rows = () => srv.deps.sqlite.prepare('SELECT attempts, last_error AS lastError, last_status_code AS code FROM webhook_deliveries WHERE endpoint_id = ?').all(ep.id) as { attempts: number; lastError: string | null; code: number | null }[];
+        // Quoted aliases: PostgreSQL folds unquoted names to lower case.
+        const rows = () =>
+          dbAll<{ attempts: number; lastError: string | null; code: number | null }>(srv, 'SELECT attempts, last_error AS "lastError", last_status_code AS code FROM webhook_deliveries WHERE endpoint_id = ?', ep.id);
         const deadline = Date.now() + 10_000;
-        while (!rows().every((r) => r.attempts >= 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        const got = rows();
+        while (!(await rows()).every((r) => r.attempts >= 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const got = await rows();
         expect(got).toHaveLength(4);
         for (const r of got) {
           expect(r.attempts).toBeGreaterThanOrEqual(2);
@@ -243,9 +247,9 @@ describe('delivery worker', () => {
   });
 
   it('hands back claimed deliveries that never started at shutdown; the next worker delivers each', async () => {
-    const dbPath = tempDbPath('handback.sqlite');
+    const shared = await sharedDatabase({ name: 'handback.sqlite' });
     const opts = { ca: testCertificates().ca, pollIntervalMs: 20, standbyPollMs: 50, shutdownGraceMs: 200, concurrency: 1, perEndpointConcurrency: 1 };
-    const env = { DATABASE_PATH: dbPath, ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' };
+    const env = { ...shared.env, ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1', ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1' };
     const a = await startTestServer(env, { webhooks: opts });
     servers.push(a);
     const t = await a.tenant('enterprise');
@@ -257,9 +261,9 @@ describe('delivery worker', () => {
     }
     await rcv.waitFor(() => rcv.received('/handback').length === 1);
     // A claim is a slot: one in flight (held) and claimed, the rest due and unclaimed.
-    const claimed = () => (a.deps.sqlite.prepare('SELECT count(*) AS n FROM webhook_deliveries WHERE claimed_by IS NOT NULL').get() as { n: number }).n;
+    const claimed = () => dbCount(a, 'SELECT count(*) AS n FROM webhook_deliveries WHERE claimed_by IS NOT NULL');
     await new Promise((r) => setTimeout(r, 200));
-    expect(claimed()).toBe(1);
+    expect(await claimed()).toBe(1);
     await a.close();
     servers.splice(servers.indexOf(a), 1);
 
@@ -272,12 +276,12 @@ describe('delivery worker', () => {
     expect(ids).toHaveLength(7);
     expect(new Set(ids).size).toBe(6);
     expect(got.every((r) => r.verifiedWith.length === 1)).toBe(true);
-    const rows = b.deps.sqlite.prepare('SELECT status, attempts FROM webhook_deliveries').all() as { status: string; attempts: number }[];
+    const rows = await dbAll<{ status: string; attempts: number }>(b, 'SELECT status, attempts FROM webhook_deliveries');
     const deadline2 = Date.now() + 5_000;
     let done = rows;
     while (!done.every((r) => r.status === 'succeeded') && Date.now() < deadline2) {
       await new Promise((r) => setTimeout(r, 20));
-      done = b.deps.sqlite.prepare('SELECT status, attempts FROM webhook_deliveries').all() as typeof rows;
+      done = await dbAll<{ status: string; attempts: number }>(b, 'SELECT status, attempts FROM webhook_deliveries');
     }
     expect(done).toHaveLength(6);
     expect(done.every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true);
@@ -302,8 +306,7 @@ describe('delivery worker', () => {
       await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: `P${i}`, email: `p${i}@example.com`, status: 'qualified' } });
     }
     await rcv.waitFor(() => rcv.received('/lapse').length === 1);
-    const claims = srv.deps.sqlite.prepare('SELECT count(*) AS n FROM webhook_deliveries WHERE claimed_by IS NOT NULL');
-    expect((claims.get() as { n: number }).n).toBe(1);
+    expect(await dbCount(srv, 'SELECT count(*) AS n FROM webhook_deliveries WHERE claimed_by IS NOT NULL')).toBe(1);
     await rcv.waitFor((all) => new Set(all.filter((r) => r.path === '/lapse' && r.answered === 200).map((r) => r.headers['webhook-id'])).size === 3, 20_000);
     rcv.releaseHeld();
     const ids = rcv.received('/lapse').map((r) => r.headers['webhook-id']);

@@ -1,5 +1,6 @@
 // Webhooks end to end: endpoints over REST, events raised by lead changes, and deliveries to a real
 // HTTPS receiver that verifies every request with the standardwebhooks library.
+import { dbAll, dbGet, dbRun } from './helpers/db';
 import { Buffer } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setPlan } from '../src/services/clients';
@@ -292,7 +293,7 @@ describe.concurrent('deliveries', () => {
     const own = await srv.tenant('enterprise');
     const ep = await register(own);
     // The streak began 5 days ago (as if every attempt since had failed).
-    srv.deps.sqlite.prepare('UPDATE webhook_endpoints SET failing_since = ? WHERE id = ?').run(Date.now() - 5 * 86_400_000 - 60_000, ep.id);
+    await dbRun(srv, 'UPDATE webhook_endpoints SET failing_since = ? WHERE id = ?', Date.now() - 5 * 86_400_000 - 60_000, ep.id);
     rcv.script(ep.path, [503]);
     await qualifiedLead(own);
     const failed = await waitForDelivery(own, ep.id, (d) => d.status === 'failed');
@@ -301,7 +302,7 @@ describe.concurrent('deliveries', () => {
     expect(endpoint.body).toMatchObject({ enabled: false, disabled_reason: 'failing_for_5_days' });
     // A success ends a streak: re-enabled, the next delivery clears it.
     await srv.call('PATCH', `/v1/webhooks/endpoints/${ep.id}`, { token: own.token, body: { enabled: true } });
-    expect(srv.deps.sqlite.prepare('SELECT failing_since FROM webhook_endpoints WHERE id = ?').get(ep.id)).toEqual({ failing_since: null });
+    expect(await dbGet(srv, 'SELECT failing_since FROM webhook_endpoints WHERE id = ?', ep.id)).toEqual({ failing_since: null });
   });
 
   it('a receiver that does not answer within the timeout is a failed attempt, retried', async () => {
@@ -398,7 +399,7 @@ describe.concurrent('deliveries', () => {
     const deadline = Date.now() + 10_000;
     let rows: { status: string; last_error: string | null }[] = [];
     while (Date.now() < deadline) {
-      rows = srv.deps.sqlite.prepare('SELECT status, last_error FROM webhook_deliveries WHERE endpoint_id = ?').all(ep.id) as typeof rows;
+      rows = await dbAll<(typeof rows)[number]>(srv, 'SELECT status, last_error FROM webhook_deliveries WHERE endpoint_id = ?', ep.id);
       if (rows.every((r) => r.status === 'failed')) break;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -419,6 +420,6 @@ describe.concurrent('deliveries', () => {
     const events = await srv.call('GET', '/v1/events', { token: own.token });
     expect(events.body.data).toHaveLength(1);
     expect(events.body.data[0]).toMatchObject({ lead_id: leadId, lead_data: { name: '', phone: null, email: null, interest: null } });
-    expect(JSON.stringify(srv.deps.sqlite.prepare('SELECT payload FROM events WHERE lead_id = ?').all(leadId))).not.toMatch(/Erase Me|4155550123|jane@/);
+    expect(JSON.stringify(await dbAll(srv, 'SELECT payload FROM events WHERE lead_id = ?', leadId))).not.toMatch(/Erase Me|4155550123|jane@/);
   });
 });

@@ -2,6 +2,7 @@
 // a real HTTPS webhook receiver and the real /v1: sign in, keys, webhooks, deliveries, sign out;
 // axe-core on the sign-in page and both Integrations tabs; screenshots at 1280 and 390 px wide
 // (test-artifacts/, git-ignored). Figures (bundle size, navigation to interactive) are printed.
+import { dbCount } from '../helpers/db';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -213,7 +214,7 @@ describe('the dashboard in Chromium', () => {
   it('a cross-origin page cannot change anything with the signed-in person’s cookie', { timeout: 60_000 }, async () => {
     const { page } = await newPage();
     await signInThroughThePage(page, alice);
-    const before = (await srv.deps.sqlite.prepare('SELECT count(*) AS n FROM api_keys').get()) as { n: number };
+    const before = { n: await dbCount(srv, 'SELECT count(*) AS n FROM api_keys') };
     // Another site's page (served by the test through Playwright's routing): a fetch and a form post,
     // both sent by the browser itself with whatever cookies it would attach.
     await page.route('http://attacker.test/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>elsewhere</title><p>elsewhere</p>' }));
@@ -226,7 +227,7 @@ describe('the dashboard in Chromium', () => {
     await page.evaluate(`(() => { const f = document.createElement('form'); f.method = 'POST'; f.enctype = 'text/plain'; f.action = ${JSON.stringify(`${srv.url}/trpc/dashboard.keys.create`)}; const i = document.createElement('input'); i.name = '{"name":"x","a":"'; i.value = '"}'; f.appendChild(i); document.body.appendChild(f); f.submit(); })()`);
     expect([400, 401, 403]).toContain((await answered).status());
     expect(outcome).toBe('blocked');
-    const after = (await srv.deps.sqlite.prepare('SELECT count(*) AS n FROM api_keys').get()) as { n: number };
+    const after = { n: await dbCount(srv, 'SELECT count(*) AS n FROM api_keys') };
     expect(after.n).toBe(before.n);
     await page.close();
   });

@@ -5,13 +5,12 @@
 // A row says how to build a valid request for a tenant (creating whatever resources it needs through
 // the services, so building costs no HTTP request, no rate-limit point and no failed authentication),
 // the plan the operation needs, and which of its inputs name the caller's own resources.
-import { and, eq } from 'drizzle-orm';
-import { events, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../src/db/sqlite/schema';
 import { newId, type IdKind } from '../../src/lib/ids';
 import { createAppointment } from '../../src/services/calendar';
 import { createLead } from '../../src/services/leads';
 import { storeEndpoint } from '../../src/services/webhooks';
 import { pingPayload } from '../../src/webhooks/outbox';
+import { dbAll, dbGet, dbRun, dbTables } from './db';
 import type { Tenant, TestServer } from './harness';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -78,29 +77,26 @@ export const FIXTURE_WEBHOOK_URL = 'https://hooks.ormiar-fixture.invalid/webhook
 
 /** This tenant's fixture endpoint (made on first use). */
 export async function seedEndpoint(srv: TestServer, t: Tenant): Promise<string> {
-  const found = srv.deps.db
-    .select({ id: webhookEndpoints.id })
-    .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.clientId, t.clientId), eq(webhookEndpoints.url, FIXTURE_WEBHOOK_URL)))
-    .get();
+  const found = await dbGet<{ id: string }>(srv, 'SELECT id FROM webhook_endpoints WHERE client_id = ? AND url = ?', t.clientId, FIXTURE_WEBHOOK_URL);
   return found?.id ?? (await storeEndpoint(srv.deps, t.clientId, { url: FIXTURE_WEBHOOK_URL, description: 'fixture' })).id;
 }
 
 /** A finished (succeeded) delivery of a ping to this tenant's fixture endpoint, whatever its plan (made on first use). */
 export async function seedDelivery(srv: TestServer, t: Tenant): Promise<string> {
   const endpointId = await seedEndpoint(srv, t);
-  const found = srv.deps.db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointId)).get();
+  const found = await dbGet<{ id: string }>(srv, 'SELECT id FROM webhook_deliveries WHERE endpoint_id = ?', endpointId);
   if (found) return found.id;
   const now = Date.now();
   const eventId = newId('event');
   const id = newId('delivery');
-  srv.deps.db.transaction((tx) => {
-    tx.insert(events).values({ id: eventId, clientId: t.clientId, botId: null, leadId: null, type: 'ping', payload: pingPayload(eventId, t.clientId, endpointId, now), createdAt: now }).run();
-    tx.insert(webhookDeliveries)
-      .values({ id, clientId: t.clientId, endpointId, eventId, event: 'ping', status: 'succeeded', attempts: 1, lastAttemptAt: now, lastStatusCode: 200, createdAt: now })
-      .run();
-    tx.insert(webhookAttempts).values({ deliveryId: id, at: now, statusCode: 200, latencyMs: 12, error: null }).run();
-  });
+  // A finished delivery: no request makes one at once, so it is written as the worker would leave it.
+  await dbRun(srv, "INSERT INTO events (id, client_id, bot_id, lead_id, type, payload, created_at) VALUES (?, ?, NULL, NULL, 'ping', ?, ?)", eventId, t.clientId, pingPayload(eventId, t.clientId, endpointId, now), now);
+  await dbRun(
+    srv,
+    "INSERT INTO webhook_deliveries (id, client_id, endpoint_id, event_id, event, status, attempts, last_attempt_at, last_status_code, created_at) VALUES (?, ?, ?, ?, 'ping', 'succeeded', 1, ?, 200, ?)",
+    id, t.clientId, endpointId, eventId, now, now,
+  );
+  await dbRun(srv, 'INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, error) VALUES (?, ?, 200, 12, NULL)', id, now);
   return id;
 }
 
@@ -398,23 +394,48 @@ export const randomId = (kind: IdKind) => newId(kind);
 // What a refused request may still change: the limiter's counters, the "last used" hint of a key
 // that authenticated, and background bookkeeping (the webhook worker renews its lease on its own).
 // Add a table or column here only when it changes without a request by design.
-const VOLATILE_TABLES = new Set(['__drizzle_migrations', 'worker_leases']);
+// (On PostgreSQL the limiter's counters are a table in the database: rate_limits.)
+const VOLATILE_TABLES = new Set(['__drizzle_migrations', 'worker_leases', 'rate_limits']);
 // Hints for humans, touched by any authenticated call: a key's last use, a session's last activity.
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'], sessions: ['last_seen_at'] };
 
 /** Every row of every table (minus the volatile parts), to show that a refused request changed nothing. */
-export function dbSnapshot(srv: TestServer): Record<string, string[]> {
-  const tables = srv.deps.sqlite
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-    .all() as { name: string }[];
+export async function dbSnapshot(srv: TestServer): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  for (const { name } of tables) {
-    if (VOLATILE_TABLES.has(name)) continue;
+  const names = (await tablesOf(srv)).filter((name) => !VOLATILE_TABLES.has(name));
+  const all = await everyRow(srv, names);
+  for (const name of names) {
     const drop = VOLATILE_COLUMNS[name] ?? [];
-    const rows = srv.deps.sqlite.prepare(`SELECT * FROM "${name}"`).all() as Record<string, unknown>[];
+    const rows = all[name] ?? [];
     out[name] = rows
       .map((row) => JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !drop.includes(k)))))
       .sort();
   }
+  return out;
+}
+
+// The tables do not change while a server runs (the suites that snapshot never drop one): listed once.
+const tableLists = new WeakMap<TestServer['deps'], Promise<string[]>>();
+function tablesOf(srv: TestServer): Promise<string[]> {
+  let found = tableLists.get(srv.deps);
+  if (!found) {
+    found = dbTables(srv);
+    tableLists.set(srv.deps, found);
+  }
+  return found;
+}
+
+/**
+ * Every row of these tables. On PostgreSQL in one round trip (each table as a JSON array), since the
+ * suites take a snapshot around every refused request; on SQLite table by table (in-process, cheap).
+ */
+async function everyRow(srv: TestServer, names: string[]): Promise<Record<string, Record<string, unknown>[]>> {
+  const out: Record<string, Record<string, unknown>[]> = {};
+  if (srv.engine === 'postgres') {
+    const sql = names.map((name) => `SELECT '${name}' AS name, (SELECT coalesce(json_agg(t), '[]'::json) FROM "${name}" t)::text AS rows`).join(' UNION ALL ');
+    for (const row of await dbAll<{ name: string; rows: string }>(srv, sql)) out[row.name] = JSON.parse(row.rows) as Record<string, unknown>[];
+    return out;
+  }
+  for (const name of names) out[name] = await dbAll(srv, `SELECT * FROM "${name}"`);
   return out;
 }

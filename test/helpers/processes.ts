@@ -2,10 +2,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-/** Starts `tsx src/main.ts` on `databasePath`, records it in `children`, resolves with its URL from the `listening` log line. */
-export function spawnServer(databasePath: string, children: ChildProcess[], env: Record<string, string> = {}): Promise<string> {
+/**
+ * Starts `tsx src/main.ts` on `database` (an SQLite path, or a postgres:// URL: sharedDatabase().db), records
+ * it in `children`, resolves with its URL from the `listening` log line.
+ */
+export function spawnServer(database: string, children: ChildProcess[], env: Record<string, string> = {}): Promise<string> {
+  const where = /^postgres(ql)?:\/\//i.test(database) ? { DATABASE_URL: database } : { DATABASE_PATH: database };
   const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: databasePath, LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...where, LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

@@ -211,9 +211,15 @@ const K = tableSql(schema.apiKeys);
 /** last_used_at notes waiting to be written off the request path (store.ts flushes them). */
 export interface KeyUseBuffer {
   note(keyId: string, at: number): void;
+  /** The note not yet written for this key, if any: reads in this process see it at once (as on SQLite). */
+  pending(keyId: string): number | undefined;
 }
 
 export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
+  const withPending = (key: ApiKeyRow): ApiKeyRow => {
+    const at = keyUse.pending(key.id);
+    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
+  };
   return {
     insertClient: async (row) => void (await c.run(CL.insert, rowParams(CL, row))),
     findClient: async (id) => first(await c.rows<ClientRow>(`SELECT ${CL.select()} FROM clients WHERE id = @id`, { id })),
@@ -232,8 +238,12 @@ export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
         : c.rows<BotRow>(`SELECT ${B.select()} FROM bots WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`, { clientId, take: page.take }),
     botIdsOf: async (clientId) => (await c.rows<{ id: string }>('SELECT id FROM bots WHERE client_id = @clientId ORDER BY created_at, id', { clientId })).map((r) => r.id),
     insertKey: async (row) => void (await c.run(K.insert, rowParams(K, row))),
-    findKey: async (id) => first(await c.rows<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE id = @id`, { id })),
-    listKeys: (clientId) => c.rows<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE client_id = @clientId ORDER BY created_at DESC, id DESC`, { clientId }),
+    findKey: async (id) => {
+      const row = first(await c.rows<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE id = @id`, { id }));
+      return row && withPending(row);
+    },
+    listKeys: async (clientId) =>
+      (await c.rows<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE client_id = @clientId ORDER BY created_at DESC, id DESC`, { clientId })).map(withPending),
     revokeKey: async (id, at) => void (await c.run('UPDATE api_keys SET revoked_at = @at WHERE id = @id', { id, at })),
     findKeyByHash: async (tokenHash) => {
       const raw = first(

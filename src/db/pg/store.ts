@@ -36,8 +36,8 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   let flushTimer: NodeJS.Timeout | undefined;
   const flushUses = async (): Promise<void> => {
     flushTimer = undefined;
+    // Kept in `used` until written, so reads in this process see them all the while (pending()).
     const batch = [...used];
-    used.clear();
     if (batch.length === 0) return;
     try {
       await root.run(
@@ -45,9 +45,10 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
          WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
         { ids: batch.map(([id]) => id), ats: batch.map(([, at]) => at) },
       );
+      // Written: dropped, unless a newer note came meanwhile (that one waits for the next flush).
+      for (const [id, at] of batch) if (used.get(id) === at) used.delete(id);
     } catch {
-      // A hint, not data: kept for the next try unless a newer note replaced it.
-      for (const [id, at] of batch) if ((used.get(id) ?? 0) < at) used.set(id, at);
+      // A hint, not data: kept for the next try.
       scheduleUses();
     }
   };
@@ -61,6 +62,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
       if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
       scheduleUses();
     },
+    pending: (keyId) => used.get(keyId),
   };
 
   const workerSide = pgDeliveries(pool);
@@ -88,6 +90,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     return tx;
   };
 
+  let closing: Promise<void> | undefined;
   // Lead creates of one moment share a transaction (src/db/groupCommit.ts): one commit, and the rollup
   // rows' locks taken once per batch instead of once per create.
   const group = groupCommit<Store>(
@@ -110,12 +113,14 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     ping: async () => {
       await rootConn.rows('SELECT 1');
     },
-    close: async () => {
-      if (flushTimer !== undefined) clearTimeout(flushTimer);
-      flushTimer = undefined;
-      await flushUses().catch(() => undefined);
-      if (flushTimer !== undefined) clearTimeout(flushTimer);
-      await pool.end();
-    },
+    // Once: a second close (a shutdown after the pool was already closed) waits for the first.
+    close: () =>
+      (closing ??= (async () => {
+        if (flushTimer !== undefined) clearTimeout(flushTimer);
+        flushTimer = undefined;
+        await flushUses().catch(() => undefined);
+        if (flushTimer !== undefined) clearTimeout(flushTimer);
+        await pool.end();
+      })()),
   };
 }
