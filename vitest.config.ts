@@ -37,18 +37,6 @@ const SQLITE_ONLY = [
   'test/demo.test.ts',
 ];
 
-/**
- * Converted to run on PostgreSQL but not yet seen green there (kept off the postgres project until they are):
- * to be emptied. `npx vitest run --project postgres test/<file>` with the file taken out of this list runs it.
- */
-const NOT_YET_ON_POSTGRES: string[] = [
-  'test/crash.test.ts',
-  'test/webhooks-crash.test.ts',
-  'test/tls.test.ts',
-  'test/startup.test.ts',
-  'test/calendar-race.test.ts',
-];
-
 export default defineConfig({
   test: {
     // A throwaway PostgreSQL and Redis for the whole run, started once: the root config's global setup
@@ -68,7 +56,7 @@ export default defineConfig({
           ...shared,
           name: 'postgres',
           include: ['test/**/*.test.ts'],
-          exclude: [...SQLITE_ONLY, ...NOT_YET_ON_POSTGRES],
+          exclude: SQLITE_ONLY,
           provide: { engine: 'postgres' },
         },
       },
