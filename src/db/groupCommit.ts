@@ -36,6 +36,8 @@ export interface GroupCommitOptions {
    */
   retryable?: (err: unknown) => boolean;
   maxAttempts?: number;
+  /** How a write's own error is answered (PostgreSQL: a lock wait past lock_timeout is a 503). */
+  mapError?: (err: unknown) => unknown;
 }
 
 export interface GroupCommit<Tx> {
@@ -54,6 +56,7 @@ interface Pending<Tx> {
 
 export function groupCommit<Tx>(runBatch: RunBatch<Tx>, opts: GroupCommitOptions = {}): GroupCommit<Tx> {
   const maxAttempts = opts.maxAttempts ?? 1;
+  const mapError = opts.mapError ?? ((err: unknown) => err);
   let pending: Pending<Tx>[] = [];
   let scheduled = false;
 
@@ -75,7 +78,7 @@ export function groupCommit<Tx>(runBatch: RunBatch<Tx>, opts: GroupCommitOptions
           } catch (err) {
             // One that can be run again is, with its transaction (the engine's transaction retry).
             if (opts.retryable?.(err)) throw err;
-            outcomes.push({ ok: false, value: err });
+            outcomes.push({ ok: false, value: mapError(err) });
             throw new WriteFailed();
           }
           return;
@@ -96,7 +99,7 @@ export function groupCommit<Tx>(runBatch: RunBatch<Tx>, opts: GroupCommitOptions
               const released = sp.release();
               if (released) await released;
               if (attempt < maxAttempts && opts.retryable?.(err)) continue;
-              outcomes.push({ ok: false, value: err });
+              outcomes.push({ ok: false, value: mapError(err) });
               break;
             }
           }

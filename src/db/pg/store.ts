@@ -103,7 +103,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
         };
         return body(savepoints, txStore(client));
       }),
-    { retryable: isRetryable, maxAttempts: 5 },
+    { retryable: isRetryable, maxAttempts: 5, mapError: mapPgError },
   );
 
   return {
