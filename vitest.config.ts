@@ -42,6 +42,10 @@ export default defineConfig({
     // A throwaway PostgreSQL and Redis for the whole run, started once: the root config's global setup
     // runs once and its provided values reach every project (the projects do not repeat it).
     globalSetup: ['test/globalSetup.ts'],
+    // vitest's default is one worker per core but one (1 here, on 2 cores). Most of the long files wait:
+    // on child server processes (kill -9, restarts, three-process clusters), a lock held 30 s, a browser,
+    // webhook retry timers. Four files at a time keep both cores busy while those wait.
+    maxWorkers: 4,
     projects: [
       {
         test: {

@@ -1,4 +1,4 @@
-// The admin CLI as users run it: a child process (tsx src/cli/main.ts) on a temp database file that a
+// The admin CLI as users run it: a child process (the CLI bundled from src/cli/main.ts, test/helpers/entry.ts) on a temp database file that a
 // real server shares, so what the CLI writes is checked through /v1 over real HTTP.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { seedLeads } from '../src/services/seed';
 import { dbAll, dbCount, dbGet } from './helpers/db';
 import { onPostgres, sharedDatabase } from './helpers/engine';
 import { expectError, startTestServer, type TestServer } from './helpers/harness';
+import { cliArgs } from './helpers/entry';
 
 /** How many rows match `cond`, as an aggregate both engines read alike (0 when none). */
 const countIf = (cond: string) => `coalesce(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
@@ -30,7 +31,7 @@ let srv: TestServer;
 function cli(...args: string[]): Promise<Run> {
   return new Promise((done, fail) => {
     // LOG_LEVEL=trace: whatever the CLI logs must still stay off stdout.
-    const child = spawn(TSX, ['src/cli/main.ts', ...args, '--db', file], {
+    const child = spawn(process.execPath, [...cliArgs(), ...args, '--db', file], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'trace' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,7 @@
 // Once per `vitest run`: a throwaway PostgreSQL (with a migrated template database that each test file
 // copies) and a throwaway Redis, both removed at the end. Test files reach them through inject().
+import { build } from 'esbuild';
+import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migratePg, openPg } from '../src/db/pg/client';
 import { startPostgres, startRedis } from './helpers/stores';
@@ -13,11 +15,38 @@ declare module 'vitest' {
     redisUrl: string;
     /** The data engine this project's files run on (vitest.config.ts `projects`). */
     engine: 'sqlite' | 'postgres';
+    /** The server and CLI bundled from the current source, for child processes (test/helpers/entry.ts). */
+    testBundle: { server: string; cli: string };
   }
 }
 
+/**
+ * The server and CLI as child processes run them: bundled with the options of scripts/build.mjs (esm,
+ * node20, packages external) into node_modules/.cache, so that dependencies, drizzle/ and dist/dashboard
+ * resolve from the repository as they do for dist/main.mjs.
+ */
+async function bundleForChildren(): Promise<{ server: string; cli: string }> {
+  const outdir = resolve(__dirname, '../node_modules/.cache/ormiar-test-bundle');
+  await build({
+    entryPoints: { server: resolve(__dirname, '../src/main.ts'), cli: resolve(__dirname, '../src/cli/main.ts') },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    format: 'esm',
+    target: 'node20',
+    platform: 'node',
+    packages: 'external',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+  return { server: join(outdir, 'server.mjs'), cli: join(outdir, 'cli.mjs') };
+}
+
 export default async function setup(project: TestProject) {
-  const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+  const [postgres, redis, testBundle] = await Promise.all([startPostgres(), startRedis(), bundleForChildren()]);
+  project.provide('testBundle', testBundle);
   try {
     const admin = openPg(postgres.url, { max: 1 });
     await admin.pool.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);

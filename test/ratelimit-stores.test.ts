@@ -11,6 +11,7 @@ import { consume, createLimits, type LimiterStore, type Limits } from '../src/ht
 import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
 import { createTestDatabase, redisUrl } from './helpers/pg';
 import { startRedis } from './helpers/stores';
+import { serverArgs } from './helpers/entry';
 
 const ROOT = resolve(__dirname, '..');
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -114,7 +115,7 @@ describe('REDIS_URL', () => {
 /** Runs src/main.ts until it exits; resolves with its exit code and stderr. */
 function runMainToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+    const child = spawn(process.execPath, serverArgs(), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

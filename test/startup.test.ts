@@ -12,12 +12,13 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv } from '../src/env';
 import { startTestServer } from './helpers/harness';
+import { serverArgs } from './helpers/entry';
 
 const ROOT = resolve(__dirname, '..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 function runMain(env: Record<string, string>) {
-  return spawn(TSX, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, serverArgs(), { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Resolves with the URL from the `listening` log line. */
@@ -72,7 +73,7 @@ describe('environment', () => {
   });
 
   it('stops `npm start` with exit 1 and one stderr line naming the variable', () => {
-    const r = spawnSync(TSX, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: 'nope' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, serverArgs(), { cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: 'nope' }, encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -80,7 +81,7 @@ describe('environment', () => {
   });
 
   it('refuses unreadable TLS files with one line', () => {
-    const r = spawnSync(TSX, ['src/main.ts'], {
+    const r = spawnSync(process.execPath, serverArgs(), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: ':memory:', TLS_CERT_PATH: '/nonexistent/cert.pem', TLS_KEY_PATH: '/nonexistent/key.pem' },
       encoding: 'utf8',

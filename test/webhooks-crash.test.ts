@@ -10,6 +10,7 @@ import { dbAll, dbGet, storeTarget } from './helpers/db';
 import { engine, sharedDatabase } from './helpers/engine';
 import { INTERNAL_TOKEN, startTestServer, type TestServer } from './helpers/harness';
 import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
+import { serverArgs } from './helpers/entry';
 
 let rcv: Receiver;
 const children: ChildProcess[] = [];
@@ -36,7 +37,7 @@ interface Child {
  * grandchild that a SIGKILL of the CLI would leave running.
  */
 async function startChild(db: string): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, serverArgs(), {
     env: {
       PATH: process.env.PATH,
       PORT: '0',

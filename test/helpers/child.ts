@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { serverArgs } from './entry';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -32,12 +33,12 @@ export function killAllChildren(): void {
 }
 
 /**
- * `node --import tsx src/main.ts` with exactly `env` (plus PATH); resolves once it logs `listening`.
+ * The server (bundled from src/main.ts: test/helpers/entry.ts) with exactly `env` (plus PATH); resolves once it logs `listening`.
  * tsx is loaded into the node process itself rather than through its CLI, which would run the
  * server in a grandchild that a signal to the CLI does not reach the same way.
  */
 export async function startChild(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerChild> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, serverArgs(), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

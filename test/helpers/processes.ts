@@ -1,14 +1,15 @@
 // Real server processes for tests that need more than one (shared-file limits, races across processes).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { serverArgs } from './entry';
 
 /**
- * Starts `tsx src/main.ts` on `database` (an SQLite path, or a postgres:// URL: sharedDatabase().db), records
+ * Starts the server (bundled from src/main.ts: test/helpers/entry.ts) on `database` (an SQLite path, or a postgres:// URL: sharedDatabase().db), records
  * it in `children`, resolves with its URL from the `listening` log line.
  */
 export function spawnServer(database: string, children: ChildProcess[], env: Record<string, string> = {}): Promise<string> {
   const where = /^postgres(ql)?:\/\//i.test(database) ? { DATABASE_URL: database } : { DATABASE_PATH: database };
-  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
+  const child = spawn(process.execPath, serverArgs(), {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...where, LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
