@@ -2,6 +2,7 @@
 // of this file's engine (SQLite or PostgreSQL). The
 // principal decides what a call may do, exactly as it does when an HTTP adapter derived it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { pino } from 'pino';
 import { openStore } from '../src/db/open';
 import { createDeps, type AppDeps } from '../src/deps';
@@ -15,12 +16,14 @@ import { createTestDatabase } from './helpers/pg';
 const createCaller = createCallerFactory(appRouter);
 
 let deps: AppDeps;
+let pgUrl: string | undefined;
 let close: () => Promise<void>;
 const as = (principal: Principal) => createCaller(createInnerContext({ deps, principal }));
 
 beforeAll(async () => {
   // This file's engine: SQLite in memory, or a PostgreSQL database of its own (limiter in its table).
-  const opened = await openStore(onPostgres() ? await createTestDatabase() : ':memory:');
+  pgUrl = onPostgres() ? await createTestDatabase() : undefined;
+  const opened = await openStore(pgUrl ?? ':memory:');
   deps = createDeps({
     ...(opened.engine === 'sqlite' ? { database: opened.database } : { limiter: { kind: 'postgres' as const, pool: opened.pool } }),
     store: opened.store,
@@ -64,6 +67,52 @@ describe('createCaller(createInnerContext({ deps, principal }))', () => {
     // The service principal acts for the client it names.
     const viaService = await as({ kind: 'service', clientId: client.id }).leads.list({});
     expect(viaService.data).toHaveLength(3);
+  });
+
+  it('a duplicate Idempotency-Key that arrives while the first is still running answers 409 in progress (API.md §5), creates nothing; a retry replays', async () => {
+    const cli = as({ kind: 'cli' });
+    const client = await cli.admin.clients.create({ name: 'Keys', plan: 'business' });
+    const bot = await cli.admin.bots.create({ client_id: client.id, name: 'Bot' });
+    const key = await cli.admin.keys.create({ client_id: client.id });
+    const headers: Record<string, string>[] = [];
+    // A caller whose transport carries the Idempotency-Key, as the REST adapter's does.
+    const keyed = () => {
+      const seen: Record<string, string> = {};
+      headers.push(seen);
+      const inner = createInnerContext({ deps, principal: { kind: 'apiKey', clientId: client.id, keyId: key.id, plan: 'business' } });
+      return createCaller({
+        ...inner,
+        transport: { setHeader: (n, v) => void (seen[n] = v), chargeKey: () => Promise.resolve(), inputError: undefined, idempotencyKey: 'dup-1' },
+      });
+    };
+    const input = { bot_id: bot.id, name: 'Only once' };
+    // Both read "no record" before either commits. SQLite: the creates of this turn commit together.
+    // PostgreSQL: another session keeps every key's record from being written (reads go on) until both
+    // creates are waiting to write theirs.
+    const blocker = pgUrl ? new pg.Client({ connectionString: pgUrl }) : undefined;
+    if (blocker) {
+      await blocker.connect();
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE idempotency_keys IN SHARE ROW EXCLUSIVE MODE');
+    }
+    const both = Promise.allSettled([keyed().leads.create(input), keyed().leads.create(input)]);
+    if (blocker) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      await blocker.query('COMMIT');
+      await blocker.end();
+    }
+    const [first, second] = await both;
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    const err = (second as PromiseRejectedResult).reason as AppError;
+    expect([err.appCode, err.message]).toEqual(['CONFLICT', 'A request with this Idempotency-Key is still in progress']);
+    const created = (first as PromiseFulfilledResult<{ id: string }>).value;
+    // The retry replays the first answer; one lead exists.
+    const retry = await keyed().leads.create(input);
+    expect(retry.id).toBe(created.id);
+    expect(headers[2]).toEqual({ 'Idempotent-Replayed': 'true' });
+    const all = await as({ kind: 'service', clientId: client.id }).leads.list({});
+    expect(all.data.filter((l) => l.name === 'Only once')).toHaveLength(1);
   });
 
   it('applies each principal’s rules', async () => {

@@ -141,7 +141,7 @@ No stack trace, SQL or internal path ever reaches a body. Each operation below l
 ## Idempotency
 
 \`POST /v1/leads\`, \`POST /v1/calendar/appointments\` and \`POST /v1/webhooks/endpoints\` accept \`Idempotency-Key\` (1–255 characters, scoped to your account, kept 24 hours).
-Retrying with the same key and body replays the first answer (same status, same body) with \`Idempotent-Replayed: true\`. The same key with another body is 409. A duplicate that arrives while the first is still running waits for it and replays its answer (in rare races it may answer 409 \`still in progress\`: retry it).
+Retrying with the same key and body replays the first answer (same status, same body) with \`Idempotent-Replayed: true\`. The same key with another body is 409. A duplicate that arrives while the first is still running answers 409 \`still in progress\` (not stored): retry it and it replays the first answer.
 Successful and 409 answers are stored; answers to invalid requests are not, so a corrected request can reuse the key. A UUID v4 per logical operation is a good key.
 
 ## Pagination

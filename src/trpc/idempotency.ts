@@ -33,7 +33,9 @@ export function idempotencyKeyOf(ctx: Context): string | undefined {
  * anything else stores nothing (a corrected retry with the key runs). `status` is the operation's
  * success status. `create` passes the hook it is given to its service, which writes the record on the
  * create's own transaction: the record commits with the create, and a create whose key another request
- * recorded first (a concurrent duplicate) is rolled back and answers that request's answer instead.
+ * recorded first is rolled back. That request was still running when this one arrived (the first read
+ * found no record): API.md §5 answers such a duplicate 409 "still in progress" (not stored), and a retry
+ * after it replays the first answer.
  */
 export async function idempotent<T>(
   ctx: Context & { client: ActingClient },
@@ -47,6 +49,7 @@ export async function idempotent<T>(
   const deps = ctx.deps;
   const clientId = ctx.client.id;
   const hash = createHash('sha256').update(`${operation}\n${canonical(input)}`).digest('hex');
+  const inProgress = () => new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress');
   const replay = (stored: Stored): T => {
     ctx.transport?.setHeader('Idempotent-Replayed', 'true');
     if (stored.status === 409) throw new AppError('CONFLICT', stored.body);
@@ -67,11 +70,11 @@ export async function idempotent<T>(
     // Every keyed create records in its transaction; one that did not is recorded now (not atomically).
     if (!recorded) {
       const first = await recordAnswer(deps.store, deps.clock.now(), clientId, key, hash, { status, body: JSON.stringify(result) });
-      if (first) return replay(first);
+      if (first) throw inProgress();
     }
     return result;
   } catch (err) {
-    if (err instanceof KeyTaken) return replay(err.answer);
+    if (err instanceof KeyTaken) throw inProgress();
     // A 409 is an answer too (stored for replay) — unless the key got another answer first.
     if (normalizeError(err).status === 409) {
       const first = await recordAnswer(deps.store, deps.clock.now(), clientId, key, hash, { status: 409, body: normalizeError(err).message });
