@@ -252,9 +252,14 @@ describe('kill -9 under concurrent writes', () => {
           }
         }
       };
+      // A random moment within the burst, counted in acknowledged writes rather than milliseconds (a
+      // loaded machine's first requests to a fresh process are slow): after 5–14 of this trial's
+      // acknowledgements, then 0–50 ms more, with more writes in flight.
+      const target = acknowledged + 5 + Math.floor(random() * 10);
+      const extraMs = Math.floor(random() * 50);
       const workers = Array.from({ length: CONCURRENCY }, () => worker());
-      // A random moment within the burst: sometimes before much happened, sometimes well into it.
-      await new Promise((r) => setTimeout(r, 50 + Math.floor(random() * 700)));
+      while (acknowledged < target && unexpected.length === 0) await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, extraMs));
       killed = true;
       child.proc.kill('SIGKILL');
       expect(await child.exited).toBeNull();
@@ -274,7 +279,7 @@ describe('kill -9 under concurrent writes', () => {
     expect(await last.exited).toBe(0);
 
     expect(unexpected, 'answers other than 2xx while the server was up').toEqual([]);
-    expect(acknowledged).toBeGreaterThan(TRIALS * 5);
+    expect(acknowledged).toBeGreaterThanOrEqual(TRIALS * 5);
     // The figures the issue asks for, in the test output.
     console.log(
       `kill -9: ${TRIALS} trials (seed ${SEED}), ${sent} writes sent, ${acknowledged} acknowledged ` +

@@ -121,56 +121,6 @@ describe('PostgreSQL store', () => {
     expect((await (three[1] as Store).stats.sumBuckets('hour', { ...q, botId: 'bot_1' }))[0]?.leads).toBe(90);
   });
 
-  it('group commit: the creates of one turn share one transaction, each in its own savepoint; one that fails rolls back alone; none is visible before COMMIT', async () => {
-    const [a, b] = (await threeProcesses()) as [Store, Store];
-    const bucket = Date.UTC(2030, 0, 2);
-    const create = (id: string) => (tx: Store) =>
-      tx.leads.insert(lead(id, bucket)).then(() => tx.stats.add('cli_1', [{ grain: 'day', botId: 'bot_1', bucket, delta: { leads: 1 } }]));
-    const seenInside: (string | undefined)[] = [];
-    const seenOutside: (string | undefined)[] = [];
-    const results = await Promise.allSettled([
-      a.transaction(create('lead_g1'), { group: true }),
-      a.transaction(async (tx) => {
-        // The batch's first create is visible in its transaction, not yet to another process.
-        seenInside.push((await tx.leads.findLive('cli_1', 'lead_g1'))?.id);
-        seenOutside.push((await b.leads.findLive('cli_1', 'lead_g1'))?.id);
-        await create('lead_g2')(tx);
-      }, { group: true }),
-      // A duplicate id: fails after its own rollup add, which its savepoint undoes.
-      a.transaction(async (tx) => {
-        await tx.stats.add('cli_1', [{ grain: 'day', botId: 'bot_1', bucket, delta: { leads: 1 } }]);
-        await tx.leads.insert(lead('lead_g1', bucket));
-      }, { group: true }),
-      a.transaction(create('lead_g3'), { group: true }),
-    ]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(seenInside).toEqual(['lead_g1']);
-    expect(seenOutside).toEqual([undefined]);
-    for (const id of ['lead_g1', 'lead_g2', 'lead_g3']) expect((await b.leads.findLive('cli_1', id))?.id).toBe(id);
-    const q = { clientId: 'cli_1', botId: null, from: bucket, to: bucket + 86_400_000 };
-    expect((await b.stats.sumBuckets('day', q))[0]?.leads).toBe(3);
-  });
-
-  it('group commit across 3 processes: 3 × 60 concurrent creates of one bot (one rollup row) all commit once, counters exact', async () => {
-    const three = await threeProcesses();
-    const bucket = Date.UTC(2030, 0, 3);
-    await Promise.all(
-      Array.from({ length: 180 }, (_, i) =>
-        (three[i % 3] as Store).transaction(
-          async (tx) => {
-            await tx.leads.insert(lead(`lead_m${i}`, bucket + i));
-            await tx.stats.add('cli_1', [{ grain: 'day', botId: 'bot_1', bucket, delta: { leads: 1, qualified: i % 2 } }]);
-          },
-          { group: true },
-        ),
-      ),
-    );
-    const q = { clientId: 'cli_1', botId: null, from: bucket, to: bucket + 86_400_000 };
-    expect(await (three[0] as Store).stats.sumBuckets('day', q)).toEqual([
-      { day: bucket, leads: 180, qualified: 90, booked: 0, lost: 0, appointmentsScheduled: 0, appointmentsCancelled: 0, appointmentsCompleted: 0 },
-    ]);
-  });
-
   it('keyset pages walk every live lead once, newest first, ties broken by id', async () => {
     const [s] = (await threeProcesses()) as [Store];
     // Equal created_at on purpose: the id breaks the tie.

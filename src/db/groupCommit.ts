@@ -1,13 +1,11 @@
-// Group commit: write transactions that arrive in the same turn of the event loop share one commit,
-// on either engine (the store's `{ group: true }` transactions: lead creates).
+// Group commit: write transactions that arrive in the same turn of the event loop share one commit
+// (the SQLite store's `{ group: true }` transactions: lead creates). Engine-neutral in shape; PostgreSQL
+// does not use it (src/db/pg/store.ts says why).
 //
 // SQLite: each commit in WAL mode appends every page it touched to the log: a new lead touches the
 // leads table, five of its indexes, the events table and both rollups — about fifteen pages. Creates
 // that queue up behind one another touch the same pages (time-sortable ids append to the same leaves),
 // so committing them together writes each page once per batch instead of once per request.
-// PostgreSQL: every create of a bot on one day bumps the same `stats_daily` rows and holds their locks
-// until its COMMIT (and its fsync), so creates of one bot take turns one commit at a time; a batch
-// takes those locks once and pays one commit for all of its creates.
 //
 // Each write still runs in its own savepoint, so one that throws rolls back alone and the others
 // commit; a caller's promise settles only after the COMMIT, so nothing is acknowledged before it is
@@ -30,13 +28,12 @@ export type RunBatch<Tx> = (body: (sp: Savepoints, tx: Tx) => Promise<void>) => 
 
 export interface GroupCommitOptions {
   /**
-   * A write that failed this way is run again in a fresh savepoint of the same batch (PostgreSQL: a
-   * deadlock between two processes' batches picks one write as its victim; rolled back to its
-   * savepoint, its locks are released and it can run again).
+   * A write that failed this way is run again in a fresh savepoint of the same batch (rolled back to
+   * its savepoint, the locks it took are released).
    */
   retryable?: (err: unknown) => boolean;
   maxAttempts?: number;
-  /** How a write's own error is answered (PostgreSQL: a lock wait past lock_timeout is a 503). */
+  /** How a write's own error is answered (the engine's mapping, e.g. a lock wait past its bound is a 503). */
   mapError?: (err: unknown) => unknown;
 }
 

@@ -27,7 +27,7 @@ export * from './rows';
 export interface TransactionOptions {
   /**
    * The write may share its transaction and commit with other grouped writes of the same moment
-   * (group commit for lead creates, src/db/groupCommit.ts, on both engines). Each still succeeds or
+   * (SQLite's group commit for lead creates, src/db/groupCommit.ts; PostgreSQL commits each alone). Each still succeeds or
    * fails alone: a callback that throws rolls back only its own writes (a savepoint), and the promise
    * settles only after the shared COMMIT.
    */
