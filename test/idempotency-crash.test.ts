@@ -131,8 +131,8 @@ async function run(engine: Engine): Promise<string> {
       inDoubt++;
       return;
     }
-    // The contract lets a duplicate that arrives while the first is running answer 409 (this server
-    // waits for the first and replays it instead); never after the first finished, nor after a restart.
+    // The contract answers a duplicate that arrives while the first is running 409 "still in progress"
+    // (either of a pair sent at once may be the one that arrives second); never a lone request.
     if (racing && res.status === 409 && /still in progress/.test(text)) {
       raced409++;
       return;
@@ -158,7 +158,7 @@ async function run(engine: Engine): Promise<string> {
         const key = keys[next++] as string;
         // Every third key goes twice at once: a duplicate racing its first request.
         const twice = Number(key.slice(key.lastIndexOf('k') + 1)) % 3 === 0;
-        await Promise.all((twice ? [false, true] : [false]).map((racing) => send(child, key, () => !killed, racing)));
+        await Promise.all((twice ? [true, true] : [false]).map((racing) => send(child, key, () => !killed, racing)));
         answered++;
         if (killAfter !== undefined && answered >= killAfter && !killed) {
           killed = true;
