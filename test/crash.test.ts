@@ -106,7 +106,9 @@ function rollupMismatches(shared: SharedDatabase): Promise<{ table: string; key:
       ))
         add(row);
       const rollup = new Map<string, Counters>();
-      for (const row of await dbAll<Row>(db, `SELECT * FROM ${table}`)) {
+      // A bucket may be held in several shards (PostgreSQL: one per writing connection); its value is their sum.
+      const summed = FIELDS.map((f) => `sum(${f}) AS ${f}`).join(', ');
+      for (const row of await dbAll<Row>(db, `SELECT client_id, bot_id, bucket, ${summed} FROM ${table} GROUP BY client_id, bot_id, bucket`)) {
         const counters = Object.fromEntries(FIELDS.map((f) => [f, row[f]])) as unknown as Counters;
         // A bucket whose counters all went back to zero is the same as no bucket.
         if (FIELDS.some((f) => counters[f] !== 0)) rollup.set(`${row.client_id}|${row.bot_id}|${row.bucket}`, counters);
