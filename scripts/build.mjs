@@ -5,14 +5,11 @@
 // before every `npm start` (prestart), so the bundle is never staler than the source.
 import { build } from 'esbuild';
 import { buildDashboard } from './build-dashboard.mjs';
-
-const common = { bundle: true, format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' };
+import { common, nodeEntry } from './build-options.mjs';
 
 await Promise.all([
-  // Split so that what start-up imports only on demand stays out of the entry: the PostgreSQL adapter
-  // and its driver (src/db/open.ts imports them only for a postgres:// URL) are a chunk of their own,
-  // never loaded on SQLite.
-  build({ ...common, entryPoints: { main: 'src/main.ts' }, outdir: 'dist', outExtension: { '.js': '.mjs' }, splitting: true, chunkNames: 'chunks/[name]-[hash]', platform: 'node' }),
+  // The server, split into chunks (scripts/build-options.mjs says why).
+  build({ ...nodeEntry, entryPoints: { main: 'src/main.ts' }, outdir: 'dist' }),
   // The typed client internal apps import (package.json "exports"); its types come from
   // `tsc -p tsconfig.build.json` (dist/types). Only @trpc/client is imported at run time.
   build({ ...common, entryPoints: ['src/client/index.ts'], outfile: 'dist/client.mjs', platform: 'neutral' }),

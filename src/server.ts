@@ -10,6 +10,7 @@ import { createApp } from './app';
 import type pg from 'pg';
 import { openStore } from './db/open';
 import { createDeps, type AppDeps } from './deps';
+import { startShardFolding } from './services/rollup';
 import { EnvError, type Env } from './env';
 import { describeLimiterStore, type LimiterStore } from './http/ratelimit';
 import { answerClientErrors, answerExpectations, capConnectionsPerAddress } from './http/transport';
@@ -141,6 +142,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
     ),
   );
   const unwatchQueue = watchWebhookQueue(() => webhooks.stats());
+  const folding = startShardFolding(deps);
   // Under WORKERS=N the primary serves METRICS_PORT (main.ts) and asks each worker for its share.
   let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   if (cluster.isWorker) shareMetricsWithPrimary();
@@ -168,6 +170,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
       }),
       // Stop claiming; in-flight deliveries finish within the grace period, the rest are released.
       webhooks.stop(),
+      folding.stop(),
       new Promise<void>((resolve) => (metrics ? metrics.server.close(() => resolve()) : resolve())),
     ]).then(async () => {
       unwatchQueue();

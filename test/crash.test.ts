@@ -14,6 +14,7 @@ import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { killAllChildren, startChild, type ServerChild } from './helpers/child';
 import { dbAll, type Target } from './helpers/db';
 import { sharedDatabase, type SharedDatabase } from './helpers/engine';
+import { prng } from './helpers/random';
 
 /** Counts matching rows: an aggregate both engines read alike. */
 const countIf = (cond: string) => `coalesce(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
@@ -37,18 +38,6 @@ const SEED = Number(process.env.CRASH_SEED ?? 6);
 const CONCURRENCY = 12;
 
 afterAll(() => killAllChildren());
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed with CRASH_SEED. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface LeadAck {
   id: string;
@@ -106,7 +95,9 @@ function rollupMismatches(shared: SharedDatabase): Promise<{ table: string; key:
       ))
         add(row);
       const rollup = new Map<string, Counters>();
-      for (const row of await dbAll<Row>(db, `SELECT * FROM ${table}`)) {
+      // A bucket may be held in several shards (PostgreSQL: one per writing connection); its value is their sum.
+      const summed = FIELDS.map((f) => `sum(${f}) AS ${f}`).join(', ');
+      for (const row of await dbAll<Row>(db, `SELECT client_id, bot_id, bucket, ${summed} FROM ${table} GROUP BY client_id, bot_id, bucket`)) {
         const counters = Object.fromEntries(FIELDS.map((f) => [f, row[f]])) as unknown as Counters;
         // A bucket whose counters all went back to zero is the same as no bucket.
         if (FIELDS.some((f) => counters[f] !== 0)) rollup.set(`${row.client_id}|${row.bot_id}|${row.bucket}`, counters);

@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { nodeEntry } from '../scripts/build-options.mjs';
 import { migratePg, openPg } from '../src/db/pg/client';
 import { startPostgres, startRedis } from './helpers/stores';
 
@@ -21,25 +22,16 @@ declare module 'vitest' {
 }
 
 /**
- * The server and CLI as child processes run them: bundled with the options of scripts/build.mjs (esm,
- * node20, packages external) into node_modules/.cache, so that dependencies, drizzle/ and dist/dashboard
- * resolve from the repository as they do for dist/main.mjs.
+ * The server and CLI as child processes run them: bundled with dist/main.mjs's options (scripts/build-options.mjs)
+ * into node_modules/.cache, so that dependencies, drizzle/ and dist/dashboard resolve from the repository as
+ * they do for dist/main.mjs.
  */
 async function bundleForChildren(): Promise<{ server: string; cli: string }> {
   const outdir = resolve(__dirname, '../node_modules/.cache/ormiar-test-bundle');
   await build({
+    ...nodeEntry,
     entryPoints: { server: resolve(__dirname, '../src/main.ts'), cli: resolve(__dirname, '../src/cli/main.ts') },
     outdir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    format: 'esm',
-    target: 'node20',
-    platform: 'node',
-    packages: 'external',
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    sourcemap: true,
-    logLevel: 'warning',
   });
   return { server: join(outdir, 'server.mjs'), cli: join(outdir, 'cli.mjs') };
 }

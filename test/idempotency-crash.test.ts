@@ -22,6 +22,7 @@ import { killAllChildren, startChild, type ServerChild } from './helpers/child';
 import { tempDbPath } from './helpers/harness';
 import { engine as projectEngine } from './helpers/engine';
 import { createTestDatabase } from './helpers/pg';
+import { prng } from './helpers/random';
 
 const LIFETIMES = 4;
 const BURSTS_PER_LIFETIME = 5;
@@ -30,18 +31,6 @@ const CONCURRENCY = 6;
 const SEED = Number(process.env.CRASH_SEED ?? 13);
 
 afterAll(() => killAllChildren());
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed with CRASH_SEED. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Engine {
   env: Record<string, string>;

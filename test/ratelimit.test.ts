@@ -16,8 +16,13 @@ import { sharedDatabase } from './helpers/engine';
 import { expectError, startTestServer, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
 import { spawnServer, stopAll } from './helpers/processes';
 import { randomId } from './helpers/operations';
+import { startRedis } from './helpers/stores';
 
 const servers: TestServer[] = [];
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
 async function server(env: Record<string, string> = {}) {
   const srv = await startTestServer(env);
   servers.push(srv);
@@ -138,10 +143,18 @@ function getFrom(localAddress: string, url: string, token: string): Promise<numb
   });
 }
 
-describe('failed authentications per address', () => {
+// On the data engine's limiter store, and on Redis (the check and the key's charge are one script there:
+// src/http/ratelimit.ts chargeKey) — a Redis of its own, as this blocks 127.0.0.1 for a minute.
+describe.each(['the data engine', 'Redis'] as const)('failed authentications per address, counters on %s', (store) => {
   it('more than 20 in a minute → 429 for that address, even with a valid key, until the window ends', async () => {
-    const srv = await server();
+    let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+    if (store === 'Redis') {
+      redis = await startRedis();
+      cleanups.push(() => redis?.stop());
+    }
+    const srv = await server(redis ? { REDIS_URL: redis.url } : {});
     const t = await srv.tenant('business');
+    const starter = await srv.tenant('starter');
     const unknown = `${TOKEN_PREFIX}${randomToken(32)}`;
     // Twenty failures of every kind, over REST and /trpc: each is a 401.
     const attempts: Promise<{ status: number }>[] = [];
@@ -160,8 +173,14 @@ describe('failed authentications per address', () => {
     expect(retry).toBeLessThanOrEqual(60);
     expect(blocked.headers.has('ratelimit')).toBe(false);
 
-    // A right guess from a guessing address is refused too, and spends nothing of the key's budget.
-    expectError(await srv.call('GET', '/v1/bots', { token: t.token }), 429, 'RATE_LIMITED');
+    // A right guess from a guessing address is refused too, and spends nothing of the key's budget; so is
+    // a key that would be answered 403 (its plan has no REST API) or 401 (an internal procedure).
+    const rightGuess = await srv.call('GET', '/v1/bots', { token: t.token });
+    expectError(rightGuess, 429, 'RATE_LIMITED');
+    expect(rightGuess.headers.has('ratelimit')).toBe(false);
+    expect(Number(rightGuess.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expectError(await srv.call('GET', '/v1/bots', { token: starter.token }), 429, 'RATE_LIMITED');
+    expect(await trpcOutcome(untypedTrpcClient(srv, t.token).query('admin.keys.list', {})).then((o) => (o.ok ? 200 : o.status))).toBe(429);
     // Another address is not affected.
     expect(await getFrom('127.0.0.2', `${srv.url}/v1/bots`, t.token)).toBe(200);
 
@@ -172,6 +191,7 @@ describe('failed authentications per address', () => {
     // 120 − the one request from 127.0.0.2 − this one.
     expect(rateHeaders(after, 120).remaining).toBe(118);
     expect((await srv.call('GET', '/v1/bots', { token: unknown })).status).toBe(401);
+    expectError(await srv.call('GET', '/v1/bots', { token: starter.token }), 403, 'FORBIDDEN');
   });
 });
 

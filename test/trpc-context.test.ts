@@ -82,7 +82,7 @@ describe('createCaller(createInnerContext({ deps, principal }))', () => {
       const inner = createInnerContext({ deps, principal: { kind: 'apiKey', clientId: client.id, keyId: key.id, plan: 'business' } });
       return createCaller({
         ...inner,
-        transport: { setHeader: (n, v) => void (seen[n] = v), chargeKey: () => Promise.resolve(), inputError: undefined, idempotencyKey: 'dup-1' },
+        transport: { setHeader: (n, v) => void (seen[n] = v), chargeKey: () => Promise.resolve(), refuseIfBlocked: () => Promise.resolve(), inputError: undefined, idempotencyKey: 'dup-1' },
       });
     };
     const input = { bot_id: bot.id, name: 'Only once' };
@@ -97,7 +97,12 @@ describe('createCaller(createInnerContext({ deps, principal }))', () => {
     }
     const both = Promise.allSettled([keyed().leads.create(input), keyed().leads.create(input)]);
     if (blocker) {
-      await new Promise((r) => setTimeout(r, 1_000));
+      // Released once both creates wait for the table (not after a fixed time: a loaded machine may take longer).
+      for (let waited = 0; waited < 30_000; waited += 50) {
+        const { rows } = await blocker.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE relation = 'idempotency_keys'::regclass AND NOT granted");
+        if (Number(rows[0]?.n) >= 2) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await blocker.query('COMMIT');
       await blocker.end();
     }

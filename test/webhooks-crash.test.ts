@@ -1,80 +1,44 @@
 // Delivery survives its worker: a server process killed with SIGKILL mid-delivery, then restarted on
 // the same database file, delivers the event; a graceful close hands in-flight deliveries to another
 // process; and among processes sharing a file exactly one worker is active.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/db/open';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
+import { killAllChildren, startChild, type ServerChild } from './helpers/child';
 import { dbAll, dbGet, storeTarget } from './helpers/db';
 import { engine, sharedDatabase } from './helpers/engine';
 import { INTERNAL_TOKEN, startTestServer, type TestServer } from './helpers/harness';
 import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
-import { serverArgs } from './helpers/entry';
+
+/**
+ * The claim lease of the child processes: short, so that the restart takes the dead process's claim over
+ * in seconds, yet far above the few milliseconds between the claim and the kill (within one process an
+ * in-flight delivery is never sent twice, whatever the lease).
+ */
+const CLAIM_LEASE_MS = 2_000;
 
 let rcv: Receiver;
-const children: ChildProcess[] = [];
 beforeAll(async () => {
   rcv = await startReceiver();
 });
 afterAll(async () => {
   // A failed assertion must not leave a server running.
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAllChildren();
   await rcv?.close();
 });
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-  /** Parsed log lines so far. */
-  logs: { level?: number; msg?: string }[];
-}
-
-/**
- * `src/main.ts` under tsx on `db` (an SQLite path or a postgres:// URL); resolves once it logs that it listens. tsx is loaded into the
- * node process itself (`--import tsx`) rather than through its CLI, which runs the script in a
- * grandchild that a SIGKILL of the CLI would leave running.
- */
-async function startChild(db: string): Promise<Child> {
-  const proc = spawn(process.execPath, serverArgs(), {
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ...(db.startsWith('postgres') ? { DATABASE_URL: db } : { DATABASE_PATH: db }),
-      LOG_LEVEL: 'info',
-      ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
-      ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1',
-      ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1',
-      // The receiver's CA, trusted the way an operator would add one.
-      NODE_EXTRA_CA_CERTS: testCertificates().caPath,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The server as a child process on `db` (an SQLite path or a postgres:// URL), delivering to the receiver. */
+function startServer(db: string): Promise<ServerChild> {
+  return startChild({
+    ...(db.startsWith('postgres') ? { DATABASE_URL: db } : { DATABASE_PATH: db }),
+    ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN,
+    ORMIAR_WEBHOOK_ALLOW_PRIVATE: '1',
+    ORMIAR_WEBHOOK_RETRY_SCHEDULE: '1,1,1',
+    // A dead process's claims lapse after this (40 s by default): the restarted process takes over sooner.
+    ORMIAR_WEBHOOK_CLAIM_LEASE_MS: String(CLAIM_LEASE_MS),
+    // The receiver's CA, trusted the way an operator would add one.
+    NODE_EXTRA_CA_CERTS: testCertificates().caPath,
   });
-  children.push(proc);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  let stderr = '';
-  proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  const logs: Child['logs'] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-    const timer = setTimeout(() => reject(new Error(`child did not start: ${stderr}`)), 20_000);
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { level?: number; msg?: string; url?: string };
-        logs.push(entry);
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // Not a log line.
-      }
-    });
-    void exited.then((code) => reject(new Error(`child exited (${String(code)}) before listening: ${stderr}`)));
-  });
-  return { proc, url, exited, logs };
 }
 
 async function post(base: string, path: string, token: string, body: unknown) {
@@ -87,13 +51,13 @@ async function post(base: string, path: string, token: string, body: unknown) {
 }
 
 describe('crash mid-delivery', () => {
-  // Two server processes start in turn (tsx compiles each): on a loaded machine that alone took 17 s each.
-  // On PostgreSQL every process claims with a lease (the webhook timeout + 30 s = 40 s): a restarted process
-  // takes over the dead one's claim once that lease ends, not at once as SQLite's single worker does.
-  const takeoverMs = engine() === 'postgres' ? 40_000 : 0;
+  // Two server processes start in turn: on a loaded machine that alone took 17 s each.
+  // On PostgreSQL every process claims with a lease (CLAIM_LEASE_MS here): a restarted process takes over
+  // the dead one's claim once that lease ends, not at once as SQLite's single worker does.
+  const takeoverMs = engine() === 'postgres' ? CLAIM_LEASE_MS : 0;
   it('SIGKILL while the receiver holds the delivery open; after a restart on the same database the event arrives', { timeout: 90_000 + takeoverMs }, async () => {
     const shared = await sharedDatabase({ name: 'crash.sqlite' });
-    const first = await startChild(shared.db);
+    const first = await startServer(shared.db);
     // Private addresses allowed (the receiver is on loopback): said at start, as a warning.
     expect(first.logs.some((l) => l.level === 40 && /ORMIAR_WEBHOOK_ALLOW_PRIVATE=1/.test(l.msg ?? ''))).toBe(true);
     // The child migrated the database; make a tenant in it directly.
@@ -120,7 +84,7 @@ describe('crash mid-delivery', () => {
     expect(inFlight[0]).toMatchObject({ status: 'pending', attempts: 0 });
     expect(inFlight[0]?.claimed_by).not.toBeNull();
 
-    const second = await startChild(shared.db);
+    const second = await startServer(shared.db);
     try {
       await rcv.waitFor(() => rcv.received('/crash').length === 2, 15_000 + takeoverMs);
       const [held, delivered] = rcv.received('/crash');
@@ -179,20 +143,26 @@ describe('several processes on one database', () => {
     expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(20);
     expect(got.every((r) => r.verifiedWith.length === 1)).toBe(true);
 
-    // A holds a delivery open, then shuts down: it waits its grace period, then hands it back.
+    // The process holding a delivery open shuts down: it waits its grace period, then hands it back. On SQLite
+    // that is A (the one active worker); on PostgreSQL whichever claimed it (closing the other would leave the
+    // held delivery to its 10 s timeout and retry, and prove nothing of the hand-over).
     const held = await b.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: rcv.url('/shared-held') } });
     rcv.expectSecrets('/shared-held', [held.body.secret]);
     rcv.script('/shared-held', ['hold', 200]);
     await b.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Held', email: 'h@example.com', status: 'qualified' } });
     await rcv.waitFor(() => rcv.received('/shared-held').length === 1);
-    await a.close();
-    servers.shift();
+    const claim = await dbGet<{ claimed_by: string | null }>(b, 'SELECT claimed_by FROM webhook_deliveries WHERE endpoint_id = ?', held.body.id);
+    const [holder, other] = claim?.claimed_by === b.webhooks.owner ? [b, a] : [a, b];
+    expect(holder.webhooks.owner).toBe(claim?.claimed_by);
+    if (engine() === 'sqlite') expect(holder).toBe(a);
+    await holder.close();
+    servers.splice(servers.indexOf(holder), 1);
     await rcv.waitFor(() => rcv.received('/shared-held').length === 2);
-    expect(b.webhooks.isActive()).toBe(true);
+    expect(other.webhooks.isActive()).toBe(true);
     const [first, second] = rcv.received('/shared-held');
     expect(second?.answered).toBe(200);
     expect(second?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
-    const deliveries = await b.call('GET', `/v1/webhooks/deliveries?endpoint_id=${held.body.id}`, { token: t.token });
+    const deliveries = await other.call('GET', `/v1/webhooks/deliveries?endpoint_id=${held.body.id}`, { token: t.token });
     expect(deliveries.body.data).toHaveLength(1);
   });
 });

@@ -92,28 +92,35 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
     }
     const found = await authenticateToken(deps, token);
     if (!found) return failure(req, res, 'Invalid or revoked API key');
-    // An address that is guessing keys is refused even when a guess is right.
-    const blocked = await isExhausted(limits.failedAuth, clientAddress(req));
-    if (blocked) {
-      countLimiterRefusal('auth');
-      res.setHeader('Retry-After', String(blocked.resetSeconds));
-      return { kind: 'anonymous', refusal: throttled() };
-    }
+    // An address that is guessing keys is refused even when a guess is right: checked by the procedure,
+    // with the key's charge in one limiter call (transport.chargeKey, refuseIfBlocked).
     return { kind: 'apiKey', clientId: found.client.id, keyId: found.keyId, plan: found.client.plan };
   }
 
   return async ({ req, res, surface, inputError }) => {
     const idempotencyKey = req.headers['idempotency-key'];
+    /** The 429 of an address blocked for failed authentications (no rate-limit fields: nothing was charged). */
+    const blockedAddress = (d: LimitDecision) => {
+      countLimiterRefusal('auth');
+      res.setHeader('Retry-After', String(d.resetSeconds));
+      return throttled();
+    };
     const transport: TransportHooks = {
       setHeader: (name, value) => res.setHeader(name, value),
       async chargeKey(keyId) {
-        const decision = await consume(limits.perKey, keyId);
+        const charge = await limits.chargeKey(keyId, clientAddress(req));
+        if (charge.blocked) throw blockedAddress(charge.blocked);
+        const decision = charge.key;
         setRateLimitHeaders(res, limits.perMinute, decision);
         if (!decision.allowed) {
           countLimiterRefusal('key');
           res.setHeader('Retry-After', String(decision.resetSeconds));
           throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${limits.perMinute} requests per minute per key`);
         }
+      },
+      async refuseIfBlocked() {
+        const blocked = await isExhausted(limits.failedAuth, clientAddress(req));
+        if (blocked) throw blockedAddress(blocked);
       },
       inputError,
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey,

@@ -49,6 +49,12 @@ export interface Limits {
   signInPerEmail: RateLimiterStoreAbstract;
   /** Dashboard sign-in: failed attempts per client address (20 a minute). */
   signInPerAddress: RateLimiterStoreAbstract;
+  /**
+   * An API key's request: unless `address` is blocked for failed authentications (then nothing is
+   * charged), one point of the key's window. On Redis one script, so one round trip; elsewhere the two
+   * steps in turn (isExhausted, consume).
+   */
+  chargeKey(keyId: string, address: string): Promise<KeyCharge>;
   /** Resolves when the counters' store answers a write; rejects with what is wrong (start-up, /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -59,6 +65,15 @@ export interface LimitDecision {
   remaining: number;
   /** Seconds until the window resets (at least 1 while the window is open). */
   resetSeconds: number;
+}
+
+/** chargeKey's answer: the address is blocked (its decision; the key spent nothing), or the key's decision. */
+export type KeyCharge = { blocked: LimitDecision; key?: undefined } | { blocked?: undefined; key: LimitDecision };
+
+/** The two steps of chargeKey in turn, on any store. */
+async function chargeInTurn(perKey: RateLimiterStoreAbstract, failedAuth: RateLimiterStoreAbstract, keyId: string, address: string): Promise<KeyCharge> {
+  const blocked = await isExhausted(failedAuth, address);
+  return blocked ? { blocked } : { key: await consume(perKey, keyId) };
 }
 
 /**
@@ -117,11 +132,14 @@ function sqliteLimits(databasePath: string, perMinute: number): Limits {
   let file: Database.Database | undefined;
   const connection = () => (file ??= sqliteLimiterFile(databasePath));
   const options = { ...common, storeClient: storeClient(connection), storeType: 'better-sqlite3' as const };
+  const perKey = new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute });
+  const failedAuth = new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
   return {
     kind: 'sqlite',
     perMinute,
-    perKey: new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute }),
-    failedAuth: new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    perKey,
+    failedAuth,
+    chargeKey: (keyId, address) => chargeInTurn(perKey, failedAuth, keyId, address),
     signInPerEmail: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: () =>
@@ -139,11 +157,14 @@ function sqliteLimits(databasePath: string, perMinute: number): Limits {
 function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
   // The table comes with the migrations (UNLOGGED there); the pool is the database's own.
   const options = { ...common, storeClient: pool, storeType: 'pool', clearExpiredByTimeout: true };
+  const perKey = new RateLimiterPostgres({ ...options, keyPrefix: 'key', points: perMinute });
+  const failedAuth = new RateLimiterPostgres({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
   return {
     kind: 'postgres',
     perMinute,
-    perKey: new RateLimiterPostgres({ ...options, keyPrefix: 'key', points: perMinute }),
-    failedAuth: new RateLimiterPostgres({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    perKey,
+    failedAuth,
+    chargeKey: (keyId, address) => chargeInTurn(perKey, failedAuth, keyId, address),
     signInPerEmail: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: async () => {
@@ -155,6 +176,24 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
 
 // Loaded only when REDIS_URL is set: importing ioredis costs every other start-up time for nothing.
 const loadRedis = (): typeof RedisClient => (createRequire(import.meta.url)('ioredis') as { Redis: typeof RedisClient }).Redis;
+
+/**
+ * chargeKey on Redis, atomic: KEYS[1] the address's failed-authentication counter, KEYS[2] the key's.
+ * Blocked (more than ARGV[1] failures counted): {-1, the address's ms left}. Else the key's counter as
+ * rate-limiter-flexible's RateLimiterRedis consumes it (a fixed window of ARGV[2] seconds from the
+ * first point): {points consumed, ms left}. The same keys and values its get() and consume() read.
+ */
+const CHARGE_KEY_LUA = `
+local failed = tonumber(redis.call('get', KEYS[1]))
+if failed ~= nil and failed > tonumber(ARGV[1]) then return {-1, redis.call('pttl', KEYS[1])} end
+redis.call('set', KEYS[2], 0, 'EX', ARGV[2], 'NX')
+local consumed = redis.call('incrby', KEYS[2], 1)
+local ttl = redis.call('pttl', KEYS[2])
+if ttl == -1 then
+  redis.call('expire', KEYS[2], ARGV[2])
+  ttl = 1000 * ARGV[2]
+end
+return {consumed, ttl}`;
 
 function redisLimits(url: string, perMinute: number): Limits {
   const Redis = loadRedis();
@@ -174,12 +213,30 @@ function redisLimits(url: string, perMinute: number): Limits {
     lastError = err;
   });
   const options = { storeClient: redis, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true };
+  const perKey = new RateLimiterRedis({ ...options, keyPrefix: 'key', points: perMinute });
+  const failedAuth = new RateLimiterRedis({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
+  redis.defineCommand('ormiarChargeKey', { numberOfKeys: 2, lua: CHARGE_KEY_LUA });
+  const charge = (redis as unknown as { ormiarChargeKey(...args: (string | number)[]): Promise<[number, number]> }).ormiarChargeKey.bind(redis);
   let connecting: Promise<void> | undefined;
   return {
     kind: 'redis',
     perMinute,
-    perKey: new RateLimiterRedis({ ...options, keyPrefix: 'key', points: perMinute }),
-    failedAuth: new RateLimiterRedis({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW }),
+    perKey,
+    failedAuth,
+    chargeKey: async (keyId, address) => {
+      let consumed: number;
+      let ttl: number;
+      try {
+        // As rate-limiter-flexible does (rejectIfRedisNotReady): no command queued behind a reconnect.
+        if (redis.status !== 'ready') throw new Error('Redis connection is not ready');
+        [consumed, ttl] = await charge(failedAuth.getKey(address), perKey.getKey(keyId), FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS);
+      } catch (err) {
+        throw unavailable(err);
+      }
+      const resetSeconds = Math.max(1, Math.ceil(ttl / 1000));
+      if (consumed < 0) return { blocked: { allowed: false, remaining: 0, resetSeconds } };
+      return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds } };
+    },
     signInPerEmail: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: async () => {

@@ -45,9 +45,9 @@ export async function storedAnswer(deps: ServiceDeps, clientId: string, key: str
   return live ? answerOf(found, requestHash) : undefined;
 }
 
-/** Thrown inside a create's transaction when its key was recorded first by another request: carries that answer. */
+/** Thrown inside a create's transaction when its key was recorded first by another request (rolls the create back). */
 export class KeyTaken extends Error {
-  constructor(readonly answer: Stored) {
+  constructor() {
     super('Idempotency-Key already recorded');
   }
 }

@@ -1,7 +1,9 @@
 // Keeps stats_daily and stats_hourly in step with lead and appointment changes. Called on the
 // transaction's store of the change, so counters and rows commit together or not at all.
 import type { AppointmentRow, AppointmentStatus, CounterAdd, Store } from '../db/ports';
+import type { Logger } from '../lib/logger';
 import { DAY_MS, HOUR_MS, floorTo } from '../lib/time';
+import type { ServiceDeps } from './deps';
 
 export interface CounterDelta {
   leads?: number;
@@ -53,4 +55,43 @@ export function bumpCountersMany(tx: Store, clientId: string, deltas: Iterable<{
   }
   const adds = [...buckets.values()].filter((b) => Object.values(b.delta).some((v) => v !== 0));
   return adds.length === 0 ? Promise.resolve() : tx.stats.add(clientId, adds);
+}
+
+/** Buckets are folded once they have ended this long ago (a late add to an old bucket makes a shard again). */
+const FOLD_AFTER_MS = 5 * 60_000;
+const FOLD_BATCH = 1_000;
+
+/**
+ * Folds the shards of ended buckets into one row each (StatsRepo.foldShards), in bounded batches that
+ * yield between them, so GET /v1/stats reads about one row per bucket however many connections wrote it.
+ * Answers the rows moved.
+ */
+export async function foldShards({ store, clock }: ServiceDeps, maxBatches = 20): Promise<number> {
+  const at = clock.now() - FOLD_AFTER_MS;
+  const before = { day: floorTo(at, DAY_MS), hour: floorTo(at, HOUR_MS) };
+  let moved = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const n = await store.stats.foldShards(before, FOLD_BATCH);
+    moved += n;
+    if (n < FOLD_BATCH) break;
+    await new Promise((r) => setImmediate(r));
+  }
+  return moved;
+}
+
+/** Runs foldShards every `intervalMs` in the background; every process runs it, one folds at a time. */
+export function startShardFolding(deps: ServiceDeps & { logger: Logger }, intervalMs = 60_000): { stop(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    running ??= foldShards(deps)
+      .catch((err: unknown) => deps.logger.warn({ err }, 'stats shard fold failed; retried on the next tick'))
+      .finally(() => (running = undefined));
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

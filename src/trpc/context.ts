@@ -30,8 +30,16 @@ export type Principal =
 export interface TransportHooks {
   /** Sets a response header (rate-limit fields, Retry-After, WWW-Authenticate, Idempotent-Replayed). */
   setHeader(name: string, value: string): void;
-  /** Charges one call to an API key's quota; sets the rate-limit headers and throws 429 when exhausted. */
+  /**
+   * Charges one call to an API key's quota; sets the rate-limit headers and throws 429 when exhausted.
+   * From an address blocked for failed authentications it charges nothing and throws that 429 instead.
+   */
   chargeKey(keyId: string): Promise<void>;
+  /**
+   * Throws the 429 of an address blocked for failed authentications: before an API key's answer that
+   * charges nothing (401, 403), which such an address gets as 429 too. chargeKey checks it itself.
+   */
+  refuseIfBlocked(): Promise<void>;
   /** Input the adapter could not read (a malformed REST body); raised after authentication so 401 comes first. */
   inputError: AppError | undefined;
   /** The raw Idempotency-Key header, validated by the procedures that accept one. */

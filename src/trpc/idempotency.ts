@@ -62,7 +62,7 @@ export async function idempotent<T>(
   let recorded = false;
   const record: InTransaction<T> = async (tx, result) => {
     const first = await recordAnswer(tx, deps.clock.now(), clientId, key, hash, { status, body: JSON.stringify(result) });
-    if (first) throw new KeyTaken(first);
+    if (first) throw new KeyTaken();
     recorded = true;
   };
   try {

@@ -47,13 +47,19 @@ async function actingClient(ctx: Context): Promise<ActingClient> {
 const actingForClient = middleware(async ({ ctx, meta, next }) => {
   const client = await actingClient(ctx);
   // Plans are read on every request, so a plan change takes effect on the next one.
-  if (ctx.principal.kind === 'apiKey' && !hasRestApi(client.plan)) {
-    throw new AppError('FORBIDDEN', 'REST API is not available on your current plan');
+  const forbidden =
+    ctx.principal.kind === 'apiKey' && !hasRestApi(client.plan)
+      ? 'REST API is not available on your current plan'
+      : meta?.feature === 'webhooks' && !hasWebhooks(client.plan)
+        ? 'Webhooks are not available on your current plan'
+        : undefined;
+  if (forbidden !== undefined) {
+    // An API key from an address blocked for failed authentications gets that 429 rather than a 403.
+    if (ctx.principal.kind === 'apiKey') await ctx.transport?.refuseIfBlocked();
+    throw new AppError('FORBIDDEN', forbidden);
   }
-  if (meta?.feature === 'webhooks' && !hasWebhooks(client.plan)) {
-    throw new AppError('FORBIDDEN', 'Webhooks are not available on your current plan');
-  }
-  // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided.
+  // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided (and not
+  // from a blocked address: chargeKey answers that 429 itself).
   if (ctx.principal.kind === 'apiKey') await ctx.transport?.chargeKey(ctx.principal.keyId);
   if (ctx.transport?.inputError) throw ctx.transport.inputError;
   return next({ ctx: { client } });
@@ -63,6 +69,7 @@ const serviceOnly = middleware(async ({ ctx, next }) => {
   const { principal } = ctx;
   if (principal.kind === 'service' || principal.kind === 'cli') return next({ ctx: { principal } });
   if (principal.kind === 'anonymous') throw principal.refusal;
+  if (principal.kind === 'apiKey') await ctx.transport?.refuseIfBlocked();
   ctx.transport?.setHeader('WWW-Authenticate', 'Bearer realm="ormiar", error="invalid_token"');
   throw new AppError('UNAUTHORIZED', 'This operation needs the service token');
 });

@@ -34,8 +34,7 @@ export function killAllChildren(): void {
 
 /**
  * The server (bundled from src/main.ts: test/helpers/entry.ts) with exactly `env` (plus PATH); resolves once it logs `listening`.
- * tsx is loaded into the node process itself rather than through its CLI, which would run the
- * server in a grandchild that a signal to the CLI does not reach the same way.
+ * Node runs the bundle itself, so a signal to the child reaches the server (no launcher process between).
  */
 export async function startChild(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerChild> {
   const proc = spawn(process.execPath, serverArgs(), {

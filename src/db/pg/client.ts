@@ -18,6 +18,7 @@ export const ADVISORY = {
   migrations: 0x6f726d01,
   webhookRetention: 0x6f726d02,
   deliveryClaims: 0x6f726d03,
+  statsFold: 0x6f726d04,
 } as const;
 
 const INT8 = 20;

@@ -30,7 +30,8 @@ import type {
   WebhookDeliveryRow,
   WebhookEndpointRow,
 } from '../ports/rows';
-import type { DayRow, StatsQuery, StatsRepo } from '../ports/stats';
+import type { DayRow, Grain, StatsQuery, StatsRepo } from '../ports/stats';
+import { ADVISORY } from './client';
 import * as schema from './schema';
 import { first, isRetryable, rowParams, tableSql, unprefix, updateSql, type Conn } from './sql';
 
@@ -148,13 +149,37 @@ const ADD = `leads = t.leads + excluded.leads, qualified = t.qualified + exclude
   appointments_scheduled = t.appointments_scheduled + excluded.appointments_scheduled,
   appointments_cancelled = t.appointments_cancelled + excluded.appointments_cancelled,
   appointments_completed = t.appointments_completed + excluded.appointments_completed`;
-// Many buckets in one statement (arrays, one row each): concurrent adds to one bucket both count.
-const upsert = (table: string) => `INSERT INTO ${table} AS t (client_id, bot_id, bucket, leads, qualified, booked, lost,
-    appointments_scheduled, appointments_cancelled, appointments_completed)
-  SELECT @clientId, * FROM unnest(@bots::text[], @buckets::bigint[], @leads::int[], @qualified::int[], @booked::int[], @lost::int[],
-    @scheduled::int[], @cancelled::int[], @completed::int[])
-  ON CONFLICT (client_id, bucket, bot_id) DO UPDATE SET ${ADD}`;
-const UPSERT = { day: upsert('stats_daily'), hour: upsert('stats_hourly') };
+const COUNTERS = 'leads, qualified, booked, lost, appointments_scheduled, appointments_cancelled, appointments_completed';
+// Many buckets in one statement (arrays, one row each): concurrent adds to one bucket both count. The
+// row written is the bucket's shard of this connection (pg_backend_pid() % SHARDS): a bot's creates on
+// different connections do not queue on one row lock until COMMIT (it held ingest to ~130 leads/s).
+// Reads sum the shards; foldShards() moves ended buckets' shards back into shard 0.
+const SHARDS = 16;
+const upsert = (table: string, p: string) => `INSERT INTO ${table} AS t (client_id, shard, bot_id, bucket, ${COUNTERS})
+  SELECT @clientId, pg_backend_pid() % ${SHARDS}, * FROM unnest(@${p}bots::text[], @${p}buckets::bigint[], @${p}leads::int[],
+    @${p}qualified::int[], @${p}booked::int[], @${p}lost::int[], @${p}scheduled::int[], @${p}cancelled::int[], @${p}completed::int[])
+  ON CONFLICT (client_id, bucket, bot_id, shard) DO UPDATE SET ${ADD}`;
+// Both grains in one round trip (a data-modifying WITH runs its statement whatever the outer one reads).
+const UPSERT = {
+  day: upsert('stats_daily', 'd_'),
+  hour: upsert('stats_hourly', 'h_'),
+  both: `WITH day AS (${upsert('stats_daily', 'd_')}) ${upsert('stats_hourly', 'h_')}`,
+};
+/**
+ * A bounded batch of old buckets' shards, summed into shard 0 in one statement (delete + upsert), so a
+ * reader sees the same sums before and after. The partial index *_unfolded_idx (shard <> 0) finds them
+ * without reading the folded rows, so the chore costs the same at ten rows as at ten million.
+ */
+const fold = (table: string, p: string) => `${p}_moved AS (
+    DELETE FROM ${table} WHERE (client_id, bucket, bot_id, shard) IN (
+      SELECT client_id, bucket, bot_id, shard FROM ${table} WHERE shard <> 0 AND bucket < @${p}_before LIMIT @batch)
+    RETURNING client_id, bot_id, bucket, ${COUNTERS}),
+  ${p}_folded AS (INSERT INTO ${table} AS t (client_id, bot_id, bucket, shard, ${COUNTERS})
+    SELECT client_id, bot_id, bucket, 0, sum(leads), sum(qualified), sum(booked), sum(lost), sum(appointments_scheduled),
+      sum(appointments_cancelled), sum(appointments_completed) FROM ${p}_moved GROUP BY client_id, bot_id, bucket
+    ON CONFLICT (client_id, bucket, bot_id, shard) DO UPDATE SET ${ADD})`;
+const FOLD = `WITH ${fold('stats_daily', 'day')}, ${fold('stats_hourly', 'hour')}
+  SELECT (SELECT count(*) FROM day_moved) + (SELECT count(*) FROM hour_moved) AS n`;
 const SUMS = `sum(leads) AS leads, sum(qualified) AS qualified, sum(booked) AS booked, sum(lost) AS lost,
   sum(appointments_scheduled) AS "appointmentsScheduled", sum(appointments_cancelled) AS "appointmentsCancelled",
   sum(appointments_completed) AS "appointmentsCompleted"`;
@@ -178,27 +203,38 @@ export function pgStats(c: Conn): StatsRepo {
   const params = (q: StatsQuery) => ({ clientId: q.clientId, botId: q.botId, from: q.from, to: q.to });
   return {
     add: async (clientId, adds) => {
+      const params: Record<string, unknown> = { clientId };
+      const grains: Grain[] = [];
       for (const grain of ['day', 'hour'] as const) {
         const mine = adds.filter((a) => a.grain === grain);
         if (mine.length === 0) continue;
+        grains.push(grain);
+        const p = grain === 'day' ? 'd_' : 'h_';
         const col = (f: (d: (typeof mine)[number]['delta']) => number | undefined) => mine.map((a) => f(a.delta) ?? 0);
-        await c.run(UPSERT[grain], {
-          clientId,
-          bots: mine.map((a) => a.botId),
-          buckets: mine.map((a) => a.bucket),
-          leads: col((d) => d.leads),
-          qualified: col((d) => d.qualified),
-          booked: col((d) => d.booked),
-          lost: col((d) => d.lost),
-          scheduled: col((d) => d.appointmentsScheduled),
-          cancelled: col((d) => d.appointmentsCancelled),
-          completed: col((d) => d.appointmentsCompleted),
+        Object.assign(params, {
+          [`${p}bots`]: mine.map((a) => a.botId),
+          [`${p}buckets`]: mine.map((a) => a.bucket),
+          [`${p}leads`]: col((d) => d.leads),
+          [`${p}qualified`]: col((d) => d.qualified),
+          [`${p}booked`]: col((d) => d.booked),
+          [`${p}lost`]: col((d) => d.lost),
+          [`${p}scheduled`]: col((d) => d.appointmentsScheduled),
+          [`${p}cancelled`]: col((d) => d.appointmentsCancelled),
+          [`${p}completed`]: col((d) => d.appointmentsCompleted),
         });
       }
+      if (grains.length > 0) await c.run(grains.length === 2 ? UPSERT.both : UPSERT[grains[0]!], params);
     },
     sumBuckets: (grain, q) => c.rows<DayRow>(SUM[grain], params(q)),
     countLeadRows: (q) => c.rows<DayRow>(LEAD_ROWS, params(q)),
     countAppointmentRows: (q) => c.rows<DayRow>(APPOINTMENT_ROWS, params(q)),
+    foldShards: (before, batch) =>
+      c.atomic(async (tx) => {
+        const [got] = await tx.rows<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(@key) AS ok', { key: ADVISORY.statsFold });
+        if (!got?.ok) return 0;
+        const [moved] = await tx.rows<{ n: number }>(FOLD, { day_before: before.day, hour_before: before.hour, batch });
+        return Number(moved?.n ?? 0);
+      }),
   };
 }
 

@@ -6,10 +6,15 @@ import type pg from 'pg';
 
 type Params = Record<string, unknown>;
 
-const converted = new Map<string, { text: string; names: string[] }>();
+// Each converted text is also a named prepared statement (`name`): a pooled connection parses and plans
+// it once and then only binds and executes it (measured: the PostgreSQL server's CPU per POST /v1/leads
+// 3.0 -> 2.0 ms). Texts past the cap run unnamed. Behind PgBouncer this needs session pooling, or
+// transaction pooling with its prepared-statement support (1.21+, max_prepared_statements).
+const converted = new Map<string, { text: string; names: string[]; name: string | undefined }>();
+const MAX_NAMED = 5_000;
 
 /** `text` with `@name` placeholders as pg's `$n`, and the values in that order. */
-export function named(text: string, params: Params = {}): { text: string; values: unknown[] } {
+export function named(text: string, params: Params = {}): { text: string; values: unknown[]; name: string | undefined } {
   let hit = converted.get(text);
   if (!hit) {
     const names: string[] = [];
@@ -18,11 +23,13 @@ export function named(text: string, params: Params = {}): { text: string; values
       if (i < 0) i = names.push(name) - 1;
       return `$${i + 1}`;
     });
-    hit = { text: out, names };
-    if (converted.size < 5_000) converted.set(text, hit);
+    const keep = converted.size < MAX_NAMED;
+    hit = { text: out, names, name: keep ? `o${converted.size}` : undefined };
+    if (keep) converted.set(text, hit);
   }
   return {
     text: hit.text,
+    name: hit.name,
     values: hit.names.map((n) => {
       if (!(n in params)) throw new Error(`No value for @${n}`);
       return params[n];
@@ -98,11 +105,11 @@ export function queryOn(q: pg.Pool | pg.PoolClient) {
   return {
     rows: async <T>(text: string, params?: Params): Promise<T[]> => {
       const n = named(text, params);
-      return (await q.query(n.text, n.values)).rows as T[];
+      return (await q.query(n)).rows as T[];
     },
     run: async (text: string, params?: Params): Promise<number> => {
       const n = named(text, params);
-      return (await q.query(n.text, n.values)).rowCount ?? 0;
+      return (await q.query(n)).rowCount ?? 0;
     },
   };
 }

@@ -44,4 +44,13 @@ export interface StatsRepo {
    */
   countLeadRows(q: StatsQuery): Promise<DayRow[]>;
   countAppointmentRows(q: StatsQuery): Promise<DayRow[]>;
+
+  /**
+   * A bucket may be held in several rows (shards) that reads sum: on PostgreSQL each connection adds to
+   * its own, so concurrent creates of one bot do not wait on one row until COMMIT. This singleton chore
+   * moves up to `batch` shard rows of buckets that start before `before[grain]` into the bucket's shard
+   * 0, atomically (a reader sees the sum before or after, equal), and answers how many rows it moved: 0
+   * when there are none, or when another process is folding (PostgreSQL: `pg_try_advisory_xact_lock`).
+   */
+  foldShards(before: Record<Grain, number>, batch: number): Promise<number>;
 }

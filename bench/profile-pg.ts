@@ -1,0 +1,71 @@
+// GET /v1/leads/{id} on the SQLite engine against the PostgreSQL engine (+ Redis), side by side, in a
+// few minutes: `flock /work/bench.lock npx tsx bench/profile-pg.ts` with
+//   LEADS=20000 (seeded leads)  ROUNDS=5  N=1000 (requests a round)  PROF=1 (V8 CPU profile of the
+//   PostgreSQL engine's server to /tmp/prof-pg)  BASE=<dir> (a checkout with its dist/ built: its
+//   server on the same PostgreSQL and Redis too, in the same rounds, for a before/after of a change)
+// Prints each round's API-process CPU per request, the medians, and the median of the rounds' ratios. For finding where the PostgreSQL
+// engine's cost lives; the issue's figure is `npm run bench -- --engine postgres`.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPostgres, startRedis } from '../test/helpers/stores';
+import { makeDb } from './lib/fixture';
+import { ROOT, START_NODE_ARGS, cpuPerRequest, median, procStats, startBundle, type RequestSpec, type Target } from './lib/measure';
+import { copySqliteToPg, createPgDatabase } from './lib/pgcopy';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const dir = mkdtempSync(join(tmpdir(), 'ormiar-profpg-'));
+spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+const [postgres, redis] = await Promise.all([startPostgres({ durable: true }), startRedis()]);
+try {
+  const f = await makeDb(dir, 'db', Number(process.env.LEADS ?? 20_000), log);
+  const url = await createPgDatabase(postgres.url, 'prof');
+  await copySqliteToPg(f.path, url, log);
+  const common = { PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' };
+  const prof = process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-pg'] : [];
+  const sqlite = await startBundle('sqlite', { ...common, DATABASE_PATH: f.path });
+  const pgEnv = { ...common, DATABASE_URL: url, REDIS_URL: redis.url };
+  const targets = [sqlite, await startBundle('postgres', pgEnv, prof)];
+  if (process.env.BASE) targets.push(await startIn('postgres-base', process.env.BASE, pgEnv));
+  const spec: RequestSpec = { path: (i) => `/v1/leads/${f.leadIds[i % f.leadIds.length]}`, headers: { authorization: `Bearer ${f.token}` } };
+  const n = Number(process.env.N ?? 1000);
+  for (const t of targets) await cpuPerRequest(t, spec, 2000, 16);
+  const cpu = targets.map(() => [] as number[]);
+  for (let r = 0; r < Number(process.env.ROUNDS ?? 5); r++) {
+    for (const [i, t] of targets.entries()) cpu[i]?.push((await cpuPerRequest(t, spec, n, 16)).cpuMicros);
+    log(`  round ${r + 1}: ${targets.map((t, i) => `${t.name} ${cpu[i]?.at(-1)?.toFixed(0)} µs`).join(', ')}`);
+  }
+  const s = cpu[0] ?? [];
+  for (const [i, t] of targets.entries()) {
+    const c = cpu[i] ?? [];
+    const ratios = c.map((v, r) => v / (s[r] ?? 1));
+    log(`${t.name}: median ${median(c).toFixed(0)} µs; ${median(c) / median(s) > 0 ? `${(median(c) / median(s)).toFixed(2)}× sqlite's median, ` : ''}rounds' ratios' median ${median(ratios).toFixed(2)}×`);
+  }
+  await Promise.all(targets.map((t) => t.stop()));
+} finally {
+  await Promise.all([postgres.stop(), redis.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** `npm start`'s process from another checkout (`dir`, its dist/ built), as a bench target. */
+async function startIn(name: string, dir: string, env: Record<string, string>): Promise<Target> {
+  const child = spawn(process.execPath, [...START_NODE_ARGS, 'dist/main.mjs'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m?.[1]) ok(m[1]);
+    });
+    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  child.stdout.resume();
+  const stop = () =>
+    new Promise<void>((ok) => {
+      if (child.exitCode !== null) return ok();
+      child.once('exit', () => ok());
+      child.kill('SIGTERM');
+    });
+  return { name, url, child, stats: () => procStats(child.pid ?? 0), stop };
+}
