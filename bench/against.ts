@@ -119,11 +119,17 @@ async function start(name: string, cwd: string, f: Fixture, o: Options): Promise
   });
   const url = await new Promise<string>((ok, fail) => {
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
+    // Read until `listening` only: kept on, it would gather every request's log line into one string
+    // and search it again at each chunk, a load on the bench process that grows with the run.
+    const read = (d: Buffer) => {
       out += d.toString();
       const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) ok(m[1]);
-    });
+      if (m?.[1]) {
+        child.stdout?.off('data', read);
+        ok(m[1]);
+      }
+    };
+    child.stdout?.on('data', read);
     child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
   });
   const startMs = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -83,11 +83,16 @@ export async function startBundle(name: string, env: Record<string, string>, exe
   });
   const url = await new Promise<string>((ok, fail) => {
     let out = '';
-    child.stdout.on('data', (d: Buffer) => {
+    // Until `listening` only (the request lines that follow are not gathered).
+    const read = (d: Buffer) => {
       out += d.toString();
       const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) ok(m[1]);
-    });
+      if (m?.[1]) {
+        child.stdout.off('data', read);
+        ok(m[1]);
+      }
+    };
+    child.stdout.on('data', read);
     child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
   });
   child.stdout.resume();
