@@ -246,3 +246,38 @@ describe('a lost database connection', () => {
     // Starts, kills and restarts a PostgreSQL server of its own: slow on a shared machine.
   }, 120_000);
 });
+
+describe('PostgreSQL store transactions: queued writes (src/db/pg/tx.ts TxSession)', () => {
+  it('a new lead, its event and its counters go out as one statement; a failing one leaves nothing; a later read sees them', async () => {
+    const [s] = (await threeProcesses()) as [Store];
+    const event = (id: string, leadId: string) => ({ id, clientId: 'cli_1', botId: 'bot_1', leadId, type: 'lead_qualified' as const, payload: '{}', createdAt: 5 });
+    const add = [{ grain: 'day' as const, botId: 'bot_1', bucket: 0, delta: { leads: 1 } }, { grain: 'hour' as const, botId: 'bot_1', bucket: 0, delta: { leads: 1 } }];
+    await s.transaction(async (tx) => {
+      await tx.leads.insert(lead('lead_q1', 5));
+      await tx.events.append(event('evt_q1', 'lead_q1'), []);
+      await tx.stats.add('cli_1', add);
+    });
+    expect((await s.leads.findLive('cli_1', 'lead_q1'))?.id).toBe('lead_q1');
+    expect((await s.stats.sumBuckets('day', { clientId: 'cli_1', botId: null, from: 0, to: 1 }))[0]?.leads).toBe(1);
+    // The event's id is taken: its primary key fails the one statement, so neither the lead queued with it
+    // nor the counters are written.
+    await expect(
+      s.transaction(async (tx) => {
+        await tx.leads.insert(lead('lead_q2', 6));
+        await tx.events.append(event('evt_q1', 'lead_q2'), []);
+        await tx.stats.add('cli_1', add);
+      }),
+    ).rejects.toThrow();
+    expect(await s.leads.findLive('cli_1', 'lead_q2')).toBeUndefined();
+    expect((await s.stats.sumBuckets('day', { clientId: 'cli_1', botId: null, from: 0, to: 1 }))[0]?.leads).toBe(1);
+    // A read after queued writes, in the same transaction, sees them; a failure after it undoes them.
+    await expect(
+      s.transaction(async (tx) => {
+        await tx.leads.insert(lead('lead_q3', 7));
+        expect((await tx.leads.findLive('cli_1', 'lead_q3'))?.id).toBe('lead_q3');
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    expect(await s.leads.findLive('cli_1', 'lead_q3')).toBeUndefined();
+  });
+});

@@ -4,7 +4,7 @@
 // on a transaction's store, so a change and its consequences commit together.
 import type { AppointmentRow, LeadRow, LeadStatus, Store } from '../db/ports';
 import { AppError } from '../lib/errors';
-import { emitLeadBooked, emitLeadQualified } from './events';
+import { emitLeadBooked, emitLeadQualified, leadQualifiedWriter } from './events';
 import { bumpCounters, countAppointment, type CounterDelta } from './rollup';
 
 export const contactRequired = () =>
@@ -23,8 +23,10 @@ const ALLOWED_FROM: Record<'qualified' | 'lost', readonly LeadStatus[]> = {
  * counters. A qualified lead must have a phone or an email (checked by the caller before queuing).
  */
 export async function writeNewLead(tx: Store, row: LeadRow): Promise<void> {
+  // Reads before writes: the event's plan and endpoints first (see leadQualifiedWriter).
+  const emit = row.status === 'qualified' ? await leadQualifiedWriter(tx, row.clientId) : undefined;
   await tx.leads.insert(row);
-  if (row.status === 'qualified') await emitLeadQualified(tx, row, row.createdAt);
+  if (emit) await emit(row, row.createdAt);
   await bumpCounters(tx, row.clientId, row.botId, row.createdAt, { leads: 1, qualified: row.status === 'qualified' ? 1 : 0 });
 }
 

@@ -53,7 +53,7 @@ export function pgLeads(c: Conn): LeadsRepo {
   return {
     findLive: async (clientId, leadId) =>
       first(await c.rows<LeadRow>(`SELECT ${L.select()} FROM leads WHERE id = @leadId AND client_id = @clientId AND deleted_at IS NULL${forUpdate(c)}`, { leadId, clientId })),
-    insert: async (row) => void (await c.run(L.insert, rowParams(L, row))),
+    insert: (row) => c.later('leads', L.insert, rowParams(L, row)),
     insertMany: (rows) => insertAll(c, L.insert, L, rows),
     update: async (leadId, change) => {
       const u = updateSql(L, change, 'id = @id');
@@ -223,7 +223,10 @@ export function pgStats(c: Conn): StatsRepo {
           [`${p}completed`]: col((d) => d.appointmentsCompleted),
         });
       }
-      if (grains.length > 0) await c.run(grains.length === 2 ? UPSERT.both : UPSERT[grains[0]!], params);
+      if (grains.length === 0) return;
+      // In a transaction each grain is a queued write (sent with the lead and its event); else both in one statement.
+      if (c.inTransaction) for (const g of grains) await c.later(g === 'day' ? 'stats_daily' : 'stats_hourly', UPSERT[g], params);
+      else await c.run(grains.length === 2 ? UPSERT.both : UPSERT[grains[0]!], params);
     },
     sumBuckets: (grain, q) => c.rows<DayRow>(SUM[grain], params(q)),
     countLeadRows: (q) => c.rows<DayRow>(LEAD_ROWS, params(q)),
@@ -339,8 +342,10 @@ export function pgIdempotency(c: Conn): IdempotencyRepo {
 // ── events and the outbox ─────────────────────────────────────────────────────────────────────────
 
 const E = tableSql(schema.events);
-const DELIVERY = `INSERT INTO webhook_deliveries (id, client_id, endpoint_id, event_id, event, status, attempts, next_attempt_at, created_at)
-  VALUES (@id, @clientId, @endpointId, @eventId, @event, 'pending', 0, @dueAt, @createdAt)`;
+// An event's deliveries, one per endpoint, in one statement.
+const DELIVERIES = `INSERT INTO webhook_deliveries (id, client_id, endpoint_id, event_id, event, status, attempts, next_attempt_at, created_at)
+  SELECT d.id, @clientId, d.endpoint_id, @eventId, @event, 'pending', 0, d.due_at, @createdAt
+  FROM unnest(@ids::text[], @endpointIds::text[], @dueAts::bigint[]) AS d(id, endpoint_id, due_at)`;
 
 /** Erasure inside a stored payload: the lead's personal fields, and an appointment's notes. Key order kept. */
 function erasePayload(payload: string): string {
@@ -362,10 +367,17 @@ export function pgEvents(c: Conn): EventsRepo {
   return {
     append: (event, deliveries) =>
       c.atomic(async (tx) => {
-        await tx.run(E.insert, rowParams(E, event));
-        for (const d of deliveries) {
-          await tx.run(DELIVERY, { id: d.id, clientId: event.clientId, endpointId: d.endpointId, eventId: event.id, event: event.type, dueAt: d.dueAt, createdAt: event.createdAt });
-        }
+        await tx.later('events', E.insert, rowParams(E, event));
+        if (deliveries.length === 0) return;
+        await tx.later('webhook_deliveries', DELIVERIES, {
+          clientId: event.clientId,
+          eventId: event.id,
+          event: event.type,
+          createdAt: event.createdAt,
+          ids: deliveries.map((d) => d.id),
+          endpointIds: deliveries.map((d) => d.endpointId),
+          dueAts: deliveries.map((d) => d.dueAt),
+        });
       }),
     insertMany: (rows) => insertAll(c, E.insert, E, rows),
     list: async (clientId, f: EventFilter, page: Keyset) => {

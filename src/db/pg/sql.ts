@@ -94,6 +94,12 @@ export interface Conn {
   rows<T>(text: string, params?: Params): Promise<T[]>;
   /** Affected row count. */
   run(text: string, params?: Params): Promise<number>;
+  /**
+   * A write whose outcome the caller does not read (`table` is the one it changes). In a transaction it
+   * may go out later, together with the transaction's next statement's predecessors or at its end
+   * (TxSession in tx.ts); its failure fails the transaction. Outside one it runs at once.
+   */
+  later(table: string, text: string, params: Params): Promise<void>;
   /** Several statements atomically: as they are inside a transaction, else in a transaction of their own. */
   atomic<T>(fn: (c: Conn) => Promise<T>): Promise<T>;
 }

@@ -8,7 +8,7 @@ import type { Store, TransactionOptions } from '../ports';
 import { pgCalendar, pgClients, pgDeliveryReads, pgEndpoints, pgEvents, pgIdempotency, pgLeads, pgStats, type KeyUseBuffer } from './repos';
 import { pgDeliveries } from './deliveries';
 import { queryOn, type Conn } from './sql';
-import { inTransaction, mapPgError } from './tx';
+import { TxSession, inSession, mapPgError } from './tx';
 import { pgUsers } from './users';
 
 export interface PgStoreOptions {
@@ -22,11 +22,18 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     inTransaction: false,
     rows: <T>(text: string, params?: Record<string, unknown>) => root.rows<T>(text, params).catch((err: unknown): Promise<T[]> => Promise.reject(mapPgError(err))),
     run: (text, params) => root.run(text, params).catch((err: unknown): Promise<number> => Promise.reject(mapPgError(err))),
-    atomic: (fn) => inTransaction(pool, (client) => fn(txConn(client))),
+    later: async (_table, text, params) => void (await rootConn.run(text, params)),
+    atomic: (fn) => session((s) => fn(txConn(s))),
   };
-  const txConn = (client: pg.PoolClient): Conn => {
-    const q = queryOn(client);
-    const conn: Conn = { inTransaction: true, rows: q.rows, run: q.run, atomic: (fn) => fn(conn) };
+  const session = <T>(fn: (s: TxSession) => Promise<T>) => inSession(pool, (client) => new TxSession(queryOn(client), client), fn);
+  const txConn = (s: TxSession): Conn => {
+    const conn: Conn = {
+      inTransaction: true,
+      rows: (text, params) => s.rows(text, params),
+      run: (text, params) => s.run(text, params),
+      later: (table, text, params) => Promise.resolve(s.later(table, text, params)),
+      atomic: (fn) => fn(conn),
+    };
     return conn;
   };
 
@@ -78,8 +85,8 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     users: pgUsers(c),
   });
 
-  const txStore = (client: pg.PoolClient): Store => {
-    const conn = txConn(client);
+  const txStore = (s: TxSession): Store => {
+    const conn = txConn(s);
     const tx: Store = {
       ...repositories(conn),
       transaction: (fn) => fn(tx),
@@ -96,7 +103,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     // (one transaction per moment's creates, a savepoint each), it measured no gain in ingest (65 vs 63
     // leads/s, bench --only ingest) and a batch holding one bot's rollup row while a later item waited
     // on another's made kill -9 restarts meet 5 s lock timeouts (test/crash.test.ts).
-    transaction: <T>(fn: (tx: Store) => Promise<T>, _o?: TransactionOptions): Promise<T> => inTransaction(pool, (client) => fn(txStore(client))),
+    transaction: <T>(fn: (tx: Store) => Promise<T>, _o?: TransactionOptions): Promise<T> => session((s) => fn(txStore(s))),
     ping: async () => {
       await rootConn.rows('SELECT 1');
     },
