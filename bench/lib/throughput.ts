@@ -25,9 +25,10 @@ function wrk(url: string, threads: number, connections: number, seconds: number,
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', fail);
-    child.once('exit', () => {
+    // 'close', not 'exit': the output may still be unread when the process exits.
+    child.once('close', (code, signal) => {
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (!m?.[1] || /Non-2xx or 3xx responses: (\d+)/.test(out)) fail(new Error(`wrk failed: ${out}`));
+      if (!m?.[1] || /Non-2xx or 3xx responses: (\d+)/.test(out)) fail(new Error(`wrk ${url} failed (exit ${String(code)}, signal ${String(signal)}): ${out}`));
       else ok(Number(m[1]));
     });
   });
