@@ -74,7 +74,7 @@ describe('one log line per request', () => {
         );
       const ids = (entries: Record<string, unknown>[]) => new Set(entries.filter((l) => l.msg === 'request').map((l) => l.request_id));
       // A burst on both processes: each line parses on its own (no two interleaved), each request once.
-      const first = await burst(300);
+      const first = await burst(120);
       await expect.poll(() => first.filter((id) => ids(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).has(id)).length).toBe(first.length);
       const last = await burst(20);
       child.kill('SIGTERM');
