@@ -24,8 +24,8 @@ export interface PgBenchOptions {
   concurrency: number;
   dir: string;
   log: (s: string) => void;
-  /** `--only ingest`: the durable-ingest case alone, on the small database (minutes). */
-  only?: 'ingest';
+  /** `--only ingest`: the durable-ingest case alone, on the small database (minutes). `--only get`: the GET case alone. */
+  only?: 'ingest' | 'get';
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -69,6 +69,7 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
 
     const small = await makeDb(o.dir, 'small', o.small, log);
     const ingestOnly = o.only === 'ingest';
+    const getOnly = o.only === 'get';
     const large = ingestOnly ? small : await makeDb(o.dir, 'large', o.leads, log);
     const toPg = async (f: Fixture, name: string) => {
       const t0 = Date.now();
@@ -77,7 +78,7 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
       log(`  PostgreSQL ${name}: ${f.leads} leads copied and analysed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       return url;
     };
-    const pgSmall = await toPg(small, 'bench_small');
+    const pgSmall = getOnly ? '' : await toPg(small, 'bench_small');
     const pgLarge = ingestOnly ? pgSmall : await toPg(large, 'bench_large');
     const common = { PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', ORMIAR_INTERNAL_TOKEN: 'bench-internal-token-0123456789' };
     const sqliteEnv = (f: Fixture) => ({ ...common, DATABASE_PATH: f.path });
@@ -111,6 +112,8 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     record(getGroup, 'PostgreSQL engine: the Redis server', 'µs', g.cpu.get('pg redis') ?? []);
     record(getGroup, 'SQLite engine, throughput', 'req/s', g.rps.get('sqlite') ?? [], undefined, `${o.concurrency} in flight, Node client`);
     record(getGroup, 'PostgreSQL engine, throughput', 'req/s', g.rps.get('pg') ?? [], 'SQLite engine, throughput');
+    }
+    if (!ingestOnly && !getOnly) {
 
     // 2. Lists on PostgreSQL: page 1 against page 10,000 (limit 50), same server.
     log('PostgreSQL: GET /v1/leads?limit=50, page 1 vs depth 10,000 pages');
@@ -142,10 +145,11 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     await pgAppSmall.stop();
     }
 
+    const ingest = { sqlite: [] as number[], pg: [] as number[], sqliteP99: [] as number[], pgP99: [] as number[], pgServer: [] as number[] };
+    if (!getOnly) {
     // 4. Durable ingest: POST /v1/leads acknowledged per second, 32 in flight, both engines in turn.
     log('POST /v1/leads: acknowledged leads per second, SQLite vs PostgreSQL');
     const botOf = async (t: Target) => ((await (await fetch(`${t.url}/v1/bots?limit=1`, { headers: auth })).json()) as { data: { id: string }[] }).data[0]?.id ?? '';
-    const ingest = { sqlite: [] as number[], pg: [] as number[], sqliteP99: [] as number[], pgP99: [] as number[], pgServer: [] as number[] };
     const post = async (t: Target, botId: string) => {
       const res = await load(t.url, { method: 'POST', path: '/v1/leads', headers: auth, expectStatus: 201, body: (i) => JSON.stringify({ bot_id: botId, name: `Bench ${i}`, phone: '+14155550123', status: 'qualified' }) }, o.perRound, 32);
       if (res.errors) throw new Error(`ingest on ${t.name}: ${res.errors} errors`);
@@ -170,8 +174,9 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
     record(ingestGroup, 'SQLite engine, p99 latency', 'ms', ingest.sqliteP99);
     record(ingestGroup, 'PostgreSQL engine, p99 latency', 'ms', ingest.pgP99);
     record(ingestGroup, 'PostgreSQL server CPU per lead (all its processes)', 'µs', ingest.pgServer);
+    }
     await Promise.all([sqliteApp.stop(), pgApp.stop()]);
-    if (!ingestOnly) {
+    if (!ingestOnly && !getOnly) {
 
     // 5. Scaling: 1, 2, 3 API processes on one PostgreSQL (+ Redis), the load spread over them, against
     // the raw node:http baseline (node:http + better-sqlite3, nothing shared) as 1, 2, 3 processes in the
@@ -232,7 +237,7 @@ export async function benchPostgres(o: PgBenchOptions): Promise<void> {
       `Rounds: ${o.rounds} interleaved, ${o.perRound} requests each, ${o.concurrency} in flight. Large database: ${o.leads.toLocaleString('en')} leads over 365 days (the SQLite seed's rows, copied). Run took ${minutes} min.`,
     ].join(' ');
     // A partial run (--only) leaves the full run's results alone.
-    results.report(header, ingestOnly ? undefined : 'postgres.md');
+    results.report(header, o.only ? undefined : 'postgres.md');
     // The medians of the goals, for a quick look in the log.
     log(`GET pg/sqlite: ${ingestOnly ? '–' : (median(g.cpu.get('pg') ?? []) / median(g.cpu.get('sqlite') ?? [])).toFixed(2)}×; ingest ${Math.round(median(ingest.pg))} leads/s`);
   } finally {

@@ -1,6 +1,6 @@
 // npm run bench — the platform's speed and its growth with data, measured side by side in one run.
 // Flags: --leads N (large database, default 1,000,000), --rounds R (default 5), --quick (small sizes),
-// --only trpc (the /trpc section alone), --engine postgres (the PostgreSQL + Redis cases: bench/postgres.ts),
+// --only trpc (the /trpc section alone), --engine postgres (the PostgreSQL + Redis cases: bench/postgres.ts; with --only get or --only ingest, that case alone),
 // --against <git-ref> (this tree against a ref's build on SQLite: bench/against.ts).
 // Every figure is a median over interleaved rounds; goals are ratios within this run.
 import { spawn, spawnSync } from 'node:child_process';
@@ -234,7 +234,7 @@ if (args.includes('--against')) {
   await (await import('./against')).benchAgainst(args);
 } else if (ENGINE === 'postgres') {
   try {
-    await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log, ...(ONLY === 'ingest' ? { only: 'ingest' as const } : {}) });
+    await benchPostgres({ quick: QUICK, leads: LARGE, small: SMALL, rounds: ROUNDS, perRound: PER_ROUND, concurrency: CONCURRENCY, dir, log, ...(ONLY === 'ingest' || ONLY === 'get' ? { only: ONLY } : {}) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,8 +11,7 @@ import { startTestServer, tempDbPath, type TestServer } from './helpers/harness'
 import { cliArgs } from './helpers/entry';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
-// A loaded 2-core machine takes seconds to start a tsx child; no timed assertion anywhere.
+// A loaded 2-core machine takes seconds to start a child process; no timed assertion anywhere.
 const SLOW = 120_000;
 
 interface Run {

@@ -14,7 +14,6 @@ import { cliArgs } from './helpers/entry';
 const countIf = (cond: string) => `coalesce(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 
 // Generous per-test bounds: a loaded 2-core machine takes seconds per child process. No timed assertion.
 const SLOW = 90_000;
@@ -78,7 +77,7 @@ beforeAll(async () => {
 afterAll(() => srv.close());
 
 describe('admin CLI', () => {
-  // Child processes are slow to start (tsx, ~1–3 s each here): independent runs go in parallel and
+  // Child processes are slow to start (~1–3 s each on a loaded machine): independent runs go in parallel and
   // set-up that is not under test is done in-process.
   it('creates a client, a bot and a key whose token works on /v1; plans and revocation apply on the next request', async () => {
     const client = await json('clients', 'create', '--name', 'Acme Dental', '--plan', 'business');

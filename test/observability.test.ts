@@ -1,11 +1,15 @@
 // Issue 13, defect 8 and "Behind a proxy": one JSON log line per answered request (API.md §8), failed
 // authentications logged with the address and key prefix, Prometheus metrics on their own port, and
 // TRUST_PROXY deciding whose X-Forwarded-For is believed — for the limits and for the logs.
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnvError, parseEnv } from '../src/env';
 import { randomToken } from '../src/lib/crypto';
 import { TOKEN_PREFIX } from '../src/services/clients';
+import { sharedDatabase } from './helpers/engine';
+import { serverArgs } from './helpers/entry';
 import { INTERNAL_TOKEN, startTestServer, trpcClient, type TestServer } from './helpers/harness';
 
 const servers: TestServer[] = [];
@@ -45,6 +49,43 @@ describe('one log line per request', () => {
     expect(health).toMatchObject({ route: '/healthz', status: 200 });
     const all = lines.join('\n');
     for (const secret of [t.token, '+14155550123', 'logged@example.com', 'Logged Person', String(created.body.id)]) expect(all).not.toContain(secret);
+  });
+
+  it('on stdout (two processes, WORKERS=2): every request line whole, out while the server runs, and none lost at shutdown', async () => {
+    // Request lines on stdout are gathered into writes of up to 4 KiB (src/lib/logger.ts).
+    const shared = await sharedDatabase({ name: 'stdout.sqlite' });
+    const child = spawn(process.execPath, serverArgs(), {
+      env: { ...process.env, ...shared.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'production', WORKERS: '2' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const lines: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => void lines.push(line));
+    try {
+      await expect.poll(() => lines.filter((l) => l.includes('"msg":"listening"')).length, { timeout: 60_000 }).toBe(2);
+      const url = String((JSON.parse(lines.find((l) => l.includes('"msg":"listening"')) ?? '{}') as { url?: string }).url);
+      const burst = async (n: number) =>
+        Promise.all(
+          Array.from({ length: n }, async () => {
+            const res = await fetch(`${url}/healthz`);
+            expect(res.status).toBe(200);
+            return String(res.headers.get('x-request-id'));
+          }),
+        );
+      const ids = (entries: Record<string, unknown>[]) => new Set(entries.filter((l) => l.msg === 'request').map((l) => l.request_id));
+      // A burst on both processes: each line parses on its own (no two interleaved), each request once.
+      const first = await burst(120);
+      await expect.poll(() => first.filter((id) => ids(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).has(id)).length).toBe(first.length);
+      const last = await burst(20);
+      child.kill('SIGTERM');
+      await exited;
+      const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(entries.filter((l) => l.msg === 'request')).toHaveLength(first.length + last.length);
+      for (const id of last) expect(ids(entries).has(id)).toBe(true);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await shared.drop();
+    }
   });
 
   it('a failed authentication is logged with the address and the key prefix, never the key', async () => {

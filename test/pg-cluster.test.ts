@@ -1,4 +1,4 @@
-// Three server processes (`node --import tsx src/main.ts`) on one PostgreSQL database and one Redis, every
+// Three server processes (the server bundled from src/main.ts: test/helpers/entry.ts) on one PostgreSQL database and one Redis, every
 // one running its webhook worker, delivering to a real HTTPS receiver: 5,000 events arrive once each;
 // with one process killed (SIGKILL) mid-delivery none is lost, and the only duplicates are deliveries the
 // dead process held (read from claimed_by at its death). The processes are shared by the cases, in order.
@@ -47,7 +47,7 @@ const env = () => ({
 });
 
 async function startProcess(): Promise<ServerChild> {
-  // tsx compiles at start: seconds each on this shared machine.
+  // Seconds each on this shared machine under load.
   return startChild(env(), 120_000);
 }
 

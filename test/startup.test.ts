@@ -15,7 +15,6 @@ import { startTestServer } from './helpers/harness';
 import { serverArgs } from './helpers/entry';
 
 const ROOT = resolve(__dirname, '..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 function runMain(env: Record<string, string>) {
   return spawn(process.execPath, serverArgs(), { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -25,24 +25,30 @@ interface Exchange {
   route: string | undefined;
   clientId: string | undefined;
   keyId: string | undefined;
+  requestId: string;
+  logger: Logger;
 }
 
-const exchanges = new WeakMap<IncomingMessage, Exchange>();
+// The exchange rides on the request itself, under a symbol, and one function answers every response's
+// 'close': no WeakMap entry per request, no closure and once-wrapper per response.
+const EXCHANGE = Symbol('ormiar.exchange');
+type Observed = IncomingMessage & { [EXCHANGE]?: Exchange };
+const exchangeOf = (req: IncomingMessage): Exchange | undefined => (req as Observed)[EXCHANGE];
 
 /** The client's address: the TCP peer, or what trusted proxies forwarded (TRUST_PROXY). */
 export function clientAddress(req: IncomingMessage): string {
-  return exchanges.get(req)?.address ?? req.socket.remoteAddress ?? 'unknown';
+  return exchangeOf(req)?.address ?? req.socket.remoteAddress ?? 'unknown';
 }
 
 /** The route template that served the request (`/v1/leads/{lead_id}`), for its log line and metrics. */
 export function noteRoute(req: IncomingMessage, template: string): void {
-  const exchange = exchanges.get(req);
+  const exchange = exchangeOf(req);
   if (exchange) exchange.route = template;
 }
 
 /** Who the request acted for, once authenticated. */
 export function noteCaller(req: IncomingMessage, clientId: string, keyId: string | undefined): void {
-  const exchange = exchanges.get(req);
+  const exchange = exchangeOf(req);
   if (!exchange) return;
   exchange.clientId = clientId;
   exchange.keyId = keyId;
@@ -71,32 +77,38 @@ function expressRoute(req: IncomingMessage): string {
  * not a server error).
  */
 export function observeExchange(req: IncomingMessage, res: ServerResponse, logger: Logger, trust: TrustProxy | undefined, requestId: string): void {
-  const exchange: Exchange = {
+  (req as Observed)[EXCHANGE] = {
     started: performance.now(),
     address: (trust ? proxyaddr(req, trust) : req.socket.remoteAddress) ?? 'unknown',
     route: undefined,
     clientId: undefined,
     keyId: undefined,
+    requestId,
+    logger,
   };
-  exchanges.set(req, exchange);
-  res.once('close', () => {
-    const seconds = (performance.now() - exchange.started) / 1000;
-    const route = exchange.route ?? expressRoute(req);
-    const method = req.method ?? 'GET';
-    const aborted = !res.writableFinished;
-    const line = requestLine(requestId, method, route, res.statusCode, seconds, exchange.address, {
-      ...(exchange.clientId ? { client_id: exchange.clientId } : {}),
-      ...(exchange.keyId ? { key_id: exchange.keyId } : {}),
-      ...(aborted ? { aborted: true } : {}),
-    });
-    if (aborted) {
-      countAborted(route, method);
-      logger.info(line, 'request aborted by the client');
-    } else {
-      observeRequest(route, method, res.statusCode, seconds);
-      logger.info(line, 'request');
-    }
-  });
+  res.on('close', answered);
+}
+
+/** A response's 'close' (it fires once): the request's line and metrics. */
+function answered(this: ServerResponse): void {
+  const req = this.req;
+  const exchange = exchangeOf(req);
+  if (!exchange) return;
+  const seconds = (performance.now() - exchange.started) / 1000;
+  const route = exchange.route ?? expressRoute(req);
+  const method = req.method ?? 'GET';
+  const aborted = !this.writableFinished;
+  const line = requestLine(exchange.requestId, method, route, this.statusCode, seconds, exchange.address);
+  if (exchange.clientId) line.client_id = exchange.clientId;
+  if (exchange.keyId) line.key_id = exchange.keyId;
+  if (aborted) {
+    line.aborted = true;
+    countAborted(route, method);
+    exchange.logger.info(line, 'request aborted by the client');
+  } else {
+    observeRequest(route, method, this.statusCode, seconds);
+    exchange.logger.info(line, 'request');
+  }
 }
 
 /** The route of an answer to bytes that never became a request (transport.ts): one bounded label. */
@@ -110,9 +122,9 @@ export const UNPARSED_ROUTE = '{unparsed}';
  */
 export function observeUnparsed(logger: Logger, requestId: string, method: string, status: number, seconds: number, address: string): void {
   observeRequest(UNPARSED_ROUTE, method, status, seconds);
-  logger.info(requestLine(requestId, method, UNPARSED_ROUTE, status, seconds, address, {}), 'request');
+  logger.info(requestLine(requestId, method, UNPARSED_ROUTE, status, seconds, address), 'request');
 }
 
-function requestLine(requestId: string, method: string, route: string, status: number, seconds: number, address: string, extra: Record<string, unknown>) {
-  return { request_id: requestId, method, route, status, duration_ms: Math.round(seconds * 10_000) / 10, address, ...extra };
+function requestLine(requestId: string, method: string, route: string, status: number, seconds: number, address: string): Record<string, unknown> {
+  return { request_id: requestId, method, route, status, duration_ms: Math.round(seconds * 10_000) / 10, address };
 }

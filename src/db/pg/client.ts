@@ -23,9 +23,9 @@ export const ADVISORY = {
 
 const INT8 = 20;
 // bigint columns hold epoch milliseconds and counts, all far below 2^53: numbers, not strings.
+const int8 = (value: string) => Number(value);
 const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8 ? int8 : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
 };
 
 /** How long a statement waits for a lock held by another session (as long as a SQLite write waits: busy.ts). */

@@ -288,7 +288,7 @@ export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
       const raw = first(
         await c.rows<Params>(`SELECT ${K.select('k', 'k_')}, ${CL.select('c', 'c_')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = @tokenHash`, { tokenHash }),
       );
-      return raw === undefined ? undefined : { key: unprefix<ApiKeyRow>(raw, 'k_'), client: unprefix<ClientRow>(raw, 'c_') };
+      return raw === undefined ? undefined : { key: unprefix<ApiKeyRow>(K, raw, 'k_'), client: unprefix<ClientRow>(CL, raw, 'c_') };
     },
     noteKeyUsed: (keyId, at) => {
       keyUse.note(keyId, at);

@@ -51,10 +51,20 @@ export function tableSql(table: Table): TableSql {
   const name = getTableName(table);
   const columns = Object.entries(getTableColumns(table)).map(([key, column]) => ({ key, name: column.name }));
   const byKey = new Map(columns.map((c) => [c.key, c.name]));
+  // Built once per (alias, as): repositories ask for them on every query.
+  const selects = new Map<string, string>();
   return {
     name,
     keys: columns.map((c) => c.key),
-    select: (alias?: string, as = '') => columns.map((c) => `${alias ? `${alias}.` : ''}"${c.name}" AS "${as}${c.key}"`).join(', '),
+    select: (alias?: string, as = '') => {
+      const key = `${alias ?? ''}.${as}`;
+      let text = selects.get(key);
+      if (text === undefined) {
+        text = columns.map((c) => `${alias ? `${alias}.` : ''}"${c.name}" AS "${as}${c.key}"`).join(', ');
+        selects.set(key, text);
+      }
+      return text;
+    },
     insert: `INSERT INTO "${name}" (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${columns.map((c) => `@${c.key}`).join(', ')})`,
     column: (key) => {
       const column = byKey.get(key);
@@ -72,10 +82,17 @@ export function rowParams(t: TableSql, row: object): Params {
   return out;
 }
 
-/** Rows read with `select(alias, as)`: the keys without their prefix. */
-export function unprefix<T>(raw: Params, as: string): T {
+const prefixedKeys = new WeakMap<TableSql, Map<string, string[]>>();
+
+/** A row of `t` read with `t.select(alias, as)`: its keys without their prefix. */
+export function unprefix<T>(t: TableSql, raw: Params, as: string): T {
+  // The prefixed names made once per (table, prefix), not sliced again on every row.
+  let byPrefix = prefixedKeys.get(t);
+  if (!byPrefix) prefixedKeys.set(t, (byPrefix = new Map()));
+  let names = byPrefix.get(as);
+  if (!names) byPrefix.set(as, (names = t.keys.map((k) => `${as}${k}`)));
   const out: Params = {};
-  for (const [k, v] of Object.entries(raw)) if (k.startsWith(as)) out[k.slice(as.length)] = v;
+  for (let i = 0; i < names.length; i++) out[t.keys[i] as string] = raw[names[i] as string];
   return out as T;
 }
 

@@ -42,7 +42,7 @@ export function pgUsers(c: Conn): UsersRepo {
           { idHash },
         ),
       );
-      return raw === undefined ? undefined : { session: unprefix<SessionRow>(raw, 's_'), user: unprefix<UserRow>(raw, 'u_'), client: unprefix<ClientRow>(raw, 'c_') };
+      return raw === undefined ? undefined : { session: unprefix<SessionRow>(S, raw, 's_'), user: unprefix<UserRow>(U, raw, 'u_'), client: unprefix<ClientRow>(CL, raw, 'c_') };
     },
     touchSession: async (idHash, lastSeenAt) => void (await c.run('UPDATE sessions SET last_seen_at = @lastSeenAt WHERE id_hash = @idHash', { idHash, lastSeenAt })),
     deleteSession: async (idHash) => void (await c.run('DELETE FROM sessions WHERE id_hash = @idHash', { idHash })),
