@@ -93,6 +93,8 @@ export interface PostgresOptions {
   port?: number;
   /** Commits survive a crash of the server (tests that kill it); default off, for speed. */
   durable?: boolean;
+  /** More server settings, `name=value` (e.g. a bench's `shared_preload_libraries=pg_stat_statements`). */
+  settings?: string[];
 }
 
 /**
@@ -128,6 +130,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Service
         '-c', 'listen_addresses=127.0.0.1',
         ...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
         '-c', 'max_connections=400', '-c', 'shared_buffers=64MB',
+        ...(opts.settings ?? []).flatMap((kv) => ['-c', kv]),
       ],
       { ...user, stdio: ['ignore', 'ignore', 'pipe'] },
     );
