@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, startRedis } from '../test/helpers/stores';
 import { makeDb } from './lib/fixture';
-import { ROOT, START_NODE_ARGS, cpuPerRequest, median, procStats, startBundle, type RequestSpec, type Target } from './lib/measure';
+import { ROOT, cpuPerRequest, median, startBundle, type RequestSpec } from './lib/measure';
 import { copySqliteToPg, createPgDatabase } from './lib/pgcopy';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -31,7 +31,7 @@ try {
   const sqlite = await startBundle('sqlite', { ...common, DATABASE_PATH: f.path }, prof('sqlite'));
   const pgEnv = { ...common, DATABASE_URL: url, REDIS_URL: redis.url };
   const targets = [sqlite, await startBundle('postgres', pgEnv, prof('pg'))];
-  if (process.env.BASE) targets.push(await startIn('postgres-base', process.env.BASE, pgEnv));
+  if (process.env.BASE) targets.push(await startBundle('postgres-base', pgEnv, [], process.env.BASE));
   const spec: RequestSpec = { path: (i) => `/v1/leads/${f.leadIds[i % f.leadIds.length]}`, headers: { authorization: `Bearer ${f.token}` } };
   const n = Number(process.env.N ?? 1000);
   for (const t of targets) await cpuPerRequest(t, spec, 2000, 16);
@@ -55,26 +55,4 @@ try {
 } finally {
   await Promise.all([postgres.stop(), redis.stop()]);
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** `npm start`'s process from another checkout (`dir`, its dist/ built), as a bench target. */
-async function startIn(name: string, dir: string, env: Record<string, string>): Promise<Target> {
-  const child = spawn(process.execPath, [...START_NODE_ARGS, 'dist/main.mjs'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) ok(m[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
-  });
-  child.stdout.resume();
-  const stop = () =>
-    new Promise<void>((ok) => {
-      if (child.exitCode !== null) return ok();
-      child.once('exit', () => ok());
-      child.kill('SIGTERM');
-    });
-  return { name, url, child, stats: () => procStats(child.pid ?? 0), stop };
 }

@@ -74,10 +74,13 @@ export const START_NODE_ARGS: string[] = (() => {
   return (m[1] ?? '').trim().split(/\s+/).filter(Boolean);
 })();
 
-/** `npm start`'s process (node START_NODE_ARGS dist/main.mjs) as a bench target; ready once it logs `listening`. */
-export async function startBundle(name: string, env: Record<string, string>, execArgv: string[] = []): Promise<Target> {
+/**
+ * `npm start`'s process (node START_NODE_ARGS dist/main.mjs) as a bench target; ready once it logs `listening`.
+ * `cwd`: another checkout whose dist/ is built (its `npm start` in the same rounds).
+ */
+export async function startBundle(name: string, env: Record<string, string>, execArgv: string[] = [], cwd = ROOT): Promise<Target> {
   const child = spawn(process.execPath, [...START_NODE_ARGS, ...execArgv, 'dist/main.mjs'], {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -30,7 +30,7 @@ import type {
   WebhookDeliveryRow,
   WebhookEndpointRow,
 } from '../ports/rows';
-import type { DayRow, Grain, StatsQuery, StatsRepo } from '../ports/stats';
+import type { DayRow, StatsQuery, StatsRepo } from '../ports/stats';
 import { ADVISORY } from './client';
 import * as schema from './schema';
 import { first, isRetryable, rowParams, tableSql, unprefix, updateSql, type Conn } from './sql';
@@ -155,16 +155,12 @@ const COUNTERS = 'leads, qualified, booked, lost, appointments_scheduled, appoin
 // different connections do not queue on one row lock until COMMIT (it held ingest to ~130 leads/s).
 // Reads sum the shards; foldShards() moves ended buckets' shards back into shard 0.
 const SHARDS = 16;
-const upsert = (table: string, p: string) => `INSERT INTO ${table} AS t (client_id, shard, bot_id, bucket, ${COUNTERS})
-  SELECT @clientId, pg_backend_pid() % ${SHARDS}, * FROM unnest(@${p}bots::text[], @${p}buckets::bigint[], @${p}leads::int[],
-    @${p}qualified::int[], @${p}booked::int[], @${p}lost::int[], @${p}scheduled::int[], @${p}cancelled::int[], @${p}completed::int[])
+const upsert = (table: string) => `INSERT INTO ${table} AS t (client_id, shard, bot_id, bucket, ${COUNTERS})
+  SELECT @clientId, pg_backend_pid() % ${SHARDS}, * FROM unnest(@bots::text[], @buckets::bigint[], @leads::int[],
+    @qualified::int[], @booked::int[], @lost::int[], @scheduled::int[], @cancelled::int[], @completed::int[])
   ON CONFLICT (client_id, bucket, bot_id, shard) DO UPDATE SET ${ADD}`;
-// Both grains in one round trip (a data-modifying WITH runs its statement whatever the outer one reads).
-const UPSERT = {
-  day: upsert('stats_daily', 'd_'),
-  hour: upsert('stats_hourly', 'h_'),
-  both: `WITH day AS (${upsert('stats_daily', 'd_')}) ${upsert('stats_hourly', 'h_')}`,
-};
+const TABLE = { day: 'stats_daily', hour: 'stats_hourly' } as const;
+const UPSERT = { day: upsert(TABLE.day), hour: upsert(TABLE.hour) };
 /**
  * A bounded batch of old buckets' shards, summed into shard 0 in one statement (delete + upsert), so a
  * reader sees the same sums before and after. The partial index *_unfolded_idx (shard <> 0) finds them
@@ -202,31 +198,25 @@ const APPOINTMENT_ROWS = `SELECT starts_at - starts_at % ${DAY_MS} AS day,
 export function pgStats(c: Conn): StatsRepo {
   const params = (q: StatsQuery) => ({ clientId: q.clientId, botId: q.botId, from: q.from, to: q.to });
   return {
+    // One queued write per grain: in the change's transaction they go out with the lead and its event (tx.ts).
     add: async (clientId, adds) => {
-      const params: Record<string, unknown> = { clientId };
-      const grains: Grain[] = [];
       for (const grain of ['day', 'hour'] as const) {
         const mine = adds.filter((a) => a.grain === grain);
         if (mine.length === 0) continue;
-        grains.push(grain);
-        const p = grain === 'day' ? 'd_' : 'h_';
         const col = (f: (d: (typeof mine)[number]['delta']) => number | undefined) => mine.map((a) => f(a.delta) ?? 0);
-        Object.assign(params, {
-          [`${p}bots`]: mine.map((a) => a.botId),
-          [`${p}buckets`]: mine.map((a) => a.bucket),
-          [`${p}leads`]: col((d) => d.leads),
-          [`${p}qualified`]: col((d) => d.qualified),
-          [`${p}booked`]: col((d) => d.booked),
-          [`${p}lost`]: col((d) => d.lost),
-          [`${p}scheduled`]: col((d) => d.appointmentsScheduled),
-          [`${p}cancelled`]: col((d) => d.appointmentsCancelled),
-          [`${p}completed`]: col((d) => d.appointmentsCompleted),
+        await c.later(TABLE[grain], UPSERT[grain], {
+          clientId,
+          bots: mine.map((a) => a.botId),
+          buckets: mine.map((a) => a.bucket),
+          leads: col((d) => d.leads),
+          qualified: col((d) => d.qualified),
+          booked: col((d) => d.booked),
+          lost: col((d) => d.lost),
+          scheduled: col((d) => d.appointmentsScheduled),
+          cancelled: col((d) => d.appointmentsCancelled),
+          completed: col((d) => d.appointmentsCompleted),
         });
       }
-      if (grains.length === 0) return;
-      // In a transaction each grain is a queued write (sent with the lead and its event); else both in one statement.
-      if (c.inTransaction) for (const g of grains) await c.later(g === 'day' ? 'stats_daily' : 'stats_hourly', UPSERT[g], params);
-      else await c.run(grains.length === 2 ? UPSERT.both : UPSERT[grains[0]!], params);
     },
     sumBuckets: (grain, q) => c.rows<DayRow>(SUM[grain], params(q)),
     countLeadRows: (q) => c.rows<DayRow>(LEAD_ROWS, params(q)),
