@@ -250,7 +250,21 @@ describe('three processes on one PostgreSQL (+ Redis), every one delivering webh
     const owner = await workerOf(victim);
     const raising = raiseEvents(ts);
     // Mid-delivery: part of this batch has arrived and the victim holds claims.
-    await until('the victim mid-delivery', async () => arrivals(paths).size >= 500 && (await heldBy(owner)).length > 0, 120_000);
+    // Frozen (SIGSTOP) before it is read, so the claims counted are those it holds when it dies: between a
+    // read and a plain kill a running process could finish and record them all. Statements it had already
+    // sent land within the pause; if it then holds nothing, it runs on and is caught again.
+    await until(
+      'the victim mid-delivery, frozen holding claims',
+      async () => {
+        if (arrivals(paths).size < 500 || (await heldBy(owner)).length === 0) return false;
+        victim.proc.kill('SIGSTOP');
+        await new Promise((r) => setTimeout(r, 300));
+        if ((await heldBy(owner)).length > 0) return true;
+        victim.proc.kill('SIGCONT');
+        return false;
+      },
+      120_000,
+    );
     victim.proc.kill('SIGKILL');
     expect(await victim.exited).toBeNull();
     // What it held when it died: nobody else touches these rows before their claims lapse.
