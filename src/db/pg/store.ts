@@ -21,6 +21,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   const rootConn: Conn = {
     inTransaction: false,
     rows: <T>(text: string, params?: Record<string, unknown>) => root.rows<T>(text, params).catch((err: unknown): Promise<T[]> => Promise.reject(mapPgError(err))),
+    read: (text, params) => rootConn.rows(text, params),
     run: (text, params) => root.run(text, params).catch((err: unknown): Promise<number> => Promise.reject(mapPgError(err))),
     later: async (_table, text, params) => void (await rootConn.run(text, params)),
     atomic: (fn) => session((s) => fn(txConn(s))),
@@ -29,6 +30,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   const txConn = (s: TxSession): Conn => {
     const conn: Conn = {
       inTransaction: true,
+      read: (text, params) => s.read(text, params),
       rows: (text, params) => s.rows(text, params),
       run: (text, params) => s.run(text, params),
       later: (table, text, params) => Promise.resolve(s.later(table, text, params)),
