@@ -6,6 +6,7 @@
 //   (or appointment, or endpoint) take turns as they do on SQLite's single writer;
 // - the idempotency claim is INSERT … ON CONFLICT DO NOTHING RETURNING, then a compare-and-set;
 // - the per-client endpoint cap is counted under a transaction advisory lock on the client.
+import type { KeyUseBuffer } from '../keyUse';
 import { MAX_APPOINTMENT_MINUTES } from '../../schemas/calendar';
 import { AppError } from '../../lib/errors';
 import { DAY_MS } from '../../lib/time';
@@ -237,18 +238,8 @@ const CL = tableSql(schema.clients);
 const B = tableSql(schema.bots);
 const K = tableSql(schema.apiKeys);
 
-/** last_used_at notes waiting to be written off the request path (store.ts flushes them). */
-export interface KeyUseBuffer {
-  note(keyId: string, at: number): void;
-  /** The note not yet written for this key, if any: reads in this process see it at once (as on SQLite). */
-  pending(keyId: string): number | undefined;
-}
 
 export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
-  const withPending = (key: ApiKeyRow): ApiKeyRow => {
-    const at = keyUse.pending(key.id);
-    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
-  };
   return {
     insertClient: async (row) => void (await c.run(CL.insert, rowParams(CL, row))),
     findClient: async (id) => first(await c.read<ClientRow>(`SELECT ${CL.select()} FROM clients WHERE id = @id`, { id })),
@@ -269,10 +260,10 @@ export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
     insertKey: async (row) => void (await c.run(K.insert, rowParams(K, row))),
     findKey: async (id) => {
       const row = first(await c.read<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE id = @id`, { id }));
-      return row && withPending(row);
+      return row && keyUse.withPending(row);
     },
     listKeys: async (clientId) =>
-      (await c.read<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE client_id = @clientId ORDER BY created_at DESC, id DESC`, { clientId })).map(withPending),
+      (await c.read<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE client_id = @clientId ORDER BY created_at DESC, id DESC`, { clientId })).map(keyUse.withPending),
     revokeKey: async (id, at) => void (await c.run('UPDATE api_keys SET revoked_at = @at WHERE id = @id', { id, at })),
     findKeyByHash: async (tokenHash) => {
       const raw = first(
