@@ -4,7 +4,9 @@
 // and a database that goes away is 503 SERVER_ERROR until it is back, then the store recovers by itself.
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADVISORY, migratePg, openPg, type PgDatabase } from '../src/db/pg/client';
+import { queryOn } from '../src/db/pg/sql';
 import { createPgStore } from '../src/db/pg/store';
+import { TxSession, inSession } from '../src/db/pg/tx';
 import type { Store } from '../src/db/ports';
 import type { LeadRow, WebhookEndpointRow } from '../src/db/ports/rows';
 import { newId } from '../src/lib/ids';
@@ -283,6 +285,23 @@ describe('PostgreSQL store transactions: queued writes (src/db/pg/tx.ts TxSessio
       }),
     ).rejects.toThrow('undo');
     expect(await s.leads.findLive('cli_1', 'lead_q3')).toBeUndefined();
+  });
+  it('only a statement marked as a plain read may run before BEGIN: any other one, even a SELECT, begins the transaction', async () => {
+    const db = openPg(await createTestDatabase(), { max: 2 });
+    try {
+      // set_config(…, true) lasts until the end of the transaction it runs in: a SELECT with an effect, as a
+      // locking read is. Sent before BEGIN it would end with its own statement, and the next read not see it.
+      const probe = (mark: 'read' | 'rows') =>
+        inSession(db.pool, (client) => new TxSession(queryOn(client), client), async (s) => {
+          await s[mark]("SELECT set_config('ormiar.probe', 'set', true)");
+          return (await s.read<{ v: string | null }>("SELECT current_setting('ormiar.probe', true) AS v"))[0]?.v ?? '';
+        });
+      expect(await probe('rows')).toBe('set');
+      // Marked as a plain read, it went out before BEGIN (the round trip a plain read saves).
+      expect(await probe('read')).toBe('');
+    } finally {
+      await db.close();
+    }
   });
 });
 

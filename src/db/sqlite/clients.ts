@@ -1,4 +1,5 @@
 // The clients port on SQLite: tenants, bots, API keys.
+import type { KeyUseBuffer } from '../keyUse';
 import type { ClientsRepo } from '../ports/clients';
 import type { ApiKeyRow, BotRow, ClientRow, Plan } from '../ports/rows';
 import type { Conn } from './conn';
@@ -27,19 +28,9 @@ const REVOKE = 'UPDATE api_keys SET revoked_at = ? WHERE id = ?';
 // By the unique hash index, with the client, in one statement.
 const BY_HASH = `SELECT ${k.select('k')}, ${cl.select('c')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = ?`;
 
-/** last_used_at notes waiting to be written (store.ts flushes them off the request path). */
-export interface KeyUseBuffer {
-  note(keyId: string, at: number): void;
-  /** The note not yet written for this key, if any: reads in this process see it at once. */
-  pending(keyId: string): number | undefined;
-}
 
 export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
   const { s } = c;
-  const withPending = (key: ApiKeyRow): ApiKeyRow => {
-    const at = keyUse.pending(key.id);
-    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
-  };
   return {
     insertClient: (row) => c.write(() => void s.get(cl.insert).run(row)),
     findClient: (id) =>
@@ -58,13 +49,13 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
     findOwnBotForLead: (clientId, botId) =>
       c.read(() => {
         const rows = s.raw(OWN_BOT_FOR_LEAD).all(botId, clientId) as unknown[][];
-        const first = rows[0];
-        if (first === undefined) return undefined;
+        const head = rows[0];
+        if (head === undefined) return undefined;
         const at = b.width;
         return {
-          bot: b.fromValues(first),
-          plan: first[at] as Plan,
-          endpoints: first[at + 1] === null ? [] : rows.map((r) => ({ id: r[at + 1] as string, events: r[at + 2] as string })),
+          bot: b.fromValues(head),
+          plan: head[at] as Plan,
+          endpoints: head[at + 1] === null ? [] : rows.map((r) => ({ id: r[at + 1] as string, events: r[at + 2] as string })),
         };
       }),
     listBots: (clientId, page) =>
@@ -79,9 +70,9 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
     findKey: (id) =>
       c.read(() => {
         const row = s.get(FIND_KEY).get(id) as ApiKeyRow | undefined;
-        return row && withPending(row);
+        return row && keyUse.withPending(row);
       }),
-    listKeys: (clientId) => c.read(() => (s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]).map(withPending)),
+    listKeys: (clientId) => c.read(() => (s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]).map(keyUse.withPending)),
     revokeKey: (id, at) => c.write(() => void s.get(REVOKE).run(at, id)),
     findKeyByHash: (tokenHash) =>
       c.read(() => {
