@@ -24,6 +24,7 @@ import type {
   BotRow,
   CalendarSettingsRow,
   ClientRow,
+  Plan,
   EventRow,
   IdempotencyRow,
   LeadRow,
@@ -239,6 +240,11 @@ const B = tableSql(schema.bots);
 const K = tableSql(schema.apiKeys);
 
 
+// The bot, its client's plan and one row per enabled endpoint of the client (one row with NULLs when none).
+const OWN_BOT_FOR_LEAD = `SELECT ${B.select('b', 'b_')}, c.plan, e.id AS "endpointId", e.events AS "endpointEvents" FROM bots b
+  JOIN clients c ON c.id = b.client_id LEFT JOIN webhook_endpoints e ON e.client_id = b.client_id AND e.enabled
+  WHERE b.id = @botId AND b.client_id = @clientId`;
+
 export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
   return {
     insertClient: async (row) => void (await c.run(CL.insert, rowParams(CL, row))),
@@ -247,6 +253,16 @@ export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
     setPlan: async (id, plan) => void (await c.run('UPDATE clients SET plan = @plan WHERE id = @id', { id, plan })),
     insertBot: async (row) => void (await c.run(B.insert, rowParams(B, row))),
     findOwnBot: async (clientId, botId) => first(await c.read<BotRow>(`SELECT ${B.select()} FROM bots WHERE id = @botId AND client_id = @clientId`, { botId, clientId })),
+    findOwnBotForLead: async (clientId, botId) => {
+      const rows = await c.read<Params & { plan: Plan; endpointId: string | null; endpointEvents: string | null }>(OWN_BOT_FOR_LEAD, { botId, clientId });
+      const head = rows[0];
+      if (head === undefined) return undefined;
+      return {
+        bot: unprefix<BotRow>(B, head, 'b_'),
+        plan: head.plan,
+        endpoints: head.endpointId === null ? [] : rows.map((r) => ({ id: r.endpointId as string, events: r.endpointEvents as string })),
+      };
+    },
     listBots: (clientId, page) =>
       page.after
         ? c.read<BotRow>(`SELECT ${B.select()} FROM bots WHERE client_id = @clientId AND (created_at, id) < (@afterAt, @afterId) ORDER BY created_at DESC, id DESC LIMIT @take`, {

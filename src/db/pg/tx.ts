@@ -102,8 +102,8 @@ export function combine(queue: readonly Queued[]): { text: string; params: Param
  * - `later` writes (whose outcome the caller does not read: a new lead, its event, counters) wait and go
  *   out together, before the transaction's next statement or at its end;
  * - a transaction that is, in the end, one statement runs without BEGIN/COMMIT: one statement is atomic.
- * A create on PostgreSQL: the event's two reads, then the lead, its event and both counters in one
- * statement — 3 round trips instead of 7.
+ * A create on PostgreSQL: one read (its bot, with the plan and endpoints its event needs), then the lead,
+ * its event and both counters in one statement — 2 round trips instead of 9.
  */
 export class TxSession {
   private begun = false;
