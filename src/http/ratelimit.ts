@@ -51,8 +51,8 @@ export interface Limits {
   signInPerAddress: RateLimiterStoreAbstract;
   /**
    * An API key's request: unless `address` is blocked for failed authentications (then nothing is
-   * charged), one point of the key's window. On Redis one script, so one round trip; on SQLite one
-   * statement; on PostgreSQL the two steps in turn (isExhausted, consume).
+   * charged), one point of the key's window. On Redis one script, so one round trip; elsewhere the two
+   * steps in turn (on SQLite synchronously, without the library's promises).
    */
   chargeKey(keyId: string, address: string): Promise<KeyCharge>;
   /** Resolves when the counters' store answers a write; rejects with what is wrong (start-up, /readyz). */
@@ -128,20 +128,18 @@ const PING_KEY = 'ping';
 const common = { tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS } as const;
 
 /**
- * chargeKey on SQLite, one statement (as on Redis, one script): one point of the key's window
- * (@key), written as RateLimiterSQLite's consume writes it — its upsert, its expiry rule — unless the
- * address's failed-authentication counter (@address) is over its points in a live window: then no row
- * is written or returned. One autocommit statement is atomic, so the check and the charge are one.
+ * chargeKey on SQLite, synchronously: the address's failed-authentication counter as
+ * RateLimiterSQLite's get() reads it, then (unless it is over its points in a live window) one point of
+ * the key's window by the library's own upsert. No promise is spent unless the file is busy. (One
+ * `INSERT … SELECT … WHERE NOT EXISTS` doing both costs more than the two: SQLite copies a SELECT that
+ * reads the table it inserts into through a temporary table.)
  */
-const CHARGE_KEY = `INSERT INTO rate_limits (key, points, expire)
-  SELECT @key, 1, @expire WHERE NOT EXISTS (
-    SELECT 1 FROM rate_limits WHERE key = @address AND (expire > @now OR expire IS NULL) AND points > @failedAuthPoints)
-  ON CONFLICT (key) DO UPDATE SET
-    points = CASE WHEN expire IS NULL OR expire > @now THEN points + excluded.points ELSE excluded.points END,
-    expire = CASE WHEN expire IS NULL OR expire > @now THEN expire ELSE excluded.expire END
-  RETURNING points, expire`;
-// RateLimiterSQLite's get(): a live window's row.
 const LIVE_ROW = 'SELECT points, expire FROM rate_limits WHERE key = ? AND (expire > ? OR expire IS NULL)';
+const CONSUME = `INSERT INTO rate_limits (key, points, expire) VALUES (?, ?, ?)
+  ON CONFLICT(key) DO UPDATE SET
+    points = CASE WHEN expire IS NULL OR expire > ? THEN points + excluded.points ELSE excluded.points END,
+    expire = CASE WHEN expire IS NULL OR expire > ? THEN expire ELSE excluded.expire END
+  RETURNING points, expire`;
 
 type Row = { points: number; expire: number | null };
 /** The library's msBeforeNext (-1 for a window without expiry) as the decision's seconds. */
@@ -157,17 +155,11 @@ function sqliteLimits(databasePath: string, perMinute: number): Limits {
   const failedAuth = new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
   // Synchronous, so an API key's request spends no promise on its limiter unless the file is busy.
   const chargeNow = (keyId: string, address: string): KeyCharge => {
-    const params = { key: perKey.getKey(keyId), address: failedAuth.getKey(address), failedAuthPoints: FAILED_AUTH_PER_WINDOW, now: 0, expire: 0 };
-    for (;;) {
-      const now = Date.now();
-      params.now = now;
-      params.expire = now + WINDOW_SECONDS * 1000;
-      const row = client.prepare(CHARGE_KEY).get(params) as Row | undefined;
-      if (row) return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now) } };
-      const blocked = client.prepare(LIVE_ROW).get(params.address, now) as Row | undefined;
-      // (Its window ended between the two statements: charge again.)
-      if (blocked) return { blocked: { allowed: false, remaining: 0, resetSeconds: resetOf(blocked, now) } };
-    }
+    const now = Date.now();
+    const failed = client.prepare(LIVE_ROW).get(failedAuth.getKey(address), now) as Row | undefined;
+    if (failed && failed.points > FAILED_AUTH_PER_WINDOW) return { blocked: { allowed: false, remaining: 0, resetSeconds: resetOf(failed, now) } };
+    const row = client.prepare(CONSUME).get(perKey.getKey(keyId), 1, now + WINDOW_SECONDS * 1000, now, now) as Row;
+    return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now) } };
   };
   return {
     kind: 'sqlite',
