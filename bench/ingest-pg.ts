@@ -1,12 +1,14 @@
 // npx tsx bench/ingest-pg.ts: where the CPU of POST /v1/leads goes on PostgreSQL — N creates (env N, default
-// 3,000), 32 in flight, on a durable PostgreSQL with pg_stat_statements: leads/s, the API process's and the
-// PostgreSQL server's CPU per lead, the statements by time, and pg_stat_wal.
-// Runs the built server (dist/, `node scripts/build.mjs` first).
+// 3,000) a round, 32 in flight, on a durable PostgreSQL with pg_stat_statements: leads/s, the API process's and the
+// PostgreSQL server's CPU per lead, the statements by time (last round), and pg_stat_wal.
+// ROUNDS=3 (rounds, targets interleaved); BASE=<dir> (a checkout with its dist/ built: its server on the same
+// PostgreSQL and Redis too, in the same rounds, for a before/after of a change). Runs the built server
+// (dist/, `node scripts/build.mjs` first).
 import pg from 'pg';
 import { startPostgres, startRedis } from '../test/helpers/stores';
 import { makeDb } from './lib/fixture';
 import { copySqliteToPg, createPgDatabase } from './lib/pgcopy';
-import { load, startBundle } from './lib/measure';
+import { load, median, startBundle, type Target } from './lib/measure';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,33 +21,51 @@ const cpu = (root: number) => {
   return t * 10_000;
 };
 const N = Number(process.env.N ?? 3000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const [postgres, redis] = await Promise.all([startPostgres({ durable: true, settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] }), startRedis()]);
 try {
   const dir = mkdtempSync(join(tmpdir(), 'scr-'));
   const small = await makeDb(dir, 'small', 10_000, () => undefined);
   const url = await createPgDatabase(postgres.url, 'b');
   await copySqliteToPg(small.path, url);
-  const app = await startBundle('pg', { PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', DATABASE_URL: url, REDIS_URL: redis.url });
+  const env = { PORT: '0', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', DATABASE_URL: url, REDIS_URL: redis.url };
+  const targets: Target[] = [await startBundle('pg', env)];
+  if (process.env.BASE) targets.push(await startBundle('pg-base', env, [], process.env.BASE));
   const auth = { authorization: `Bearer ${small.token}` };
-  const bot = ((await (await fetch(`${app.url}/v1/bots?limit=1`, { headers: auth })).json()) as { data: { id: string }[] }).data[0]!.id;
-  const post = () => load(app.url, { method: 'POST', path: '/v1/leads', headers: auth, expectStatus: 201, body: (i) => JSON.stringify({ bot_id: bot, name: `Bench ${i}`, phone: '+14155550123', status: 'qualified' }) }, N, 32);
-  await post();
+  const bot = ((await (await fetch(`${targets[0]!.url}/v1/bots?limit=1`, { headers: auth })).json()) as { data: { id: string }[] }).data[0]!.id;
+  const post = (t: Target) => load(t.url, { method: 'POST', path: '/v1/leads', headers: auth, expectStatus: 201, body: (i) => JSON.stringify({ bot_id: bot, name: `Bench ${i}`, phone: '+14155550123', status: 'qualified' }) }, N, 32);
+  for (const t of targets) await post(t);
   const c = new pg.Client(url); await c.connect();
-  await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); await c.query('SELECT pg_stat_statements_reset()');
-  const apiBefore = (await app.stats()).cpuMicros;
-  const before = cpu(postgres.proc.pid!);
-  const t0 = performance.now();
-  const r = await post();
-  const ms = performance.now() - t0;
-  const used = cpu(postgres.proc.pid!) - before;
-  const api = (await app.stats()).cpuMicros - apiBefore;
-  console.log(`API CPU ${(api / N).toFixed(0)} µs/lead`);
-  console.log(`${N} creates: ${r.perSecond.toFixed(0)} leads/s, errors ${r.errors}, PG CPU ${(used / N).toFixed(0)} µs/lead, wall ${ms.toFixed(0)} ms`);
-  const rows = (await c.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round(total_plan_time::numeric,1) AS plan, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25`)).rows;
-  console.table(rows);
-  const w = (await c.query(`SELECT * FROM pg_stat_wal`)).rows; console.log(w);
+  await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const got = targets.map(() => ({ api: [] as number[], pg: [] as number[], rate: [] as number[] }));
+  let statements: Record<string, unknown[]> = {};
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [i, t] of targets.entries()) {
+      await c.query('SELECT pg_stat_statements_reset()');
+      const apiBefore = (await t.stats()).cpuMicros;
+      const before = cpu(postgres.proc.pid!);
+      const r = await post(t);
+      const used = cpu(postgres.proc.pid!) - before;
+      const api = (await t.stats()).cpuMicros - apiBefore;
+      if (r.errors) throw new Error(`${t.name}: ${r.errors} errors`);
+      got[i]!.api.push(api / N); got[i]!.pg.push(used / N); got[i]!.rate.push(r.perSecond);
+      console.log(`round ${round} ${t.name}: ${r.perSecond.toFixed(0)} leads/s, API CPU ${(api / N).toFixed(0)} µs/lead, PG CPU ${(used / N).toFixed(0)} µs/lead`);
+      if (round === ROUNDS) statements[t.name] = (await c.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`)).rows;
+    }
+  }
+  for (const [name, rows] of Object.entries(statements)) { console.log(name); console.table(rows); }
+  for (const [i, t] of targets.entries()) {
+    const g = got[i]!;
+    console.log(`${t.name} medians: ${median(g.rate).toFixed(0)} leads/s, API CPU ${median(g.api).toFixed(0)} µs/lead, PG CPU ${median(g.pg).toFixed(0)} µs/lead`);
+  }
+  if (targets.length > 1) {
+    const [a, b] = got as [typeof got[0], typeof got[0]];
+    const r = (x: number[], y: number[]) => median(x.map((v, k) => v / (y[k] ?? 1))).toFixed(2);
+    console.log(`${targets[0]!.name}/${targets[1]!.name}, medians of the rounds' ratios: leads/s ${r(a.rate, b.rate)}×, API CPU ${r(a.api, b.api)}×, PG CPU ${r(a.pg, b.pg)}×`);
+  }
+  const w = (await c.query(`SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal`)).rows; console.log(w);
   await c.end();
-  await app.stop?.();
+  await Promise.all(targets.map((t) => t.stop()));
 } finally {
   await postgres.stop(); await redis.stop();
 }

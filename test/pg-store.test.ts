@@ -4,9 +4,15 @@
 // and a database that goes away is 503 SERVER_ERROR until it is back, then the store recovers by itself.
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADVISORY, migratePg, openPg, type PgDatabase } from '../src/db/pg/client';
+import { queryOn } from '../src/db/pg/sql';
 import { createPgStore } from '../src/db/pg/store';
+import { TxSession, inSession } from '../src/db/pg/tx';
 import type { Store } from '../src/db/ports';
-import type { LeadRow } from '../src/db/ports/rows';
+import type { LeadRow, WebhookEndpointRow } from '../src/db/ports/rows';
+import { newId } from '../src/lib/ids';
+import { systemClock } from '../src/lib/time';
+import { createBot, createClient } from '../src/services/clients';
+import { createLead } from '../src/services/leads';
 import { AppError } from '../src/lib/errors';
 import { createTestDatabase } from './helpers/pg';
 import { startPostgres } from './helpers/stores';
@@ -279,5 +285,71 @@ describe('PostgreSQL store transactions: queued writes (src/db/pg/tx.ts TxSessio
       }),
     ).rejects.toThrow('undo');
     expect(await s.leads.findLive('cli_1', 'lead_q3')).toBeUndefined();
+  });
+  it('only a statement marked as a plain read may run before BEGIN: any other one, even a SELECT, begins the transaction', async () => {
+    const db = openPg(await createTestDatabase(), { max: 2 });
+    try {
+      // set_config(…, true) lasts until the end of the transaction it runs in: a SELECT with an effect, as a
+      // locking read is. Sent before BEGIN it would end with its own statement, and the next read not see it.
+      const probe = (mark: 'read' | 'rows') =>
+        inSession(db.pool, (client) => new TxSession(queryOn(client), client), async (s) => {
+          await s[mark]("SELECT set_config('ormiar.probe', 'set', true)");
+          return (await s.read<{ v: string | null }>("SELECT current_setting('ormiar.probe', true) AS v"))[0]?.v ?? '';
+        });
+      expect(await probe('rows')).toBe('set');
+      // Marked as a plain read, it went out before BEGIN (the round trip a plain read saves).
+      expect(await probe('read')).toBe('');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('a create on PostgreSQL (services/leads.ts createLead)', () => {
+  it('is two statements on one connection — its bot with the plan and endpoints, then its writes as one — and no BEGIN; an unknown bot is one read and nothing written', async () => {
+    const url = await createTestDatabase();
+    const db = openPg(url, { max: 4 });
+    opened.push(db);
+    // Every statement any connection of this pool sends (pool.query included), in order.
+    const sent: string[] = [];
+    db.pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...a: unknown[]) => {
+        const q = a[0];
+        sent.push(typeof q === 'string' ? q : (q as { text: string }).text);
+        return query(...a);
+      };
+    });
+    const store = createPgStore(db.pool);
+    stores.push(store);
+    const deps = { store, clock: systemClock };
+    const client = await createClient(deps, { name: 'C', plan: 'enterprise' });
+    const bot = await createBot(deps, { client_id: client.id, name: 'B' });
+    const endpoint = (events: string[], enabled: boolean): WebhookEndpointRow => ({
+      id: newId('endpoint'), clientId: client.id, url: 'https://example.com/hook', events: JSON.stringify(events), enabled, description: null,
+      secret: 'whsec_test', previousSecret: null, previousSecretExpiresAt: null, disabledReason: null, failingSince: null, createdAt: 1, updatedAt: 1,
+    });
+    const subscribed = endpoint(['lead_qualified'], true);
+    for (const row of [subscribed, endpoint(['lead_booked'], true), endpoint(['lead_qualified'], false)]) await store.endpoints.insert(row);
+
+    sent.length = 0;
+    const lead = await createLead(deps, client.id, { bot_id: bot.id, name: 'Q', phone: '+14155550123', status: 'qualified' }, 'api');
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatch(/^SELECT .* FROM bots b/s);
+    expect(sent[1]).toMatch(/^WITH /);
+    // What the one write holds: the lead, its event, one delivery (the enabled endpoint subscribed to lead_qualified), the counters.
+    const deliveries = await store.deliveries.list({ clientId: client.id }, { take: 10 });
+    expect(deliveries.map((d) => d.endpointId)).toEqual([subscribed.id]);
+    expect((await store.leads.findLive(client.id, lead.id))?.status).toBe('qualified');
+    const day = Date.now() - (Date.now() % 86_400_000);
+    expect((await store.stats.sumBuckets('day', { clientId: client.id, botId: null, from: day, to: day + 86_400_000 }))[0]).toMatchObject({ leads: 1, qualified: 1 });
+
+    // Another client's bot is unknown: one read, a 400, nothing written.
+    const other = await createClient(deps, { name: 'D', plan: 'enterprise' });
+    const foreign = await createBot(deps, { client_id: other.id, name: 'B' });
+    sent.length = 0;
+    await expect(createLead(deps, client.id, { bot_id: foreign.id, name: 'X' }, 'api')).rejects.toMatchObject({ code: 'BAD_REQUEST', message: 'Unknown bot_id' });
+    expect(sent).toHaveLength(1);
+    expect(await store.leads.anyOf(other.id)).toBe(false);
   });
 });

@@ -14,6 +14,14 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export interface ChildStats {
   cpuMicros: number;
   rss: number;
+  /** cpuMicros split: the main thread's (JS, and the native code it calls) user and system time, and every other thread's (V8's GC helpers, libuv's pool). */
+  split: CpuSplit;
+}
+
+export interface CpuSplit {
+  mainUser: number;
+  mainSys: number;
+  others: number;
 }
 
 export interface Target {
@@ -24,6 +32,35 @@ export interface Target {
   stop(): Promise<void>;
 }
 
+/**
+ * Reads `child`'s stdout until `ready` finds what it waits for in all that was read so far; then stops
+ * reading it (the request lines that follow are not gathered and searched again at each chunk, a load
+ * on the bench process that would grow with the run) and lets the rest flow away. Rejects if the child
+ * exits first.
+ */
+export function readyFrom(child: ChildProcess, name: string, ready: (out: string) => string | undefined): Promise<string> {
+  const stdout = child.stdout;
+  if (!stdout) return Promise.reject(new Error(`${name}: no stdout to read`));
+  return new Promise<string>((ok, fail) => {
+    let out = '';
+    const read = (d: Buffer) => {
+      out += d.toString();
+      const found = ready(out);
+      if (found === undefined) return;
+      stdout.off('data', read);
+      child.off('exit', exited);
+      stdout.resume();
+      ok(found);
+    };
+    const exited = (code: number | null) => fail(new Error(`${name} exited with ${code} before it was ready`));
+    stdout.on('data', read);
+    child.once('exit', exited);
+  });
+}
+
+/** The `url` of the first `listening` log line. */
+export const listeningUrl = (out: string): string | undefined => /"url":"([^"]+)"/.exec(out)?.[1];
+
 /** Starts `script` (a bench/servers/*.ts entry) under tsx with `env`; resolves once it prints READY <url>. */
 export async function startTarget(name: string, script: string, env: Record<string, string>, execArgv: string[] = []): Promise<Target> {
   const child = fork(resolve(ROOT, script), [], {
@@ -32,15 +69,7 @@ export async function startTarget(name: string, script: string, env: Record<stri
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /READY (\S+)/.exec(out);
-      if (m?.[1]) ok(m[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
-  });
+  const url = await readyFrom(child, name, (out) => /READY (\S+)/.exec(out)?.[1]);
   const stats = () => procStats(child.pid ?? 0);
   const stop = () =>
     new Promise<void>((ok) => {
@@ -55,12 +84,17 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (user + system) and RSS of a process, read from /proc: no cooperation from the process needed. */
 export async function procStats(pid: number): Promise<ChildStats> {
-  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
-  // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const [stat, main, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  // Fields after the parenthesised command name: utime and stime are the 12th and 13th. The process's
+  // are its threads' summed (and those of threads that ended); the main thread's are its own.
+  const times = (text: string) => {
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return [Number(fields[11]), Number(fields[12])].map((ticks) => (ticks / TICKS_PER_SECOND) * 1e6) as [number, number];
+  };
+  const [user, sys] = times(stat);
+  const [mainUser, mainSys] = times(main);
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuMicros: (ticks / TICKS_PER_SECOND) * 1e6, rss: rssKb * 1024 };
+  return { cpuMicros: user + sys, rss: rssKb * 1024, split: { mainUser, mainSys, others: user + sys - mainUser - mainSys } };
 }
 
 /**
@@ -84,21 +118,7 @@ export async function startBundle(name: string, env: Record<string, string>, exe
     env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    // Until `listening` only (the request lines that follow are not gathered).
-    const read = (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) {
-        child.stdout.off('data', read);
-        ok(m[1]);
-      }
-    };
-    child.stdout.on('data', read);
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
-  });
-  child.stdout.resume();
+  const url = await readyFrom(child, name, listeningUrl);
   const stop = () =>
     new Promise<void>((ok) => {
       if (child.exitCode !== null) return ok();
@@ -193,7 +213,9 @@ export async function cpuPerRequest(target: Target, spec: RequestSpec, count: nu
   const result = await load(target.url, spec, count, concurrency);
   const after = await target.stats();
   if (result.errors > 0) throw new Error(`${target.name}: ${result.errors} of ${count} requests had an unexpected status`);
-  return { cpuMicros: (after.cpuMicros - before.cpuMicros) / count, perSecond: result.perSecond, rss: after.rss, latencies: result.latencies };
+  const per = (k: keyof CpuSplit) => (after.split[k] - before.split[k]) / count;
+  const split: CpuSplit = { mainUser: per('mainUser'), mainSys: per('mainSys'), others: per('others') };
+  return { cpuMicros: (after.cpuMicros - before.cpuMicros) / count, split, perSecond: result.perSecond, rss: after.rss, latencies: result.latencies };
 }
 
 export const median = (xs: number[]) => {

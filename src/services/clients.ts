@@ -1,5 +1,5 @@
 // Tenants, plans, bots and API keys: what the admin CLI, /trpc admin procedures and auth share.
-import type { ApiKeyRow, BotRow, ClientRow, Plan } from '../db/ports';
+import type { ApiKeyRow, BotRow, ClientRow, NewLeadContext, Plan, Store } from '../db/ports';
 import { sha256Hex, randomToken } from '../lib/crypto';
 import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
@@ -53,11 +53,21 @@ export async function createBot(deps: ServiceDeps, input: { client_id: string; n
   return botView(row);
 }
 
-/** The bot if it is this client's; a malformed or foreign bot_id is the caller's mistake (400). */
+/** A malformed or foreign bot_id is the caller's mistake (400). */
+export const unknownBot = () => new AppError('BAD_REQUEST', 'Unknown bot_id', { issues: [{ path: 'bot_id', message: 'No such bot for this client' }] });
+
+/** The bot if it is this client's, else unknownBot(). */
 export async function requireOwnBot({ store }: Pick<ServiceDeps, 'store'>, clientId: string, botId: string): Promise<BotRow> {
   const bot = isIdOf('bot', botId) ? await store.clients.findOwnBot(clientId, botId) : undefined;
-  if (!bot) throw new AppError('BAD_REQUEST', 'Unknown bot_id', { issues: [{ path: 'bot_id', message: 'No such bot for this client' }] });
+  if (!bot) throw unknownBot();
   return bot;
+}
+
+/** requireOwnBot with what the bot's new lead needs (ClientsRepo.findOwnBotForLead), read on `store` (a transaction's). */
+export async function requireOwnBotForLead(store: Store, clientId: string, botId: string): Promise<NewLeadContext> {
+  const found = isIdOf('bot', botId) ? await store.clients.findOwnBotForLead(clientId, botId) : undefined;
+  if (!found) throw unknownBot();
+  return found;
 }
 
 export function listBots({ store }: ServiceDeps, clientId: string, input: PageInput) {

@@ -3,7 +3,7 @@
 import { EVENT_TYPES, type EventRow, type LeadRow, type Store } from '../db/ports';
 import { DAY_MS } from '../lib/time';
 import type { EventListInput, WebhookEvent } from '../schemas/webhooks';
-import { eventWriter, leadEventPayload, recordEvent } from '../webhooks/outbox';
+import { eventWriter, eventWriterTo, leadEventPayload, recordEvent, type EventAppender, type EventTargets } from '../webhooks/outbox';
 import type { ServiceDeps } from './deps';
 import { byCreatedAt, keysetPage } from './pagination';
 
@@ -13,19 +13,16 @@ type LeadFields = Pick<LeadRow, 'id' | 'botId' | 'clientId' | 'name' | 'phone' |
 
 /** `lead_qualified`: call in the transaction where the lead first gets a `qualified_at`. */
 export async function emitLeadQualified(tx: Store, lead: LeadFields, at: number): Promise<EventRow> {
-  return (await leadQualifiedWriter(tx, lead.clientId))(lead, at);
+  return leadQualified(await eventWriter(tx, lead.clientId), lead, at);
 }
 
-/**
- * emitLeadQualified in two steps: the reads (the client's plan and endpoints) now, the writes when the
- * returned function is called. A new lead reads first and writes after, so on PostgreSQL its writes go
- * out as one statement (src/db/pg/tx.ts).
- */
-export async function leadQualifiedWriter(tx: Store, clientId: string): Promise<(lead: LeadFields, at: number) => Promise<EventRow>> {
-  const write = await eventWriter(tx, clientId);
-  return (lead, at) =>
-    write({ botId: lead.botId, leadId: lead.id, type: 'lead_qualified', at, payload: (id) => leadEventPayload(id, 'lead_qualified', lead, at) });
+/** emitLeadQualified to targets already read (a new lead's: read with its bot, before its writes). */
+export function emitLeadQualifiedTo(tx: Store, targets: EventTargets, lead: LeadFields, at: number): Promise<EventRow> {
+  return leadQualified(eventWriterTo(tx, lead.clientId, targets), lead, at);
 }
+
+const leadQualified = (write: EventAppender, lead: LeadFields, at: number) =>
+  write({ botId: lead.botId, leadId: lead.id, type: 'lead_qualified', at, payload: (id) => leadEventPayload(id, 'lead_qualified', lead, at) });
 
 /** `lead_booked`: call in the transaction that makes the appointment (after emitLeadQualified if it also qualified the lead). */
 export function emitLeadBooked(tx: Store, lead: LeadFields, appointment: Record<string, unknown>, at: number): Promise<EventRow> {

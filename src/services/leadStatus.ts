@@ -4,7 +4,8 @@
 // on a transaction's store, so a change and its consequences commit together.
 import type { AppointmentRow, LeadRow, LeadStatus, Store } from '../db/ports';
 import { AppError } from '../lib/errors';
-import { emitLeadBooked, emitLeadQualified, leadQualifiedWriter } from './events';
+import type { EventTargets } from '../webhooks/outbox';
+import { emitLeadBooked, emitLeadQualified, emitLeadQualifiedTo } from './events';
 import { bumpCounters, countAppointment, type CounterDelta } from './rollup';
 
 export const contactRequired = () =>
@@ -19,14 +20,13 @@ const ALLOWED_FROM: Record<'qualified' | 'lost', readonly LeadStatus[]> = {
 };
 
 /**
- * The writes of a new lead: the row, its lead_qualified event when it is created qualified, its
- * counters. A qualified lead must have a phone or an email (checked by the caller before queuing).
+ * The writes of a new lead: the row, its lead_qualified event (to `targets`, read with its bot) when it
+ * is created qualified, its counters. A qualified lead must have a phone or an email (checked by the
+ * caller). Only writes: on PostgreSQL they go out as one statement (src/db/pg/tx.ts).
  */
-export async function writeNewLead(tx: Store, row: LeadRow): Promise<void> {
-  // Reads before writes: the event's plan and endpoints first (see leadQualifiedWriter).
-  const emit = row.status === 'qualified' ? await leadQualifiedWriter(tx, row.clientId) : undefined;
+export async function writeNewLead(tx: Store, row: LeadRow, targets: EventTargets): Promise<void> {
   await tx.leads.insert(row);
-  if (emit) await emit(row, row.createdAt);
+  if (row.status === 'qualified') await emitLeadQualifiedTo(tx, targets, row, row.createdAt);
   await bumpCounters(tx, row.clientId, row.botId, row.createdAt, { leads: 1, qualified: row.status === 'qualified' ? 1 : 0 });
 }
 

@@ -5,7 +5,8 @@ import { AppError, notFound } from '../lib/errors';
 import { isIdOf, newId } from '../lib/ids';
 import { toIso, toIsoOrNull } from '../lib/time';
 import { METADATA_MAX_KEYS, type Lead, type LeadCreateInput, type LeadListInput, type LeadUpdateFields } from '../schemas/leads';
-import { requireOwnBot } from './clients';
+import { eventTargets } from '../webhooks/outbox';
+import { requireOwnBot, requireOwnBotForLead } from './clients';
 import type { ServiceDeps } from './deps';
 import type { InTransaction } from './idempotency';
 import { applyLeadChange, contactRequired, eraseLead, setStatusByHand, writeNewLead } from './leadStatus';
@@ -49,16 +50,14 @@ export function getLead(deps: ServiceDeps, clientId: string, leadId: string): Pr
   return requireLead(deps.store, clientId, leadId).then(leadView);
 }
 
-/** The row of a new lead, after the checks that need no write (own bot, contact for a qualified lead). */
-async function newLeadRow(deps: ServiceDeps, clientId: string, input: LeadCreateInput, source: LeadSource): Promise<LeadRow> {
-  const bot = await requireOwnBot(deps, clientId, input.bot_id);
+/** The row of a new lead of `bot`, after the check that needs no read (contact for a qualified lead). */
+function newLeadRow(now: number, clientId: string, botId: string, input: LeadCreateInput, source: LeadSource): LeadRow {
   const status = input.status ?? 'new';
   if (status === 'qualified' && !input.phone && !input.email) throw contactRequired();
-  const now = deps.clock.now();
   return {
     id: newId('lead'),
     clientId,
-    botId: bot.id,
+    botId,
     status,
     name: input.name,
     phone: input.phone ?? null,
@@ -75,9 +74,11 @@ async function newLeadRow(deps: ServiceDeps, clientId: string, input: LeadCreate
 }
 
 /**
- * Creates a lead (POST /v1/leads, its /trpc twin, fixtures): committed together with the other creates
- * of this moment (the store's group commit); resolves after the COMMIT, so an acknowledged lead is as
- * durable as one committed alone. `alsoInTransaction` runs on the same transaction's store after the
+ * Creates a lead (POST /v1/leads, its /trpc twin, fixtures) in one transaction: one read (the bot, with
+ * its client's plan and endpoints for the lead's event), then only writes — on PostgreSQL the read runs
+ * before BEGIN and the writes are one statement (2 round trips). Committed together with the other
+ * creates of this moment (SQLite's group commit); resolves after the COMMIT, so an acknowledged lead is
+ * as durable as one committed alone. `alsoInTransaction` runs on the same transaction's store after the
  * writes (the idempotency record of a keyed create commits with it).
  */
 export async function createLead(
@@ -87,16 +88,17 @@ export async function createLead(
   source: LeadSource,
   alsoInTransaction?: InTransaction<Lead>,
 ): Promise<Lead> {
-  const row = await newLeadRow(deps, clientId, input, source);
-  const view = leadView(row);
-  await deps.store.transaction(
+  return deps.store.transaction(
     async (tx) => {
-      await writeNewLead(tx, row);
+      const { bot, plan, endpoints } = await requireOwnBotForLead(tx, clientId, input.bot_id);
+      const row = newLeadRow(deps.clock.now(), clientId, bot.id, input, source);
+      const view = leadView(row);
+      await writeNewLead(tx, row, row.status === 'qualified' ? eventTargets(plan, endpoints) : []);
       await alsoInTransaction?.(tx, view);
+      return view;
     },
     { group: true },
   );
-  return view;
 }
 
 export async function updateLead(deps: ServiceDeps, clientId: string, leadId: string, patch: LeadUpdateFields): Promise<Lead> {

@@ -1,6 +1,6 @@
 // The transactional outbox: an event row and its deliveries are written on the transaction's store of
 // the change that caused them (events port), so they commit together with it, or not at all.
-import type { EventRow, EventType, LeadRow, NewDelivery, StoredEventType, Store } from '../db/ports';
+import type { EventRow, EventType, LeadRow, NewDelivery, StoredEventType, Store, WebhookEndpointRow } from '../db/ports';
 import { newId } from '../lib/ids';
 import { toIso } from '../lib/time';
 import { hasWebhooks } from '../services/plans';
@@ -63,25 +63,39 @@ function notifyQueued() {
   });
 }
 
+/** The endpoints an event is queued for, each with its event filter (null: every type). */
+export type EventTargets = readonly { id: string; types: readonly string[] | null }[];
+
+/** A client's event targets from its plan and enabled endpoints: events raised while the plan has no webhooks are stored, never queued. */
+export function eventTargets(plan: string | undefined, enabled: readonly Pick<WebhookEndpointRow, 'id' | 'events'>[]): EventTargets {
+  return plan === undefined || !hasWebhooks(plan) ? [] : enabled.map((ep) => ({ id: ep.id, types: parseEndpointEvents(ep.events) }));
+}
+
 /**
  * A writer of one client's events inside one transaction: the plan and the subscribed endpoints are
  * read once, so a bulk path pays one append per event. `endpointId` targets one endpoint whatever its
  * filter (ping).
  */
-export async function eventWriter(tx: Store, clientId: string, opts: { endpointId?: string } = {}): Promise<(e: Omit<NewEvent, 'clientId'>) => Promise<EventRow>> {
+export async function eventWriter(tx: Store, clientId: string, opts: { endpointId?: string } = {}): Promise<EventAppender> {
   const client = await tx.clients.findClient(clientId);
-  // Events raised while the plan has no webhooks are stored, never queued.
-  const endpoints =
+  const targets =
     client === undefined || !hasWebhooks(client.plan)
       ? []
       : opts.endpointId
         ? [{ id: opts.endpointId, types: null }]
-        : (await tx.endpoints.enabledOf(clientId)).map((ep) => ({ id: ep.id, types: parseEndpointEvents(ep.events) as string[] }));
+        : eventTargets(client.plan, await tx.endpoints.enabledOf(clientId));
+  return eventWriterTo(tx, clientId, targets);
+}
+
+export type EventAppender = (e: Omit<NewEvent, 'clientId'>) => Promise<EventRow>;
+
+/** eventWriter for targets already read (a new lead reads them with its bot: ClientsRepo.findOwnBotForLead). */
+export function eventWriterTo(tx: Store, clientId: string, targets: EventTargets): EventAppender {
   return async (e) => {
     const id = e.id ?? newId('event');
     const row: EventRow = { id, clientId, botId: e.botId, leadId: e.leadId, type: e.type, payload: e.payload(id), createdAt: e.at };
     const deliveries: NewDelivery[] = [];
-    for (const ep of endpoints) {
+    for (const ep of targets) {
       if (ep.types !== null && !ep.types.includes(e.type)) continue;
       deliveries.push({ id: newId('delivery'), endpointId: ep.id, dueAt: e.at });
     }

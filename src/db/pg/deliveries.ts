@@ -6,15 +6,17 @@
 // pruning is a singleton chore under pg_try_advisory_xact_lock: one process prunes, the others skip.
 import type pg from 'pg';
 import {
+  dueEndpoints,
   fairShares,
+  liveClaims,
+  refillShares,
   toClaimed,
-  withinHeadroom,
   type AttemptOutcome,
   type ClaimedDelivery,
   type ClaimRequest,
   type DecideFailure,
   type DeliveriesRepository,
-  type DueEndpoint,
+  type EndpointHead,
   type RecordResult,
 } from '../ports/deliveries';
 import { ADVISORY } from './client';
@@ -89,8 +91,6 @@ interface PickedRow {
   plan: string;
 }
 
-type Head = { endpointId: string; clientId: string; oldest: number | null };
-
 export function pgDeliveries(pool: pg.Pool): DeliveriesRepository {
   const root = queryOn(pool);
   const guard = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => Promise.reject(mapPgError(err)));
@@ -100,25 +100,11 @@ export function pgDeliveries(pool: pg.Pool): DeliveriesRepository {
     const q = queryOn(client);
     // One claim at a time across every process: the live-claim count below stays true until COMMIT.
     await q.rows('SELECT pg_advisory_xact_lock(@key)', { key: ADVISORY.deliveryClaims });
-    const perEndpoint = new Map<string, number>();
-    const perClient = new Map<string, number>();
-    let overall = 0;
-    for (const r of await q.rows<{ clientId: string; endpointId: string; n: number }>(SQL.live, { now: req.now })) {
-      perEndpoint.set(r.endpointId, r.n);
-      perClient.set(r.clientId, (perClient.get(r.clientId) ?? 0) + r.n);
-      overall += r.n;
-    }
-    if (overall >= req.bounds.overall) return [];
-    const live = { perEndpoint, perClient, overall };
-    const dueOf = (heads: Head[]): DueEndpoint[] =>
-      heads.filter((e) => e.oldest !== null && e.oldest <= req.now).map((e) => ({ ...e, due: req.bounds.perEndpoint, oldest: e.oldest ?? 0 }));
-    let shares: Map<string, number> | undefined;
-    if (req.endpoints) {
-      const due = dueOf(await q.rows<Head>(SQL.theseEndpoints, { ids: [...req.endpoints] }));
-      const mine = fairShares(due, live, req.bounds, req.limit);
-      if (withinHeadroom(due, mine, live, req.bounds)) shares = mine;
-    }
-    shares ??= fairShares(dueOf(await q.rows<Head>(SQL.dueEndpoints)), live, req.bounds, req.limit);
+    const live = liveClaims(await q.rows<{ clientId: string; endpointId: string; n: number }>(SQL.live, { now: req.now }));
+    if (live.overall >= req.bounds.overall) return [];
+    const shares =
+      (req.endpoints && refillShares(await q.rows<EndpointHead>(SQL.theseEndpoints, { ids: [...req.endpoints] }), live, req)) ??
+      fairShares(dueEndpoints(await q.rows<EndpointHead>(SQL.dueEndpoints), req), live, req.bounds, req.limit);
     const rows: PickedRow[] = [];
     for (const [endpointId, n] of shares) rows.push(...(await q.rows<PickedRow>(SQL.take, { endpointId, now: req.now, n })));
     if (rows.length === 0) return [];

@@ -6,6 +6,7 @@
 //   (or appointment, or endpoint) take turns as they do on SQLite's single writer;
 // - the idempotency claim is INSERT … ON CONFLICT DO NOTHING RETURNING, then a compare-and-set;
 // - the per-client endpoint cap is counted under a transaction advisory lock on the client.
+import type { KeyUseBuffer } from '../keyUse';
 import { MAX_APPOINTMENT_MINUTES } from '../../schemas/calendar';
 import { AppError } from '../../lib/errors';
 import { DAY_MS } from '../../lib/time';
@@ -23,6 +24,7 @@ import type {
   BotRow,
   CalendarSettingsRow,
   ClientRow,
+  Plan,
   EventRow,
   IdempotencyRow,
   LeadRow,
@@ -69,9 +71,9 @@ export function pgLeads(c: Conn): LeadsRepo {
       if (filter.createdFrom !== undefined) (where.push('created_at >= @createdFrom'), (params.createdFrom = filter.createdFrom));
       if (filter.createdBefore !== undefined) (where.push('created_at < @createdBefore'), (params.createdBefore = filter.createdBefore));
       if (page.after) (where.push('(created_at, id) < (@afterAt, @afterId)'), Object.assign(params, { afterAt: page.after.at, afterId: page.after.id }));
-      return c.rows<LeadRow>(`SELECT ${L.select()} FROM leads WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @take`, params);
+      return c.read<LeadRow>(`SELECT ${L.select()} FROM leads WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @take`, params);
     },
-    anyOf: async (clientId) => (await c.rows('SELECT 1 FROM leads WHERE client_id = @clientId LIMIT 1', { clientId })).length > 0,
+    anyOf: async (clientId) => (await c.read('SELECT 1 FROM leads WHERE client_id = @clientId LIMIT 1', { clientId })).length > 0,
   };
 }
 
@@ -110,20 +112,20 @@ export function pgCalendar(c: Conn): CalendarRepo {
       if (Number.isFinite(lower)) (where.push('starts_at >= @lower'), (params.lower = lower));
       if (f.startsBefore !== undefined) (where.push('starts_at < @before'), (params.before = f.startsBefore));
       if (page.after) (where.push('(starts_at, id) > (@afterAt, @afterId)'), Object.assign(params, { afterAt: page.after.at, afterId: page.after.id }));
-      return c.rows<AppointmentRow>(`SELECT ${A.select()} FROM appointments WHERE ${where.join(' AND ')} ORDER BY starts_at, id LIMIT @take`, params);
+      return c.read<AppointmentRow>(`SELECT ${A.select()} FROM appointments WHERE ${where.join(' AND ')} ORDER BY starts_at, id LIMIT @take`, params);
     },
     hasOverlap: async (botId, startsAt, endsAt, exceptId) =>
       (exceptId === undefined
-        ? await c.rows(`SELECT 1 FROM appointments WHERE ${OVERLAP} LIMIT 1`, window(botId, startsAt, endsAt))
-        : await c.rows(`SELECT 1 FROM appointments WHERE ${OVERLAP} AND id <> @exceptId LIMIT 1`, { ...window(botId, startsAt, endsAt), exceptId })
+        ? await c.read(`SELECT 1 FROM appointments WHERE ${OVERLAP} LIMIT 1`, window(botId, startsAt, endsAt))
+        : await c.read(`SELECT 1 FROM appointments WHERE ${OVERLAP} AND id <> @exceptId LIMIT 1`, { ...window(botId, startsAt, endsAt), exceptId })
       ).length > 0,
     scheduledBetween: (botId, from, to) =>
-      c.rows<Interval>(`SELECT starts_at AS "startsAt", ends_at AS "endsAt" FROM appointments WHERE ${OVERLAP} ORDER BY starts_at`, window(botId, from, to)),
+      c.read<Interval>(`SELECT starts_at AS "startsAt", ends_at AS "endsAt" FROM appointments WHERE ${OVERLAP} ORDER BY starts_at`, window(botId, from, to)),
     scheduledOfClient: (clientId) =>
-      c.rows<Interval & { botId: string }>(`SELECT bot_id AS "botId", starts_at AS "startsAt", ends_at AS "endsAt" FROM appointments WHERE client_id = @clientId AND status = 'scheduled'`, { clientId }),
+      c.read<Interval & { botId: string }>(`SELECT bot_id AS "botId", starts_at AS "startsAt", ends_at AS "endsAt" FROM appointments WHERE client_id = @clientId AND status = 'scheduled'`, { clientId }),
     scheduledOfLead: (clientId, leadId) =>
       c.rows<AppointmentRow>(`SELECT ${A.select()} FROM appointments WHERE lead_id = @leadId AND client_id = @clientId AND status = 'scheduled' ORDER BY starts_at, id${forUpdate(c)}`, { leadId, clientId }),
-    leadHasScheduled: async (leadId) => (await c.rows(`SELECT 1 FROM appointments WHERE lead_id = @leadId AND status = 'scheduled' LIMIT 1`, { leadId })).length > 0,
+    leadHasScheduled: async (leadId) => (await c.read(`SELECT 1 FROM appointments WHERE lead_id = @leadId AND status = 'scheduled' LIMIT 1`, { leadId })).length > 0,
     insertAppointment: (row) => booking(() => c.run(A.insert, rowParams(A, row))),
     insertAppointments: (rows) => booking(() => insertAll(c, A.insert, A, rows)),
     updateAppointment: async (id, change) => {
@@ -132,7 +134,7 @@ export function pgCalendar(c: Conn): CalendarRepo {
     },
     eraseAppointmentsOfLead: async (clientId, leadId, at) =>
       void (await c.run(`UPDATE appointments SET notes = NULL, updated_at = @at, deleted_at = @at WHERE lead_id = @leadId AND client_id = @clientId AND deleted_at IS NULL`, { clientId, leadId, at })),
-    findSettings: async (botId) => first(await c.rows<CalendarSettingsRow>(`SELECT ${CS.select()} FROM calendar_settings WHERE bot_id = @botId`, { botId })),
+    findSettings: async (botId) => first(await c.read<CalendarSettingsRow>(`SELECT ${CS.select()} FROM calendar_settings WHERE bot_id = @botId`, { botId })),
     putSettings: async (row) =>
       void (await c.run(
         `${CS.insert} ON CONFLICT (bot_id) DO UPDATE SET timezone = excluded.timezone, working_hours = excluded.working_hours,
@@ -218,9 +220,9 @@ export function pgStats(c: Conn): StatsRepo {
         });
       }
     },
-    sumBuckets: (grain, q) => c.rows<DayRow>(SUM[grain], params(q)),
-    countLeadRows: (q) => c.rows<DayRow>(LEAD_ROWS, params(q)),
-    countAppointmentRows: (q) => c.rows<DayRow>(APPOINTMENT_ROWS, params(q)),
+    sumBuckets: (grain, q) => c.read<DayRow>(SUM[grain], params(q)),
+    countLeadRows: (q) => c.read<DayRow>(LEAD_ROWS, params(q)),
+    countAppointmentRows: (q) => c.read<DayRow>(APPOINTMENT_ROWS, params(q)),
     foldShards: (before, batch) =>
       c.atomic(async (tx) => {
         const [got] = await tx.rows<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(@key) AS ok', { key: ADVISORY.statsFold });
@@ -237,46 +239,51 @@ const CL = tableSql(schema.clients);
 const B = tableSql(schema.bots);
 const K = tableSql(schema.apiKeys);
 
-/** last_used_at notes waiting to be written off the request path (store.ts flushes them). */
-export interface KeyUseBuffer {
-  note(keyId: string, at: number): void;
-  /** The note not yet written for this key, if any: reads in this process see it at once (as on SQLite). */
-  pending(keyId: string): number | undefined;
-}
+
+// The bot, its client's plan and one row per enabled endpoint of the client (one row with NULLs when none).
+const OWN_BOT_FOR_LEAD = `SELECT ${B.select('b', 'b_')}, c.plan, e.id AS "endpointId", e.events AS "endpointEvents" FROM bots b
+  JOIN clients c ON c.id = b.client_id LEFT JOIN webhook_endpoints e ON e.client_id = b.client_id AND e.enabled
+  WHERE b.id = @botId AND b.client_id = @clientId`;
 
 export function pgClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
-  const withPending = (key: ApiKeyRow): ApiKeyRow => {
-    const at = keyUse.pending(key.id);
-    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
-  };
   return {
     insertClient: async (row) => void (await c.run(CL.insert, rowParams(CL, row))),
-    findClient: async (id) => first(await c.rows<ClientRow>(`SELECT ${CL.select()} FROM clients WHERE id = @id`, { id })),
-    findClientByName: async (name) => first(await c.rows<ClientRow>(`SELECT ${CL.select()} FROM clients WHERE name = @name ORDER BY created_at, id LIMIT 1`, { name })),
+    findClient: async (id) => first(await c.read<ClientRow>(`SELECT ${CL.select()} FROM clients WHERE id = @id`, { id })),
+    findClientByName: async (name) => first(await c.read<ClientRow>(`SELECT ${CL.select()} FROM clients WHERE name = @name ORDER BY created_at, id LIMIT 1`, { name })),
     setPlan: async (id, plan) => void (await c.run('UPDATE clients SET plan = @plan WHERE id = @id', { id, plan })),
     insertBot: async (row) => void (await c.run(B.insert, rowParams(B, row))),
-    findOwnBot: async (clientId, botId) => first(await c.rows<BotRow>(`SELECT ${B.select()} FROM bots WHERE id = @botId AND client_id = @clientId`, { botId, clientId })),
+    findOwnBot: async (clientId, botId) => first(await c.read<BotRow>(`SELECT ${B.select()} FROM bots WHERE id = @botId AND client_id = @clientId`, { botId, clientId })),
+    findOwnBotForLead: async (clientId, botId) => {
+      const rows = await c.read<Params & { plan: Plan; endpointId: string | null; endpointEvents: string | null }>(OWN_BOT_FOR_LEAD, { botId, clientId });
+      const head = rows[0];
+      if (head === undefined) return undefined;
+      return {
+        bot: unprefix<BotRow>(B, head, 'b_'),
+        plan: head.plan,
+        endpoints: head.endpointId === null ? [] : rows.map((r) => ({ id: r.endpointId as string, events: r.endpointEvents as string })),
+      };
+    },
     listBots: (clientId, page) =>
       page.after
-        ? c.rows<BotRow>(`SELECT ${B.select()} FROM bots WHERE client_id = @clientId AND (created_at, id) < (@afterAt, @afterId) ORDER BY created_at DESC, id DESC LIMIT @take`, {
+        ? c.read<BotRow>(`SELECT ${B.select()} FROM bots WHERE client_id = @clientId AND (created_at, id) < (@afterAt, @afterId) ORDER BY created_at DESC, id DESC LIMIT @take`, {
             clientId,
             take: page.take,
             afterAt: page.after.at,
             afterId: page.after.id,
           })
-        : c.rows<BotRow>(`SELECT ${B.select()} FROM bots WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`, { clientId, take: page.take }),
-    botIdsOf: async (clientId) => (await c.rows<{ id: string }>('SELECT id FROM bots WHERE client_id = @clientId ORDER BY created_at, id', { clientId })).map((r) => r.id),
+        : c.read<BotRow>(`SELECT ${B.select()} FROM bots WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`, { clientId, take: page.take }),
+    botIdsOf: async (clientId) => (await c.read<{ id: string }>('SELECT id FROM bots WHERE client_id = @clientId ORDER BY created_at, id', { clientId })).map((r) => r.id),
     insertKey: async (row) => void (await c.run(K.insert, rowParams(K, row))),
     findKey: async (id) => {
-      const row = first(await c.rows<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE id = @id`, { id }));
-      return row && withPending(row);
+      const row = first(await c.read<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE id = @id`, { id }));
+      return row && keyUse.withPending(row);
     },
     listKeys: async (clientId) =>
-      (await c.rows<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE client_id = @clientId ORDER BY created_at DESC, id DESC`, { clientId })).map(withPending),
+      (await c.read<ApiKeyRow>(`SELECT ${K.select()} FROM api_keys WHERE client_id = @clientId ORDER BY created_at DESC, id DESC`, { clientId })).map(keyUse.withPending),
     revokeKey: async (id, at) => void (await c.run('UPDATE api_keys SET revoked_at = @at WHERE id = @id', { id, at })),
     findKeyByHash: async (tokenHash) => {
       const raw = first(
-        await c.rows<Params>(`SELECT ${K.select('k', 'k_')}, ${CL.select('c', 'c_')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = @tokenHash`, { tokenHash }),
+        await c.read<Params>(`SELECT ${K.select('k', 'k_')}, ${CL.select('c', 'c_')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = @tokenHash`, { tokenHash }),
       );
       return raw === undefined ? undefined : { key: unprefix<ApiKeyRow>(K, raw, 'k_'), client: unprefix<ClientRow>(CL, raw, 'c_') };
     },
@@ -293,7 +300,7 @@ const I = tableSql(schema.idempotencyKeys);
 
 export function pgIdempotency(c: Conn): IdempotencyRepo {
   const find = async (clientId: string, key: string) =>
-    first(await c.rows<IdempotencyRow>(`SELECT ${I.select()} FROM idempotency_keys WHERE client_id = @clientId AND key = @key`, { clientId, key }));
+    first(await c.read<IdempotencyRow>(`SELECT ${I.select()} FROM idempotency_keys WHERE client_id = @clientId AND key = @key`, { clientId, key }));
   return {
     find,
     claim: async (record, rules) => {
@@ -375,7 +382,7 @@ export function pgEvents(c: Conn): EventsRepo {
       const where = ['client_id = @clientId', 'type = ANY(@types::text[])', 'created_at >= @createdFrom'];
       const params: Params = { clientId, types: [...f.types], createdFrom: f.createdFrom, take: page.take };
       if (page.after) (where.push('(created_at, id) < (@afterAt, @afterId)'), Object.assign(params, { afterAt: page.after.at, afterId: page.after.id }));
-      return c.rows<Pick<EventRow, 'id' | 'createdAt' | 'payload'>>(
+      return c.read<Pick<EventRow, 'id' | 'createdAt' | 'payload'>>(
         `SELECT id, created_at AS "createdAt", payload FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @take`,
         params,
       );
@@ -398,18 +405,18 @@ export function pgEndpoints(c: Conn): EndpointsRepo {
     countOf: async (clientId) => {
       // Serialises the cap's check-then-insert per client across processes (released at COMMIT).
       if (c.inTransaction) await c.rows(`SELECT pg_advisory_xact_lock(hashtext('webhook_endpoints:' || @clientId::text))`, { clientId });
-      return Number((await c.rows<{ n: number }>('SELECT count(*) AS n FROM webhook_endpoints WHERE client_id = @clientId', { clientId }))[0]?.n ?? 0);
+      return Number((await c.read<{ n: number }>('SELECT count(*) AS n FROM webhook_endpoints WHERE client_id = @clientId', { clientId }))[0]?.n ?? 0);
     },
     find: async (clientId, id) =>
       first(await c.rows<WebhookEndpointRow>(`SELECT ${W.select()} FROM webhook_endpoints WHERE id = @id AND client_id = @clientId${forUpdate(c)}`, { id, clientId })),
     list: (clientId, page) =>
       page.after
-        ? c.rows<WebhookEndpointRow>(
+        ? c.read<WebhookEndpointRow>(
             `SELECT ${W.select()} FROM webhook_endpoints WHERE client_id = @clientId AND (created_at, id) < (@afterAt, @afterId) ORDER BY created_at DESC, id DESC LIMIT @take`,
             { clientId, take: page.take, afterAt: page.after.at, afterId: page.after.id },
           )
-        : c.rows<WebhookEndpointRow>(`SELECT ${W.select()} FROM webhook_endpoints WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`, { clientId, take: page.take }),
-    enabledOf: (clientId) => c.rows<Pick<WebhookEndpointRow, 'id' | 'events'>>('SELECT id, events FROM webhook_endpoints WHERE client_id = @clientId AND enabled', { clientId }),
+        : c.read<WebhookEndpointRow>(`SELECT ${W.select()} FROM webhook_endpoints WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`, { clientId, take: page.take }),
+    enabledOf: (clientId) => c.read<Pick<WebhookEndpointRow, 'id' | 'events'>>('SELECT id, events FROM webhook_endpoints WHERE client_id = @clientId AND enabled', { clientId }),
     update: async (id, change) => {
       const u = updateSql(W, change, 'id = @id');
       if (u) await c.run(u.text, { ...u.params, id });
@@ -433,9 +440,9 @@ export function pgDeliveryReads(c: Conn): DeliveryReadsRepository {
       else (where.push('client_id = @clientId'), (params.clientId = f.clientId));
       if (f.status !== undefined) (where.push('status = @status'), (params.status = f.status));
       if (page.after) (where.push('(created_at, id) < (@afterAt, @afterId)'), Object.assign(params, { afterAt: page.after.at, afterId: page.after.id }));
-      return c.rows<WebhookDeliveryRow>(`SELECT ${D.select()} FROM webhook_deliveries WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @take`, params);
+      return c.read<WebhookDeliveryRow>(`SELECT ${D.select()} FROM webhook_deliveries WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @take`, params);
     },
-    attempts: (deliveryId) => c.rows<WebhookAttemptRow>(`SELECT ${AT.select()} FROM webhook_attempts WHERE delivery_id = @deliveryId ORDER BY id`, { deliveryId }),
+    attempts: (deliveryId) => c.read<WebhookAttemptRow>(`SELECT ${AT.select()} FROM webhook_attempts WHERE delivery_id = @deliveryId ORDER BY id`, { deliveryId }),
     update: async (id, change) => {
       const u = updateSql(D, change, 'id = @id');
       if (u) await c.run(u.text, { ...u.params, id });

@@ -108,6 +108,13 @@ export function updateSql(t: TableSql, change: Params, where: string): { text: s
 /** How a repository runs SQL: inside the caller's transaction, or at the root (each call on its own). */
 export interface Conn {
   readonly inTransaction: boolean;
+  /**
+   * A plain read: a SELECT that writes and locks nothing (no FOR UPDATE/SHARE, no advisory lock, no
+   * sequence, no function with effects). In a transaction it may run before BEGIN (TxSession in tx.ts).
+   * Only statements marked so do: anything sent through `rows` or `run` runs inside the transaction.
+   */
+  read<T>(text: string, params?: Params): Promise<T[]>;
+  /** Any statement that returns rows (a locking read, a write … RETURNING): inside the transaction. */
   rows<T>(text: string, params?: Params): Promise<T[]>;
   /** Affected row count. */
   run(text: string, params?: Params): Promise<number>;

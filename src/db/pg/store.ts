@@ -5,7 +5,8 @@
 // itself when it is back.
 import type pg from 'pg';
 import type { Store, TransactionOptions } from '../ports';
-import { pgCalendar, pgClients, pgDeliveryReads, pgEndpoints, pgEvents, pgIdempotency, pgLeads, pgStats, type KeyUseBuffer } from './repos';
+import { pgCalendar, pgClients, pgDeliveryReads, pgEndpoints, pgEvents, pgIdempotency, pgLeads, pgStats } from './repos';
+import { keyUseBuffer } from '../keyUse';
 import { pgDeliveries } from './deliveries';
 import { queryOn, type Conn } from './sql';
 import { TxSession, inSession, mapPgError } from './tx';
@@ -21,6 +22,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   const rootConn: Conn = {
     inTransaction: false,
     rows: <T>(text: string, params?: Record<string, unknown>) => root.rows<T>(text, params).catch((err: unknown): Promise<T[]> => Promise.reject(mapPgError(err))),
+    read: (text, params) => rootConn.rows(text, params),
     run: (text, params) => root.run(text, params).catch((err: unknown): Promise<number> => Promise.reject(mapPgError(err))),
     later: async (_table, text, params) => void (await rootConn.run(text, params)),
     atomic: (fn) => session((s) => fn(txConn(s))),
@@ -29,6 +31,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   const txConn = (s: TxSession): Conn => {
     const conn: Conn = {
       inTransaction: true,
+      read: (text, params) => s.read(text, params),
       rows: (text, params) => s.rows(text, params),
       run: (text, params) => s.run(text, params),
       later: (table, text, params) => Promise.resolve(s.later(table, text, params)),
@@ -37,39 +40,16 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     return conn;
   };
 
-  // last_used_at: noted on the request path, written shortly after in one statement per batch.
-  const used = new Map<string, number>();
-  let flushTimer: NodeJS.Timeout | undefined;
-  const flushUses = async (): Promise<void> => {
-    flushTimer = undefined;
-    // Kept in `used` until written, so reads in this process see them all the while (pending()).
-    const batch = [...used];
-    if (batch.length === 0) return;
-    try {
-      await root.run(
+  // last_used_at: one statement per batch (keyUse.ts).
+  const keyUse = keyUseBuffer(
+    (batch) =>
+      root.run(
         `UPDATE api_keys k SET last_used_at = v.at FROM unnest(@ids::text[], @ats::bigint[]) AS v(id, at)
          WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)`,
         { ids: batch.map(([id]) => id), ats: batch.map(([, at]) => at) },
-      );
-      // Written: dropped, unless a newer note came meanwhile (that one waits for the next flush).
-      for (const [id, at] of batch) if (used.get(id) === at) used.delete(id);
-    } catch {
-      // A hint, not data: kept for the next try.
-      scheduleUses();
-    }
-  };
-  const scheduleUses = () => {
-    if (flushTimer !== undefined || used.size === 0) return;
-    flushTimer = setTimeout(() => void flushUses(), opts.keyUseFlushMs ?? 200);
-    flushTimer.unref();
-  };
-  const keyUse: KeyUseBuffer = {
-    note(keyId, at) {
-      if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
-      scheduleUses();
-    },
-    pending: (keyId) => used.get(keyId),
-  };
+      ).then(() => undefined),
+    opts.keyUseFlushMs,
+  );
 
   const workerSide = pgDeliveries(pool);
 
@@ -110,10 +90,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     // Once: a second close (a shutdown after the pool was already closed) waits for the first.
     close: () =>
       (closing ??= (async () => {
-        if (flushTimer !== undefined) clearTimeout(flushTimer);
-        flushTimer = undefined;
-        await flushUses().catch(() => undefined);
-        if (flushTimer !== undefined) clearTimeout(flushTimer);
+        await keyUse.close();
         await pool.end();
       })()),
   };

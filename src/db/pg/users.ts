@@ -12,9 +12,9 @@ const CL = tableSql(schema.clients);
 export function pgUsers(c: Conn): UsersRepo {
   return {
     insertUser: async (row) => void (await c.run(U.insert, rowParams(U, row))),
-    getUser: async (id) => first(await c.rows<UserRow>(`SELECT ${U.select()} FROM users WHERE id = @id`, { id })),
-    findUserByEmail: async (email) => first(await c.rows<UserRow>(`SELECT ${U.select()} FROM users WHERE email = @email`, { email })),
-    listUsers: (clientId) => c.rows<UserRow>(`SELECT ${U.select()} FROM users WHERE client_id = @clientId ORDER BY created_at, id`, { clientId }),
+    getUser: async (id) => first(await c.read<UserRow>(`SELECT ${U.select()} FROM users WHERE id = @id`, { id })),
+    findUserByEmail: async (email) => first(await c.read<UserRow>(`SELECT ${U.select()} FROM users WHERE email = @email`, { email })),
+    listUsers: (clientId) => c.read<UserRow>(`SELECT ${U.select()} FROM users WHERE client_id = @clientId ORDER BY created_at, id`, { clientId }),
     deleteUser: (userId) =>
       c.atomic(async (tx) => {
         await tx.run('DELETE FROM sessions WHERE user_id = @userId', { userId });
@@ -36,7 +36,7 @@ export function pgUsers(c: Conn): UsersRepo {
     insertSession: async (row) => void (await c.run(S.insert, rowParams(S, row))),
     findSession: async (idHash) => {
       const raw = first(
-        await c.rows<Record<string, unknown>>(
+        await c.read<Record<string, unknown>>(
           `SELECT ${S.select('s', 's_')}, ${U.select('u', 'u_')}, ${CL.select('c', 'c_')}
            FROM sessions s JOIN users u ON u.id = s.user_id JOIN clients c ON c.id = u.client_id WHERE s.id_hash = @idHash`,
           { idHash },

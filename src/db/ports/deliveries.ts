@@ -205,6 +205,40 @@ export interface LiveClaims {
   overall: number;
 }
 
+/** An endpoint with pending deliveries as the adapters read it: its oldest pending delivery's next_attempt_at. */
+export interface EndpointHead {
+  endpointId: string;
+  clientId: string;
+  oldest: number | null;
+}
+
+/** The live claims, from the adapter's count of them per endpoint. */
+export function liveClaims(rows: readonly { clientId: string; endpointId: string; n: number }[]): LiveClaims {
+  const perEndpoint = new Map<string, number>();
+  const perClient = new Map<string, number>();
+  let overall = 0;
+  for (const r of rows) {
+    perEndpoint.set(r.endpointId, r.n);
+    perClient.set(r.clientId, (perClient.get(r.clientId) ?? 0) + r.n);
+    overall += r.n;
+  }
+  return { perEndpoint, perClient, overall };
+}
+
+/** The heads with a delivery due at `req.now`. How many are due is not counted (a seek per row): `take` answers what there is. */
+export const dueEndpoints = (heads: readonly EndpointHead[], req: ClaimRequest): DueEndpoint[] =>
+  heads.filter((e) => e.oldest !== null && e.oldest <= req.now).map((e) => ({ ...e, due: req.bounds.perEndpoint, oldest: e.oldest ?? 0 }));
+
+/**
+ * A refill's shares: the freed endpoints' heads alone, when what they take cannot refuse anyone else a
+ * slot (`withinHeadroom`); undefined when the claim must look at every due endpoint.
+ */
+export function refillShares(heads: readonly EndpointHead[], live: LiveClaims, req: ClaimRequest): Map<string, number> | undefined {
+  const due = dueEndpoints(heads, req);
+  const mine = fairShares(due, live, req.bounds, req.limit);
+  return withinHeadroom(due, mine, live, req.bounds) ? mine : undefined;
+}
+
 /** Whether claiming `shares` leaves every client involved and the overall count short of their bounds. */
 export function withinHeadroom(due: readonly DueEndpoint[], shares: ReadonlyMap<string, number>, live: LiveClaims, bounds: DeliveryBounds): boolean {
   let taken = 0;

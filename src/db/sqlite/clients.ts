@@ -1,6 +1,7 @@
 // The clients port on SQLite: tenants, bots, API keys.
+import type { KeyUseBuffer } from '../keyUse';
 import type { ClientsRepo } from '../ports/clients';
-import type { ApiKeyRow, BotRow, ClientRow } from '../ports/rows';
+import type { ApiKeyRow, BotRow, ClientRow, Plan } from '../ports/rows';
 import type { Conn } from './conn';
 import { apiKeys, bots, clients } from './schema';
 import { tableSql } from './tables';
@@ -13,6 +14,9 @@ const FIND_CLIENT = `SELECT ${cl.select()} FROM clients WHERE id = ?`;
 const CLIENT_BY_NAME = `SELECT ${cl.select()} FROM clients WHERE name = ? ORDER BY created_at, id LIMIT 1`;
 const SET_PLAN = 'UPDATE clients SET plan = ? WHERE id = ?';
 const OWN_BOT = `SELECT ${b.select()} FROM bots WHERE id = ? AND client_id = ?`;
+// The bot, its client's plan and one row per enabled endpoint of the client (one row with NULLs when none).
+const OWN_BOT_FOR_LEAD = `SELECT ${b.select('b')}, c.plan, e.id, e.events FROM bots b JOIN clients c ON c.id = b.client_id
+  LEFT JOIN webhook_endpoints e ON e.client_id = b.client_id AND e.enabled = 1 WHERE b.id = ? AND b.client_id = ?`;
 // bots_client_created_idx serves this keyset walk at any depth.
 const LIST_BOTS = `SELECT ${b.select()} FROM bots WHERE client_id = @clientId ORDER BY created_at DESC, id DESC LIMIT @take`;
 const LIST_BOTS_AFTER = `SELECT ${b.select()} FROM bots WHERE client_id = @clientId
@@ -24,19 +28,9 @@ const REVOKE = 'UPDATE api_keys SET revoked_at = ? WHERE id = ?';
 // By the unique hash index, with the client, in one statement.
 const BY_HASH = `SELECT ${k.select('k')}, ${cl.select('c')} FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.token_hash = ?`;
 
-/** last_used_at notes waiting to be written (store.ts flushes them off the request path). */
-export interface KeyUseBuffer {
-  note(keyId: string, at: number): void;
-  /** The note not yet written for this key, if any: reads in this process see it at once. */
-  pending(keyId: string): number | undefined;
-}
 
 export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
   const { s } = c;
-  const withPending = (key: ApiKeyRow): ApiKeyRow => {
-    const at = keyUse.pending(key.id);
-    return at !== undefined && (key.lastUsedAt === null || key.lastUsedAt < at) ? { ...key, lastUsedAt: at } : key;
-  };
   return {
     insertClient: (row) => c.write(() => void s.get(cl.insert).run(row)),
     findClient: (id) =>
@@ -52,6 +46,18 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
         const row = s.raw(OWN_BOT).get(botId, clientId) as unknown[] | undefined;
         return row && b.fromValues(row);
       }),
+    findOwnBotForLead: (clientId, botId) =>
+      c.read(() => {
+        const rows = s.raw(OWN_BOT_FOR_LEAD).all(botId, clientId) as unknown[][];
+        const head = rows[0];
+        if (head === undefined) return undefined;
+        const at = b.width;
+        return {
+          bot: b.fromValues(head),
+          plan: head[at] as Plan,
+          endpoints: head[at + 1] === null ? [] : rows.map((r) => ({ id: r[at + 1] as string, events: r[at + 2] as string })),
+        };
+      }),
     listBots: (clientId, page) =>
       c.read(
         () =>
@@ -64,9 +70,9 @@ export function sqliteClients(c: Conn, keyUse: KeyUseBuffer): ClientsRepo {
     findKey: (id) =>
       c.read(() => {
         const row = s.get(FIND_KEY).get(id) as ApiKeyRow | undefined;
-        return row && withPending(row);
+        return row && keyUse.withPending(row);
       }),
-    listKeys: (clientId) => c.read(() => (s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]).map(withPending)),
+    listKeys: (clientId) => c.read(() => (s.get(LIST_KEYS).all(clientId) as ApiKeyRow[]).map(keyUse.withPending)),
     revokeKey: (id, at) => c.write(() => void s.get(REVOKE).run(at, id)),
     findKeyByHash: (tokenHash) =>
       c.read(() => {

@@ -9,15 +9,17 @@
 import type Database from 'better-sqlite3';
 import type { Db } from './connection';
 import {
+  dueEndpoints,
   fairShares,
+  liveClaims,
+  refillShares,
   toClaimed,
-  withinHeadroom,
   type AttemptOutcome,
   type ClaimedDelivery,
   type ClaimRequest,
   type DecideFailure,
   type DeliveriesRepository,
-  type DueEndpoint,
+  type EndpointHead,
   type LeaseResult,
   type RecordResult,
   type WorkerIdentity,
@@ -89,13 +91,6 @@ const SQL = {
   prune: `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
 } as const;
 
-/** An endpoint with pending deliveries and its oldest one's next_attempt_at. */
-interface Head {
-  endpointId: string;
-  clientId: string;
-  oldest: number | null;
-}
-
 interface PickedRow {
   rowid: number;
   id: string;
@@ -157,28 +152,13 @@ export function sqliteDeliveries(db: Db): DeliveriesRepository {
   function claimIn(req: ClaimRequest): ClaimedDelivery[] {
     const lease = st(SQL.lease).get(LEASE_NAME) as { owner: string; until: number } | undefined;
     if (lease?.owner !== req.owner || lease.until <= req.now) return [];
-    const perEndpoint = new Map<string, number>();
-    const perClient = new Map<string, number>();
-    let overall = 0;
-    for (const r of st(SQL.live).all(req.now) as { clientId: string; endpointId: string; n: number }[]) {
-      perEndpoint.set(r.endpointId, r.n);
-      perClient.set(r.clientId, (perClient.get(r.clientId) ?? 0) + r.n);
-      overall += r.n;
-    }
-    if (overall >= req.bounds.overall) return [];
-    const live = { perEndpoint, perClient, overall };
-    const dueOf = (heads: Head[]): DueEndpoint[] =>
-      // How many are due is not counted (a seek per row): `take` answers what there is.
-      heads.filter((e) => e.oldest !== null && e.oldest <= req.now).map((e) => ({ ...e, due: req.bounds.perEndpoint, oldest: e.oldest ?? 0 }));
-    let shares: Map<string, number> | undefined;
-    if (req.endpoints) {
-      // A refill: the freed endpoints alone, when that cannot refuse anyone else a slot.
-      const due = dueOf(st(SQL.theseEndpoints).all(JSON.stringify(req.endpoints)) as Head[]);
-      const mine = fairShares(due, live, req.bounds, req.limit);
-      if (withinHeadroom(due, mine, live, req.bounds)) shares = mine;
-    }
-    // Else a full claim: every endpoint with pending deliveries (the caller checked one is due, or here).
-    if (!shares) shares = !req.endpoints || anyDue(req) ? fairShares(dueOf(st(SQL.dueEndpoints).all() as Head[]), live, req.bounds, req.limit) : new Map<string, number>();
+    const live = liveClaims(st(SQL.live).all(req.now) as { clientId: string; endpointId: string; n: number }[]);
+    if (live.overall >= req.bounds.overall) return [];
+    // A refill looks at the freed endpoints alone when it can (refillShares); else a full claim over every
+    // endpoint with pending deliveries (the caller checked one is due, or here).
+    const shares =
+      (req.endpoints && refillShares(st(SQL.theseEndpoints).all(JSON.stringify(req.endpoints)) as EndpointHead[], live, req)) ??
+      (!req.endpoints || anyDue(req) ? fairShares(dueEndpoints(st(SQL.dueEndpoints).all() as EndpointHead[], req), live, req.bounds, req.limit) : new Map<string, number>());
     const rows: PickedRow[] = [];
     for (const [endpointId, n] of shares) rows.push(...(st(SQL.take).all(endpointId, req.now, n) as PickedRow[]));
     if (rows.length === 0) return [];

@@ -13,7 +13,8 @@ import { countBusyRetry } from '../../lib/metrics';
 import type { Store, TransactionOptions } from '../ports';
 import { BUSY_DEADLINE_MS, isBusy, pause, retryWhileBusy } from './busy';
 import { sqliteCalendar } from './calendar';
-import { sqliteClients, type KeyUseBuffer } from './clients';
+import { sqliteClients } from './clients';
+import { keyUseBuffer } from '../keyUse';
 import { settle, type Conn } from './conn';
 import type { Db } from './connection';
 import { sqliteDeliveries } from './deliveries';
@@ -110,40 +111,14 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
     write: (fn) => (inTransaction ? settle(fn) : outside()),
   };
 
-  // last_used_at: noted on the request path, written here shortly after, in one transaction per batch.
-  const used = new Map<string, number>();
-  let flushTimer: NodeJS.Timeout | undefined;
-  // The batch being written: still "pending" for reads until its commit.
-  let flushing = new Map<string, number>();
-  const flushUses = async (): Promise<void> => {
-    flushTimer = undefined;
-    flushing = new Map(used);
-    const batch = [...used];
-    used.clear();
-    try {
-      await exclusive(async () => {
+  // last_used_at: one transaction per batch (keyUse.ts).
+  const keyUse = keyUseBuffer(
+    (batch) =>
+      exclusive(async () => {
         for (const [id, at] of batch) s.get(TOUCH_KEY).run(at, id, at);
-      });
-      flushing = new Map();
-    } catch {
-      flushing = new Map();
-      // A hint, not data: kept for the next try unless a newer note replaced it.
-      for (const [id, at] of batch) if ((used.get(id) ?? 0) < at) used.set(id, at);
-      scheduleUses();
-    }
-  };
-  const scheduleUses = () => {
-    if (flushTimer !== undefined || used.size === 0) return;
-    flushTimer = setTimeout(() => void flushUses(), opts.keyUseFlushMs ?? 200);
-    flushTimer.unref();
-  };
-  const keyUse: KeyUseBuffer = {
-    note(keyId, at) {
-      if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
-      scheduleUses();
-    },
-    pending: (keyId) => used.get(keyId) ?? flushing.get(keyId),
-  };
+      }),
+    opts.keyUseFlushMs,
+  );
 
   /**
    * Repositories that run their own (synchronous) transactions — the delivery worker's side and the
@@ -211,10 +186,7 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
       o?.group ? group.enqueue(fn) : exclusive(() => fn(tx)),
     ping: () => rootConn.read(() => void s.get('SELECT 1').get()),
     close: async () => {
-      if (flushTimer !== undefined) clearTimeout(flushTimer);
-      flushTimer = undefined;
-      if (used.size > 0) await flushUses().catch(() => undefined);
-      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      await keyUse.close();
       if (sqlite.open) sqlite.close();
     },
   };
