@@ -7,13 +7,14 @@
 //   --only get|post, --env NAME=VALUE (both servers; repeatable, e.g. LOG_LEVEL=warn),
 //   --together (load both servers at once in each round, for a busy machine: its other load then hits
 //   both alike; each still gets C in flight), --fresh (build the ref's checkout again rather than reuse it from an earlier run),
-//   --cpu-prof DIR (V8 CPU profiles of both servers; prints their self time per request by function and module).
+//   --cpu-prof DIR (V8 CPU profiles of both servers; prints their self time per request by function and module),
+//   --cpu-prof-interval US (their sampling interval, default V8's 1000 µs: finer shows the small costs).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffProfiles, summariseProfile } from './lib/cpuprofile';
-import { ROOT, START_NODE_ARGS, cpuPerRequest, machine, median, procStats, type RequestSpec, type Target } from './lib/measure';
+import { ROOT, START_NODE_ARGS, cpuPerRequest, machine, median, procStats, type CpuSplit, type RequestSpec, type Target } from './lib/measure';
 
 interface Options {
   ref: string;
@@ -24,6 +25,7 @@ interface Options {
   only: 'get' | 'post' | undefined;
   env: Record<string, string>;
   cpuProf: string | undefined;
+  cpuProfInterval: string | undefined;
   fresh: boolean;
   together: boolean;
 }
@@ -51,6 +53,7 @@ function parse(args: string[]): Options {
     only,
     env,
     cpuProf: value('cpu-prof'),
+    cpuProfInterval: value('cpu-prof-interval'),
     fresh: args.includes('--fresh'),
     together: args.includes('--together'),
   };
@@ -110,7 +113,7 @@ interface Server extends Target {
 
 /** `npm start`'s process (node START_NODE_ARGS dist/main.mjs) in `cwd`; resolves once it logs `listening`. */
 async function start(name: string, cwd: string, f: Fixture, o: Options): Promise<Server> {
-  const prof = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProf, name)}`] : [];
+  const prof = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProf, name)}`, ...(o.cpuProfInterval ? [`--cpu-prof-interval=${o.cpuProfInterval}`] : [])] : [];
   const t0 = process.hrtime.bigint();
   const child: ChildProcess = spawn(process.execPath, [...START_NODE_ARGS, ...prof, 'dist/main.mjs'], {
     cwd,
@@ -193,6 +196,12 @@ export async function benchAgainst(args: string[]): Promise<void> {
 
     const kinds = o.only ? [o.only] : (['get', 'post'] as const);
     const cpu = { get: [[], []] as number[][], post: [[], []] as number[][] };
+    const splits = { get: [[], []] as CpuSplit[][], post: [[], []] as CpuSplit[][] };
+    const measure = async (s: number, kind: 'get' | 'post') => {
+      const m = await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency);
+      cpu[kind][s]!.push(m.cpuMicros);
+      splits[kind][s]!.push(m.split);
+    };
     for (const kind of kinds) {
       log(`${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}: ${o.rounds} rounds of ${o.requests}, ${o.concurrency} in flight`);
       for (let s = 0; s < 2; s++) await cpuPerRequest(sides[s]!.server, specs[s]![kind], Math.min(1000, o.requests), o.concurrency); // warm-up
@@ -200,9 +209,8 @@ export async function benchAgainst(args: string[]): Promise<void> {
         // Alternate who goes first, so neither always follows the other's load.
         if (o.together) {
           // Both loaded in the same window, so whatever else the machine runs hits both alike.
-          const both = await Promise.all([0, 1].map((s) => cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency)));
-          both.forEach((m, s) => cpu[kind][s]!.push(m.cpuMicros));
-        } else for (const s of r % 2 ? [1, 0] : [0, 1]) cpu[kind][s]!.push((await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency)).cpuMicros);
+          await Promise.all([0, 1].map((s) => measure(s, kind)));
+        } else for (const s of r % 2 ? [1, 0] : [0, 1]) await measure(s, kind);
         log(`  round ${r + 1}/${o.rounds}: ${sides.map((x, s) => `${x.label} ${Math.round(cpu[kind][s]!.at(-1) ?? 0)} µs`).join(', ')}`);
       }
     }
@@ -234,6 +242,11 @@ export async function benchAgainst(args: string[]): Promise<void> {
       // the load changes between rounds more than within one.
       const perRound = y.map((v, i) => v / (x[i] ?? v));
       lines.push(`| ${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}, CPU per request | ${cell(x)} | ${cell(y)} | **${(median(y) / median(x)).toFixed(2)}×** (per round: median ${median(perRound).toFixed(2)}×, ${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) |`);
+      // Where the CPU goes, medians over the rounds: the main thread in user space (JS, SQLite's own code)
+      // and in the kernel (sockets, stdout, file reads), and the other threads (GC helpers, libuv's pool).
+      const part = (s: number, k: keyof CpuSplit) => median(splits[kind][s]!.map((p) => p[k]));
+      const parts = (s: number) => `${Math.round(part(s, 'mainUser'))} / ${Math.round(part(s, 'mainSys'))} / ${Math.round(part(s, 'others'))} µs`;
+      lines.push(`| … main thread user / main thread system / other threads | ${parts(0)} | ${parts(1)} | ${(['mainUser', 'mainSys', 'others'] as const).map((k) => `${(part(1, k) / part(0, k)).toFixed(2)}×`).join(' / ')} |`);
     }
     const refStarts = startMs.filter((_, i) => i % 2 === 0);
     const hereStarts = startMs.filter((_, i) => i % 2 === 1);

@@ -14,7 +14,7 @@ import { createRestHandler } from './http/rest';
 import { createTrpcHandler } from './http/trpc';
 import { HSTS, hasUnmetExpectation } from './http/transport';
 import { AppError, errorBody } from './lib/errors';
-import { requestLineLogger, type Logger } from './lib/logger';
+import { requestLineLogger, type RequestLog } from './lib/logger';
 import { appRouter } from './routers/_app';
 import { trpcProceduresMarkdown } from './routers/_catalog';
 import { rememberRequestId } from './trpc/init';
@@ -112,7 +112,7 @@ export function createApp(deps: AppDeps) {
  * than UTF-8, a declared size over 64 KiB; REST also counts streamed bytes). Returns false when it
  * has already answered.
  */
-function prelude(req: IncomingMessage, res: ServerResponse, deps: AppDeps, trust: TrustProxy | undefined, requestLog: Logger): boolean {
+function prelude(req: IncomingMessage, res: ServerResponse, deps: AppDeps, trust: TrustProxy | undefined, requestLog: RequestLog): boolean {
   const requestId = assignRequestId(req, res);
   observeExchange(req, res, requestLog, trust, requestId);
   // HTTPS answers tell browsers and clients to keep to HTTPS; decided on the socket, never on a header.

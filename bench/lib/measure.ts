@@ -14,6 +14,14 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export interface ChildStats {
   cpuMicros: number;
   rss: number;
+  /** cpuMicros split: the main thread's (JS, and the native code it calls) user and system time, and every other thread's (V8's GC helpers, libuv's pool). */
+  split: CpuSplit;
+}
+
+export interface CpuSplit {
+  mainUser: number;
+  mainSys: number;
+  others: number;
 }
 
 export interface Target {
@@ -55,12 +63,17 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (user + system) and RSS of a process, read from /proc: no cooperation from the process needed. */
 export async function procStats(pid: number): Promise<ChildStats> {
-  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
-  // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const [stat, main, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  // Fields after the parenthesised command name: utime and stime are the 12th and 13th. The process's
+  // are its threads' summed (and those of threads that ended); the main thread's are its own.
+  const times = (text: string) => {
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return [Number(fields[11]), Number(fields[12])].map((ticks) => (ticks / TICKS_PER_SECOND) * 1e6) as [number, number];
+  };
+  const [user, sys] = times(stat);
+  const [mainUser, mainSys] = times(main);
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuMicros: (ticks / TICKS_PER_SECOND) * 1e6, rss: rssKb * 1024 };
+  return { cpuMicros: user + sys, rss: rssKb * 1024, split: { mainUser, mainSys, others: user + sys - mainUser - mainSys } };
 }
 
 /**
@@ -193,7 +206,9 @@ export async function cpuPerRequest(target: Target, spec: RequestSpec, count: nu
   const result = await load(target.url, spec, count, concurrency);
   const after = await target.stats();
   if (result.errors > 0) throw new Error(`${target.name}: ${result.errors} of ${count} requests had an unexpected status`);
-  return { cpuMicros: (after.cpuMicros - before.cpuMicros) / count, perSecond: result.perSecond, rss: after.rss, latencies: result.latencies };
+  const per = (k: keyof CpuSplit) => (after.split[k] - before.split[k]) / count;
+  const split: CpuSplit = { mainUser: per('mainUser'), mainSys: per('mainSys'), others: per('others') };
+  return { cpuMicros: (after.cpuMicros - before.cpuMicros) / count, split, perSecond: result.perSecond, rss: after.rss, latencies: result.latencies };
 }
 
 export const median = (xs: number[]) => {

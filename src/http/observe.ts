@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import proxyaddr from 'proxy-addr';
-import type { Logger } from '../lib/logger';
+import type { RequestLog } from '../lib/logger';
 import { countAborted, observeRequest } from '../lib/metrics';
 
 /** Which hops may tell us the client's address in X-Forwarded-For: proxy-addr's compiled trust. */
@@ -26,7 +26,7 @@ interface Exchange {
   clientId: string | undefined;
   keyId: string | undefined;
   requestId: string;
-  logger: Logger;
+  logger: RequestLog;
 }
 
 // The exchange rides on the request itself, under a symbol, and one function answers every response's
@@ -76,7 +76,7 @@ function expressRoute(req: IncomingMessage): string {
  * answer is sent, or when the client goes away first (`aborted: true`, at info: a client leaving is
  * not a server error).
  */
-export function observeExchange(req: IncomingMessage, res: ServerResponse, logger: Logger, trust: TrustProxy | undefined, requestId: string): void {
+export function observeExchange(req: IncomingMessage, res: ServerResponse, logger: RequestLog, trust: TrustProxy | undefined, requestId: string): void {
   (req as Observed)[EXCHANGE] = {
     started: performance.now(),
     address: (trust ? proxyaddr(req, trust) : req.socket.remoteAddress) ?? 'unknown',
@@ -120,11 +120,11 @@ export const UNPARSED_ROUTE = '{unparsed}';
  * method if the bytes began with one ('-' otherwise), the route `{unparsed}`, and the TCP peer as the
  * address (no header was read, so no proxy is believed).
  */
-export function observeUnparsed(logger: Logger, requestId: string, method: string, status: number, seconds: number, address: string): void {
+export function observeUnparsed(logger: RequestLog, requestId: string, method: string, status: number, seconds: number, address: string): void {
   observeRequest(UNPARSED_ROUTE, method, status, seconds);
   logger.info(requestLine(requestId, method, UNPARSED_ROUTE, status, seconds, address), 'request');
 }
 
-function requestLine(requestId: string, method: string, route: string, status: number, seconds: number, address: string): Record<string, unknown> {
+function requestLine(requestId: string, method: string, route: string, status: number, seconds: number, address: string): Record<string, string | number | boolean> {
   return { request_id: requestId, method, route, status, duration_ms: Math.round(seconds * 10_000) / 10, address };
 }

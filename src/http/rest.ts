@@ -142,7 +142,8 @@ export function createRestHandler({ router, createContext, logger }: RestHandler
           }
         }
       } else {
-        input = { ...queryInput(search), ...params };
+        // Most reads have no query string: the path's parameters (a fresh object) are the whole input.
+        input = search === '' ? params : { ...queryInput(search), ...params };
       }
       const ctx = await createContext({ req, res, surface: 'rest', inputError: bodyError });
       const data: unknown = await callTRPCProcedure({

@@ -8,7 +8,7 @@ import { AppError } from '../lib/errors';
 import { getClientRow } from '../services/clients';
 import { hasRestApi, hasWebhooks } from '../services/plans';
 import type { Context, Plan, Principal } from './context';
-import { middleware, publicProcedure } from './init';
+import { checkWellFormed, middleware, publicProcedure, uncheckedProcedure } from './init';
 
 export { publicProcedure };
 export type { Principal };
@@ -44,26 +44,30 @@ async function actingClient(ctx: Context): Promise<ActingClient> {
   }
 }
 
-const actingForClient = middleware(async ({ ctx, meta, next }) => {
-  const client = await actingClient(ctx);
-  // Plans are read on every request, so a plan change takes effect on the next one.
-  const forbidden =
-    ctx.principal.kind === 'apiKey' && !hasRestApi(client.plan)
-      ? 'REST API is not available on your current plan'
-      : meta?.feature === 'webhooks' && !hasWebhooks(client.plan)
-        ? 'Webhooks are not available on your current plan'
-        : undefined;
-  if (forbidden !== undefined) {
-    // An API key from an address blocked for failed authentications gets that 429 rather than a 403.
-    if (ctx.principal.kind === 'apiKey') await ctx.transport?.refuseIfBlocked();
-    throw new AppError('FORBIDDEN', forbidden);
-  }
-  // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided (and not
-  // from a blocked address: chargeKey answers that 429 itself).
-  if (ctx.principal.kind === 'apiKey') await ctx.transport?.chargeKey(ctx.principal.keyId);
-  if (ctx.transport?.inputError) throw ctx.transport.inputError;
-  return next({ ctx: { client } });
-});
+/** `checkInput`: also checkWellFormed first, for a base procedure built without publicProcedure's check. */
+const actingForClient = (checkInput: boolean) =>
+  middleware(async ({ ctx, meta, getRawInput, next }) => {
+    if (checkInput) await checkWellFormed(getRawInput);
+    // An API key's client is the principal's own (no promise to wait for).
+    const client = ctx.principal.kind === 'apiKey' ? { id: ctx.principal.clientId, plan: ctx.principal.plan } : await actingClient(ctx);
+    // Plans are read on every request, so a plan change takes effect on the next one.
+    const forbidden =
+      ctx.principal.kind === 'apiKey' && !hasRestApi(client.plan)
+        ? 'REST API is not available on your current plan'
+        : meta?.feature === 'webhooks' && !hasWebhooks(client.plan)
+          ? 'Webhooks are not available on your current plan'
+          : undefined;
+    if (forbidden !== undefined) {
+      // An API key from an address blocked for failed authentications gets that 429 rather than a 403.
+      if (ctx.principal.kind === 'apiKey') await ctx.transport?.refuseIfBlocked();
+      throw new AppError('FORBIDDEN', forbidden);
+    }
+    // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided (and not
+    // from a blocked address: chargeKey answers that 429 itself).
+    if (ctx.principal.kind === 'apiKey') await ctx.transport?.chargeKey(ctx.principal.keyId);
+    if (ctx.transport?.inputError) throw ctx.transport.inputError;
+    return next({ ctx: { client } });
+  });
 
 const serviceOnly = middleware(async ({ ctx, next }) => {
   const { principal } = ctx;
@@ -74,7 +78,8 @@ const serviceOnly = middleware(async ({ ctx, next }) => {
   throw new AppError('UNAUTHORIZED', 'This operation needs the service token');
 });
 
-export const apiKeyProcedure = publicProcedure.use(actingForClient);
+// The input check and the client in one middleware: one hop less on every API call.
+export const apiKeyProcedure = uncheckedProcedure.use(actingForClient(true));
 export const internalProcedure = publicProcedure.use(serviceOnly);
 // Bot-runtime operations that act for a client: the service token naming it; API keys are refused.
-export const serviceProcedure = internalProcedure.use(actingForClient);
+export const serviceProcedure = internalProcedure.use(actingForClient(false));
