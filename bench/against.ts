@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffProfiles, summariseProfile } from './lib/cpuprofile';
-import { ROOT, START_NODE_ARGS, cpuPerRequest, machine, median, procStats, type CpuSplit, type RequestSpec, type Target } from './lib/measure';
+import { ROOT, START_NODE_ARGS, cpuPerRequest, listeningUrl, machine, median, procStats, readyFrom, type CpuSplit, type RequestSpec, type Target } from './lib/measure';
 
 interface Options {
   ref: string;
@@ -120,23 +120,8 @@ async function start(name: string, cwd: string, f: Fixture, o: Options): Promise
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'info', ...o.env, DATABASE_PATH: f.db, PORT: '0', HOST: '127.0.0.1', ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    // Read until `listening` only: kept on, it would gather every request's log line into one string
-    // and search it again at each chunk, a load on the bench process that grows with the run.
-    const read = (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) {
-        child.stdout?.off('data', read);
-        ok(m[1]);
-      }
-    };
-    child.stdout?.on('data', read);
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
-  });
+  const url = await readyFrom(child, name, listeningUrl);
   const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  child.stdout?.resume();
   const stop = () =>
     new Promise<void>((ok) => {
       if (child.exitCode !== null) return ok();

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDb as makeFixture, listDepthPages, type Fixture } from './lib/fixture';
-import { ROOT, START_NODE_ARGS, load, machine, median, percentile, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
+import { ROOT, START_NODE_ARGS, listeningUrl, load, machine, median, percentile, readyFrom, startBundle, startTarget, type RequestSpec, type Target } from './lib/measure';
 import { Results, interleave as interleaveRounds, type InterleaveCase } from './lib/table';
 import { hasWrk, throughput as throughputOver } from './lib/throughput';
 import { benchPostgres } from './postgres';
@@ -59,16 +59,8 @@ async function startMain(path: string, workers: number) {
     env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: path, LOG_LEVEL: 'info', WORKERS: String(workers), ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // Every worker logs `listening` with the shared URL; ready when all have.
-  const url = await new Promise<string>((ok) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1] && out.split('"msg":"listening"').length - 1 >= workers) ok(m[1]);
-    });
-  });
-  child.stdout.resume();
+  // Every worker logs `listening` with the shared URL; ready when all have (then no longer read).
+  const url = await readyFrom(child, `WORKERS=${workers}`, (out) => (out.split('"msg":"listening"').length - 1 >= workers ? listeningUrl(out) : undefined));
   const stop = () =>
     new Promise<void>((ok) => {
       child.once('exit', () => ok());

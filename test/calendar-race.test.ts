@@ -9,7 +9,7 @@ import { createLead } from '../src/services/leads';
 import type { ServiceDeps } from '../src/services/deps';
 import { sharedDatabase } from './helpers/engine';
 import { expectError, startTestServer, type ApiResponse, type TestServer } from './helpers/harness';
-import { spawnServer, stopAll } from './helpers/processes';
+import { spawnServer, stopAll } from './helpers/child';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

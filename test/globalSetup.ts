@@ -1,6 +1,7 @@
 // Once per `vitest run`: a throwaway PostgreSQL (with a migrated template database that each test file
 // copies) and a throwaway Redis, both removed at the end. Test files reach them through inject().
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { nodeEntry } from '../scripts/build-options.mjs';
@@ -28,6 +29,10 @@ declare module 'vitest' {
  */
 async function bundleForChildren(): Promise<{ server: string; cli: string }> {
   const outdir = resolve(__dirname, '../node_modules/.cache/ormiar-test-bundle');
+  // Written as new files, never over the old ones: a node_modules copied with hard links (`cp -al`, as
+  // worktrees are set up) shares the old files' inodes with other checkouts, and esbuild's in-place
+  // write would change their bundles too (a server there then imports chunks that are not in its folder).
+  rmSync(outdir, { recursive: true, force: true });
   await build({
     ...nodeEntry,
     entryPoints: { server: resolve(__dirname, '../src/main.ts'), cli: resolve(__dirname, '../src/cli/main.ts') },

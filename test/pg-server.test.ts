@@ -10,7 +10,7 @@ import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
 import { createTestDatabase } from './helpers/pg';
-import { spawnServer, stopAll } from './helpers/processes';
+import { spawnServer, stopAll } from './helpers/child';
 
 const servers: TestServer[] = [];
 const children: ChildProcess[] = [];

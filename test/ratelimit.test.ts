@@ -14,7 +14,7 @@ import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/serv
 import { dbCount } from './helpers/db';
 import { sharedDatabase } from './helpers/engine';
 import { expectError, startTestServer, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
-import { spawnServer, stopAll } from './helpers/processes';
+import { spawnServer, stopAll } from './helpers/child';
 import { randomId } from './helpers/operations';
 import { startRedis } from './helpers/stores';
 

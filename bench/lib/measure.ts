@@ -32,6 +32,35 @@ export interface Target {
   stop(): Promise<void>;
 }
 
+/**
+ * Reads `child`'s stdout until `ready` finds what it waits for in all that was read so far; then stops
+ * reading it (the request lines that follow are not gathered and searched again at each chunk, a load
+ * on the bench process that would grow with the run) and lets the rest flow away. Rejects if the child
+ * exits first.
+ */
+export function readyFrom(child: ChildProcess, name: string, ready: (out: string) => string | undefined): Promise<string> {
+  const stdout = child.stdout;
+  if (!stdout) return Promise.reject(new Error(`${name}: no stdout to read`));
+  return new Promise<string>((ok, fail) => {
+    let out = '';
+    const read = (d: Buffer) => {
+      out += d.toString();
+      const found = ready(out);
+      if (found === undefined) return;
+      stdout.off('data', read);
+      child.off('exit', exited);
+      stdout.resume();
+      ok(found);
+    };
+    const exited = (code: number | null) => fail(new Error(`${name} exited with ${code} before it was ready`));
+    stdout.on('data', read);
+    child.once('exit', exited);
+  });
+}
+
+/** The `url` of the first `listening` log line. */
+export const listeningUrl = (out: string): string | undefined => /"url":"([^"]+)"/.exec(out)?.[1];
+
 /** Starts `script` (a bench/servers/*.ts entry) under tsx with `env`; resolves once it prints READY <url>. */
 export async function startTarget(name: string, script: string, env: Record<string, string>, execArgv: string[] = []): Promise<Target> {
   const child = fork(resolve(ROOT, script), [], {
@@ -40,15 +69,7 @@ export async function startTarget(name: string, script: string, env: Record<stri
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /READY (\S+)/.exec(out);
-      if (m?.[1]) ok(m[1]);
-    });
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
-  });
+  const url = await readyFrom(child, name, (out) => /READY (\S+)/.exec(out)?.[1]);
   const stats = () => procStats(child.pid ?? 0);
   const stop = () =>
     new Promise<void>((ok) => {
@@ -97,21 +118,7 @@ export async function startBundle(name: string, env: Record<string, string>, exe
     env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    // Until `listening` only (the request lines that follow are not gathered).
-    const read = (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m?.[1]) {
-        child.stdout.off('data', read);
-        ok(m[1]);
-      }
-    };
-    child.stdout.on('data', read);
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code} before it was ready`)));
-  });
-  child.stdout.resume();
+  const url = await readyFrom(child, name, listeningUrl);
   const stop = () =>
     new Promise<void>((ok) => {
       if (child.exitCode !== null) return ok();
