@@ -52,6 +52,7 @@ export function createDeps(opts: {
   const limiter = opts.limiter ?? (database ? { kind: 'sqlite' as const, databasePath: database.sqlite.memory ? ':memory:' : database.sqlite.name } : undefined);
   if (!limiter) throw new Error('createDeps needs a limiter store on PostgreSQL');
   // On PostgreSQL there is no SQLite file: reaching for one is a bug, said as such rather than undefined.
+  const limits = createLimits(limiter, opts.config.rateLimitPerMinute);
   const noSqlite = (): never => {
     throw new Error('This server runs on PostgreSQL: there is no SQLite handle (use deps.store)');
   };
@@ -66,7 +67,8 @@ export function createDeps(opts: {
     clock: opts.clock ?? systemClock,
     logger: opts.logger,
     config: opts.config,
-    limits: createLimits(limiter, opts.config.rateLimitPerMinute),
+    limits,
+    authChanged: limits.authEpoch?.bump,
     lifecycle: { draining: false },
   };
 }

@@ -1,7 +1,11 @@
 // Three server processes (the server bundled from src/main.ts: test/helpers/entry.ts) on one PostgreSQL database and one Redis, every
 // one running its webhook worker, delivering to a real HTTPS receiver: 5,000 events arrive once each;
 // with one process killed (SIGKILL) mid-delivery none is lost, and the only duplicates are deliveries the
-// dead process held (read from claimed_by at its death). The processes are shared by the cases, in order.
+// dead process held (read from claimed_by at its death). Each process caches the API keys it authenticated
+// (src/http/keyCache.ts): a plan change or a revocation made through one of them, or by the CLI, applies on
+// the next request in all three. The processes are shared by the cases, in order.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPg } from '../src/db/pg/client';
 import { createPgStore } from '../src/db/pg/store';
@@ -12,7 +16,8 @@ import { createLead } from '../src/services/leads';
 import { storeEndpoint } from '../src/services/webhooks';
 import { eventWriter, leadEventPayload } from '../src/webhooks/outbox';
 import { killAllChildren, startChild, type ServerChild } from './helpers/child';
-import { INTERNAL_TOKEN } from './helpers/harness';
+import { cliArgs } from './helpers/entry';
+import { INTERNAL_TOKEN, trpcClient } from './helpers/harness';
 import { createTestDatabase, redisUrl } from './helpers/pg';
 import { startReceiver, testCertificates, type Receiver } from './helpers/receiver';
 
@@ -212,6 +217,30 @@ afterAll(async () => {
   killAllChildren();
   await rcv?.close();
   await db?.close();
+});
+
+describe('three processes on one PostgreSQL (+ Redis), each caching the API keys it authenticated', () => {
+  it('a plan change or a revocation, made through one process or by the CLI, applies on the next request in all three', async () => {
+    const client = await createClient(deps, { name: 'Keys', plan: 'business' });
+    const key = await createApiKey(deps, { client_id: client.id });
+    const other = await createApiKey(deps, { client_id: client.id });
+    const statuses = (token: string) =>
+      Promise.all(procs.map(async (p) => (await fetch(`${p.url}/v1/bots`, { headers: { authorization: `Bearer ${token}` } })).status));
+    const admin = trpcClient({ url: procs[0]?.url ?? '' }, INTERNAL_TOKEN);
+    // Twice: the second answers come from each process's cache.
+    for (const token of [key.token, key.token, other.token]) expect(await statuses(token)).toEqual([200, 200, 200]);
+    for (let round = 0; round < 3; round++) {
+      await admin.admin.clients.setPlan.mutate({ client_id: client.id, plan: 'starter' });
+      expect(await statuses(key.token)).toEqual([403, 403, 403]);
+      await admin.admin.clients.setPlan.mutate({ client_id: client.id, plan: 'business' });
+      expect(await statuses(key.token)).toEqual([200, 200, 200]);
+    }
+    // The CLI, on the servers' database and Redis.
+    await promisify(execFile)(process.execPath, [...cliArgs(), 'keys', 'revoke', other.id, '--db', databaseUrl], { env: { ...process.env, REDIS_URL: redisUrl() } });
+    expect(await statuses(other.token)).toEqual([401, 401, 401]);
+    await admin.admin.keys.revoke.mutate({ key_id: key.id });
+    expect(await statuses(key.token)).toEqual([401, 401, 401]);
+  }, 60_000);
 });
 
 describe('three processes on one PostgreSQL (+ Redis), every one delivering webhooks', () => {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ADVISORY, migratePg, openPg, type PgDatabase } from '../src/db/pg/client';
 import { queryOn } from '../src/db/pg/sql';
 import { createPgStore } from '../src/db/pg/store';
+import { combine } from '../src/db/pg/tx';
 import { TxSession, inSession } from '../src/db/pg/tx';
 import type { Store } from '../src/db/ports';
 import type { LeadRow, WebhookEndpointRow } from '../src/db/ports/rows';
@@ -302,6 +303,22 @@ describe('PostgreSQL store transactions: queued writes (src/db/pg/tx.ts TxSessio
     } finally {
       await db.close();
     }
+  });
+});
+
+describe('combine (src/db/pg/tx.ts): queued writes as one statement', () => {
+  it("prefixes each write's parameters; a second queue of the same texts gets the same text and its own values", () => {
+    const q = (a: number, b: number) => [
+      { table: 't1', text: 'INSERT INTO t1 (a, b) VALUES (@a, @b)', params: { a, b, unused: 0 } },
+      { table: 't2', text: 'INSERT INTO t2 (a) VALUES (@a)', params: { a: a + 1 } },
+      { table: 't1', text: 'UPDATE t1 SET b = @b WHERE a = @a', params: { a, b: b + 1 } },
+    ];
+    const first = combine(q(1, 2));
+    expect(first.map((s) => s.text)).toEqual(['WITH w0 AS (INSERT INTO t1 (a, b) VALUES (@w0_a, @w0_b)) INSERT INTO t2 (a) VALUES (@w1_a)', 'UPDATE t1 SET b = @b WHERE a = @a']);
+    expect(first.map((s) => s.params)).toEqual([{ w0_a: 1, w0_b: 2, w1_a: 2 }, { a: 1, b: 3 }]);
+    const second = combine(q(5, 6));
+    expect(second[0]?.text).toBe(first[0]?.text);
+    expect(second.map((s) => s.params)).toEqual([{ w0_a: 5, w0_b: 6, w1_a: 6 }, { a: 5, b: 7 }]);
   });
 });
 

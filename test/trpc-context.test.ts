@@ -82,7 +82,7 @@ describe('createCaller(createInnerContext({ deps, principal }))', () => {
       const inner = createInnerContext({ deps, principal: { kind: 'apiKey', clientId: client.id, keyId: key.id, plan: 'business' } });
       return createCaller({
         ...inner,
-        transport: { setHeader: (n, v) => void (seen[n] = v), chargeKey: () => Promise.resolve(), refuseIfBlocked: () => Promise.resolve(), inputError: undefined, idempotencyKey: 'dup-1' },
+        transport: { setHeader: (n, v) => void (seen[n] = v), chargeKey: () => Promise.resolve(undefined), recheck: () => Promise.resolve(undefined), refuseIfBlocked: () => Promise.resolve(), inputError: undefined, idempotencyKey: 'dup-1' },
       });
     };
     const input = { bot_id: bot.id, name: 'Only once' };

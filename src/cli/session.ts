@@ -35,8 +35,12 @@ export async function openSession(env: Env, dbPath: string, opts: { mayCreate?: 
   const isFile = dbPath !== ':memory:' && !dbPath.startsWith('file:') && !isPostgresUrl(dbPath);
   if (isFile && !opts.mayCreate && !existsSync(dbPath)) throw new NoDatabaseError(dbPath);
   const opened = await openStore(dbPath);
+  // With REDIS_URL, the servers' limiter store: a revocation or plan change made here sets its
+  // authentication epoch, which the servers' caches of authenticated keys check (src/http/keyCache.ts).
+  const redis = env.REDIS_URL ? { limiter: { kind: 'redis' as const, url: env.REDIS_URL } } : {};
   const deps = createDeps({
     ...(opened.engine === 'sqlite' ? { database: opened.database } : { limiter: { kind: 'postgres' as const, pool: opened.pool } }),
+    ...redis,
     store: opened.store,
     // stdout carries the command's result only (one JSON object with --json): logs go to stderr.
     logger: createLogger(env.LOG_LEVEL, pino.destination({ dest: 2, sync: true })),
@@ -44,5 +48,5 @@ export async function openSession(env: Env, dbPath: string, opts: { mayCreate?: 
   });
   // The CLI already holds the database, so the admin procedures trust it like the service token.
   const caller = createCaller(createInnerContext({ deps, principal: { kind: 'cli' } }));
-  return { deps, caller, close: () => deps.store.close() };
+  return { deps, caller, close: () => Promise.all([deps.store.close(), deps.limits.close()]).then(() => undefined) };
 }

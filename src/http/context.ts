@@ -6,10 +6,11 @@ import type { AppDeps } from '../deps';
 import { constantTimeEqual } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import { countAuthFailure, countLimiterRefusal } from '../lib/metrics';
-import { authenticateToken, TOKEN_PREFIX } from '../services/clients';
+import { TOKEN_PREFIX } from '../services/clients';
 import type { Context, Principal, TransportHooks } from '../trpc/context';
 import { CLIENT_HEADER } from '../trpc/procedures';
 import { dashboardHooks, isDashboardCall, sessionPrincipal } from './dashboardSession';
+import { keyAuthenticator, type AuthenticatedKey } from './keyCache';
 import { clientAddress, noteCaller } from './observe';
 import { consume, isExhausted, type LimitDecision } from './ratelimit';
 import { requestIdOf } from './requestId';
@@ -52,6 +53,7 @@ const throttled = () => new AppError('RATE_LIMITED', 'Too many failed authentica
 
 export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
   const { limits } = deps;
+  const keys = keyAuthenticator(deps);
 
   /** A failed authentication: 401, or 429 once this address has failed too often this minute. */
   async function failure(req: IncomingMessage, res: ServerResponse, message: string): Promise<Principal> {
@@ -69,7 +71,8 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
     return { kind: 'anonymous', refusal: new AppError('UNAUTHORIZED', message) };
   }
 
-  async function principalOf(req: IncomingMessage, res: ServerResponse, surface: Surface): Promise<Principal> {
+  /** `seen`: the API key authenticated, when it is one (its cache epoch). */
+  async function principalOf(req: IncomingMessage, res: ServerResponse, surface: Surface, seen: { key?: AuthenticatedKey | undefined }): Promise<Principal> {
     const token = bearerToken(req);
     if (surface === 'trpc' && req.headers.authorization === undefined) {
       // Dashboard sessions (issue 11): the cookie, looked up by its hash. The page's calls without a
@@ -90,11 +93,12 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
     if (token === undefined) {
       return failure(req, res, req.headers.authorization ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing Bearer token');
     }
-    const found = await authenticateToken(deps, token);
+    const found = await keys.authenticate(token);
+    seen.key = found;
     if (!found) return failure(req, res, 'Invalid or revoked API key');
     // An address that is guessing keys is refused even when a guess is right: checked by the procedure,
     // with the key's charge in one limiter call (transport.chargeKey, refuseIfBlocked).
-    return { kind: 'apiKey', clientId: found.client.id, keyId: found.keyId, plan: found.client.plan };
+    return { kind: 'apiKey', clientId: found.clientId, keyId: found.keyId, plan: found.plan };
   }
 
   return async ({ req, res, surface, inputError }) => {
@@ -105,10 +109,27 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
       res.setHeader('Retry-After', String(d.resetSeconds));
       return throttled();
     };
+    const seen: { key?: AuthenticatedKey | undefined } = {};
+    /** The key read again by this request, from the database (so a charge after it checks no epoch). */
+    const readAgain = async (key: AuthenticatedKey | undefined): Promise<Principal> => {
+      keys.forget(key?.hash ?? '');
+      const fresh = await principalOf(req, res, surface, seen);
+      if (seen.key) seen.key = { ...seen.key, epoch: undefined };
+      return fresh;
+    };
     const transport: TransportHooks = {
       setHeader: (name, value) => res.setHeader(name, value),
       async chargeKey(keyId) {
-        const charge = await limits.chargeKey(keyId, clientAddress(req));
+        const epoch = seen.key?.epoch;
+        let charge;
+        if (epoch !== undefined && limits.authEpoch) {
+          charge = await limits.authEpoch.chargeIfCurrent(keyId, clientAddress(req), epoch);
+          // The key was read before a change to keys or plans: nothing charged; read it again and let
+          // the caller decide on that.
+          if ('stale' in charge) return readAgain(seen.key);
+        } else {
+          charge = await limits.chargeKey(keyId, clientAddress(req));
+        }
         if (charge.blocked) throw blockedAddress(charge.blocked);
         const decision = charge.key;
         setRateLimitHeaders(res, limits.perMinute, decision);
@@ -117,7 +138,9 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
           res.setHeader('Retry-After', String(decision.resetSeconds));
           throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${limits.perMinute} requests per minute per key`);
         }
+        return undefined;
       },
+      recheck: () => (seen.key?.epoch === undefined ? Promise.resolve(undefined) : readAgain(seen.key)),
       async refuseIfBlocked() {
         const blocked = await isExhausted(limits.failedAuth, clientAddress(req));
         if (blocked) throw blockedAddress(blocked);
@@ -126,7 +149,7 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey,
       dashboard: surface === 'trpc' ? dashboardHooks(deps, req, res) : undefined,
     };
-    const principal = await principalOf(req, res, surface);
+    const principal = await principalOf(req, res, surface, seen);
     if (principal.kind === 'apiKey') noteCaller(req, principal.clientId, principal.keyId);
     else if ((principal.kind === 'service' || principal.kind === 'session') && principal.clientId !== null) noteCaller(req, principal.clientId, undefined);
     return { deps, principal, requestId: requestIdOf(res), transport };

@@ -12,6 +12,7 @@
 // busy_timeout = 0: a busy write throws at once, and the request yields to the event loop and tries
 // again, while the process goes on serving others.
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis as RedisClient } from 'ioredis';
 import type pg from 'pg';
@@ -55,6 +56,13 @@ export interface Limits {
    * steps in turn (on SQLite synchronously, without the library's promises).
    */
   chargeKey(keyId: string, address: string): Promise<KeyCharge>;
+  /**
+   * Redis only: the authentication epoch, which lets a process cache authenticated keys (src/http/keyCache.ts).
+   * Every change to what an authentication reads (a key revoked, a plan changed) sets a new epoch after it
+   * commits and before it answers; a cached key is trusted only while the epoch it was read under is
+   * still the current one, checked in the same script as the key's charge (chargeIfCurrent).
+   */
+  authEpoch?: AuthEpoch;
   /** Resolves when the counters' store answers a write; rejects with what is wrong (start-up, /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +73,15 @@ export interface LimitDecision {
   remaining: number;
   /** Seconds until the window resets (at least 1 while the window is open). */
   resetSeconds: number;
+}
+
+export interface AuthEpoch {
+  /** The current epoch (one is made when there is none, e.g. after Redis lost its data). Read before a key is. */
+  read(): Promise<string>;
+  /** A new epoch: every key cached under an earlier one is read again before its next use. */
+  bump(): Promise<void>;
+  /** chargeKey, unless the epoch is no longer `epoch`: then nothing is charged (`stale`). */
+  chargeIfCurrent(keyId: string, address: string, epoch: string): Promise<KeyCharge | { stale: true }>;
 }
 
 /** chargeKey's answer: the address is blocked (its decision; the key spent nothing), or the key's decision. */
@@ -216,8 +233,11 @@ const loadRedis = (): typeof RedisClient => (createRequire(import.meta.url)('ior
  * Blocked (more than ARGV[1] failures counted): {-1, the address's ms left}. Else the key's counter as
  * rate-limiter-flexible's RateLimiterRedis consumes it (a fixed window of ARGV[2] seconds from the
  * first point): {points consumed, ms left}. The same keys and values its get() and consume() read.
+ * With ARGV[3] (an epoch): when KEYS[3] (the authentication epoch) holds another value, {-2, 0} and nothing
+ * is charged: the caller's cached key must be read again first.
  */
 const CHARGE_KEY_LUA = `
+if ARGV[3] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[3] then return {-2, 0} end
 local failed = tonumber(redis.call('get', KEYS[1]))
 if failed ~= nil and failed > tonumber(ARGV[1]) then return {-1, redis.call('pttl', KEYS[1])} end
 redis.call('set', KEYS[2], 0, 'EX', ARGV[2], 'NX')
@@ -228,6 +248,14 @@ if ttl == -1 then
   ttl = 1000 * ARGV[2]
 end
 return {consumed, ttl}`;
+
+export const AUTH_EPOCH_KEY = 'ormiar:auth-epoch';
+/** The epoch, made (ARGV[1]) when there is none. */
+const READ_EPOCH_LUA = `
+local epoch = redis.call('get', KEYS[1])
+if epoch then return epoch end
+redis.call('set', KEYS[1], ARGV[1])
+return ARGV[1]`;
 
 function redisLimits(url: string, perMinute: number): Limits {
   const Redis = loadRedis();
@@ -249,27 +277,46 @@ function redisLimits(url: string, perMinute: number): Limits {
   const options = { storeClient: redis, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true };
   const perKey = new RateLimiterRedis({ ...options, keyPrefix: 'key', points: perMinute });
   const failedAuth = new RateLimiterRedis({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
-  redis.defineCommand('ormiarChargeKey', { numberOfKeys: 2, lua: CHARGE_KEY_LUA });
-  const charge = (redis as unknown as { ormiarChargeKey(...args: (string | number)[]): Promise<[number, number]> }).ormiarChargeKey.bind(redis);
+  redis.defineCommand('ormiarChargeKey', { numberOfKeys: 3, lua: CHARGE_KEY_LUA });
+  redis.defineCommand('ormiarReadEpoch', { numberOfKeys: 1, lua: READ_EPOCH_LUA });
+  const commands = redis as unknown as {
+    ormiarChargeKey(...args: (string | number)[]): Promise<[number, number]>;
+    ormiarReadEpoch(key: string, fresh: string): Promise<string>;
+  };
+  const ready = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      // As rate-limiter-flexible does (rejectIfRedisNotReady): no command queued behind a reconnect.
+      if (redis.status !== 'ready') throw new Error('Redis connection is not ready');
+      return await fn();
+    } catch (err) {
+      throw unavailable(err);
+    }
+  };
+  const charge = async (keyId: string, address: string, epoch: string): Promise<KeyCharge | { stale: true }> => {
+    const [consumed, ttl] = await ready(() =>
+      commands.ormiarChargeKey(failedAuth.getKey(address), perKey.getKey(keyId), AUTH_EPOCH_KEY, FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS, epoch),
+    );
+    if (consumed === -2) return { stale: true };
+    const resetSeconds = Math.max(1, Math.ceil(ttl / 1000));
+    if (consumed < 0) return { blocked: { allowed: false, remaining: 0, resetSeconds } };
+    return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds } };
+  };
   let connecting: Promise<void> | undefined;
   return {
     kind: 'redis',
     perMinute,
     perKey,
     failedAuth,
-    chargeKey: async (keyId, address) => {
-      let consumed: number;
-      let ttl: number;
-      try {
-        // As rate-limiter-flexible does (rejectIfRedisNotReady): no command queued behind a reconnect.
-        if (redis.status !== 'ready') throw new Error('Redis connection is not ready');
-        [consumed, ttl] = await charge(failedAuth.getKey(address), perKey.getKey(keyId), FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS);
-      } catch (err) {
-        throw unavailable(err);
-      }
-      const resetSeconds = Math.max(1, Math.ceil(ttl / 1000));
-      if (consumed < 0) return { blocked: { allowed: false, remaining: 0, resetSeconds } };
-      return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds } };
+    // '' checks no epoch: never stale.
+    chargeKey: (keyId, address) => charge(keyId, address, '') as Promise<KeyCharge>,
+    authEpoch: {
+      read: () => ready(() => commands.ormiarReadEpoch(AUTH_EPOCH_KEY, randomUUID())),
+      bump: async () => {
+        // The CLI's first command to Redis (a server's start-up ping has connected it).
+        if (redis.status === 'wait') await (connecting ??= redis.connect()).catch(() => undefined);
+        await ready(async () => void (await redis.set(AUTH_EPOCH_KEY, randomUUID())));
+      },
+      chargeIfCurrent: charge,
     },
     signInPerEmail: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterRedis({ ...options, ...SIGN_IN_PER_ADDRESS }),

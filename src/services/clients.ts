@@ -41,6 +41,7 @@ export async function requireClient(deps: ServiceDeps, clientId: string): Promis
 export async function setPlan(deps: ServiceDeps, input: { client_id: string; plan: Plan }) {
   const row = await requireClient(deps, input.client_id);
   await deps.store.clients.setPlan(row.id, input.plan);
+  await deps.authChanged?.();
   return clientView({ ...row, plan: input.plan });
 }
 
@@ -102,12 +103,15 @@ export async function revokeApiKey(deps: ServiceDeps, input: { key_id: string })
   if (!row) throw notFound('API key');
   const revokedAt = row.revokedAt ?? deps.clock.now();
   await deps.store.clients.revokeKey(row.id, revokedAt);
+  await deps.authChanged?.();
   return apiKeyView({ ...row, revokedAt });
 }
 
 export interface KeyPrincipal {
   keyId: string;
   client: ClientRow;
+  /** When the key's last use was noted (this one's, when noted now). */
+  usedAt: number | null;
 }
 
 const TOKEN_SHAPE = /^ormiar_sk_[A-Za-z0-9_-]{43}$/;
@@ -121,7 +125,14 @@ export async function authenticateToken({ store, clock }: ServiceDeps, token: st
   // Looked up by the unique hash index: no token comparison in JS, so no timing oracle on the token.
   const row = await store.clients.findKeyByHash(sha256Hex(token));
   if (!row || row.key.revokedAt !== null) return undefined;
+  const usedAt = await noteKeyUse({ store, clock }, row.key.id, row.key.lastUsedAt);
+  return { keyId: row.key.id, client: row.client, usedAt };
+}
+
+/** Notes a use of the key unless one was noted within the last minute; returns when the last use noted was. */
+export async function noteKeyUse({ store, clock }: ServiceDeps, keyId: string, usedAt: number | null): Promise<number | null> {
   const now = clock.now();
-  if (row.key.lastUsedAt === null || now - row.key.lastUsedAt > LAST_USED_GRANULARITY_MS) await store.clients.noteKeyUsed(row.key.id, now);
-  return { keyId: row.key.id, client: row.client };
+  if (usedAt !== null && now - usedAt <= LAST_USED_GRANULARITY_MS) return usedAt;
+  await store.clients.noteKeyUsed(keyId, now);
+  return now;
 }

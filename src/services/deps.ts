@@ -5,4 +5,9 @@ import type { Clock } from '../lib/time';
 export interface ServiceDeps {
   store: Store;
   clock: Clock;
+  /**
+   * Called after a change to what an authentication reads (a key revoked, a plan changed) has committed,
+   * before the change answers: processes that cache authenticated keys read them again (src/http/keyCache.ts).
+   */
+  authChanged?: (() => Promise<void>) | undefined;
 }

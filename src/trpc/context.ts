@@ -33,8 +33,16 @@ export interface TransportHooks {
   /**
    * Charges one call to an API key's quota; sets the rate-limit headers and throws 429 when exhausted.
    * From an address blocked for failed authentications it charges nothing and throws that 429 instead.
+   * When the key was authenticated from a cache that a change to keys or plans has made out of date, it
+   * charges nothing and returns the principal as read again: the caller decides again with that one.
    */
-  chargeKey(keyId: string): Promise<void>;
+  chargeKey(keyId: string): Promise<Principal | undefined>;
+  /**
+   * Before an API key is refused for its plan: when the key came from a cache, it is read again and the
+   * principal returned (the caller decides again with it), so a plan change is never missed by a 403.
+   * Undefined when this request read the key itself.
+   */
+  recheck(): Promise<Principal | undefined>;
   /**
    * Throws the 429 of an address blocked for failed authentications: before an API key's answer that
    * charges nothing (401, 403), which such an address gets as 429 too. chargeKey checks it itself.

@@ -21,8 +21,7 @@ export interface ActingClient {
   plan: Plan;
 }
 
-async function actingClient(ctx: Context): Promise<ActingClient> {
-  const { principal } = ctx;
+async function actingClient(ctx: Context, principal: Principal): Promise<ActingClient> {
   switch (principal.kind) {
     case 'anonymous':
       throw principal.refusal;
@@ -48,25 +47,44 @@ async function actingClient(ctx: Context): Promise<ActingClient> {
 const actingForClient = (checkInput: boolean) =>
   middleware(async ({ ctx, meta, getRawInput, next }) => {
     if (checkInput) await checkWellFormed(getRawInput);
-    // An API key's client is the principal's own (no promise to wait for).
-    const client = ctx.principal.kind === 'apiKey' ? { id: ctx.principal.clientId, plan: ctx.principal.plan } : await actingClient(ctx);
-    // Plans are read on every request, so a plan change takes effect on the next one.
-    const forbidden =
-      ctx.principal.kind === 'apiKey' && !hasRestApi(client.plan)
-        ? 'REST API is not available on your current plan'
-        : meta?.feature === 'webhooks' && !hasWebhooks(client.plan)
-          ? 'Webhooks are not available on your current plan'
-          : undefined;
-    if (forbidden !== undefined) {
-      // An API key from an address blocked for failed authentications gets that 429 rather than a 403.
-      if (ctx.principal.kind === 'apiKey') await ctx.transport?.refuseIfBlocked();
-      throw new AppError('FORBIDDEN', forbidden);
+    let { principal } = ctx;
+    for (;;) {
+      // An API key's client is the principal's own (no promise to wait for).
+      const client = principal.kind === 'apiKey' ? { id: principal.clientId, plan: principal.plan } : await actingClient(ctx, principal);
+      // Plans are read on every request (or checked current: http/keyCache.ts), so a plan change takes
+      // effect on the next one.
+      const forbidden =
+        principal.kind === 'apiKey' && !hasRestApi(client.plan)
+          ? 'REST API is not available on your current plan'
+          : meta?.feature === 'webhooks' && !hasWebhooks(client.plan)
+            ? 'Webhooks are not available on your current plan'
+            : undefined;
+      if (forbidden !== undefined) {
+        if (principal.kind === 'apiKey') {
+          // A key from the cache of authenticated keys is read again before a 403 (its plan may have changed).
+          const fresh = await ctx.transport?.recheck();
+          if (fresh !== undefined) {
+            principal = fresh;
+            continue;
+          }
+          // An API key from an address blocked for failed authentications gets that 429 rather than a 403.
+          await ctx.transport?.refuseIfBlocked();
+        }
+        throw new AppError('FORBIDDEN', forbidden);
+      }
+      // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided (and not
+      // from a blocked address: chargeKey answers that 429 itself). A key read from an out-of-date cache
+      // comes back read again, charged nothing: decided again (at most once more: that read is current).
+      if (principal.kind === 'apiKey') {
+        const fresh = await ctx.transport?.chargeKey(principal.keyId);
+        if (fresh !== undefined) {
+          principal = fresh;
+          continue;
+        }
+      }
+      if (ctx.transport?.inputError) throw ctx.transport.inputError;
+      return next({ ctx: { client, principal } });
     }
-    // 401 and 403 carry no rate-limit fields, so the key is charged only once those are decided (and not
-    // from a blocked address: chargeKey answers that 429 itself).
-    if (ctx.principal.kind === 'apiKey') await ctx.transport?.chargeKey(ctx.principal.keyId);
-    if (ctx.transport?.inputError) throw ctx.transport.inputError;
-    return next({ ctx: { client } });
   });
 
 const serviceOnly = middleware(async ({ ctx, next }) => {

@@ -125,16 +125,16 @@ export function expectError(res: ApiResponse, status: number, code: string): voi
 }
 
 /** A /trpc client typed from AppRouter, sending `Authorization: Bearer <token>` (an API key or the service token). */
-export function trpcClient(srv: RunningServer, token: string | null, opts: { batch?: boolean; headers?: Record<string, string> } = {}) {
+export function trpcClient(srv: Pick<RunningServer, 'url'>, token: string | null, opts: { batch?: boolean; headers?: Record<string, string> } = {}) {
   return createTRPCClient<AppRouter>({ links: [trpcLink(srv, token, opts)] });
 }
 
 /** The same, untyped: for inputs the types refuse on purpose (wrong types, unknown procedures). */
-export function untypedTrpcClient(srv: RunningServer, token: string | null, opts: { batch?: boolean; headers?: Record<string, string> } = {}) {
+export function untypedTrpcClient(srv: Pick<RunningServer, 'url'>, token: string | null, opts: { batch?: boolean; headers?: Record<string, string> } = {}) {
   return createTRPCUntypedClient<AppRouter>({ links: [trpcLink(srv, token, opts)] });
 }
 
-function trpcLink(srv: RunningServer, token: string | null, { batch = false, headers = {} }: { batch?: boolean; headers?: Record<string, string> }) {
+function trpcLink(srv: Pick<RunningServer, 'url'>, token: string | null, { batch = false, headers = {} }: { batch?: boolean; headers?: Record<string, string> }) {
   const all = token ? { authorization: `Bearer ${token}`, ...headers } : headers;
   return (batch ? httpBatchLink : httpLink)({ url: `${srv.url}/trpc`, headers: () => all });
 }

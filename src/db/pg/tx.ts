@@ -83,14 +83,64 @@ export function combine(queue: readonly Queued[]): { text: string; params: Param
   }
   return groups.map((g) => {
     if (g.length === 1) return { text: g[0]!.text, params: g[0]!.params };
+    const shape = shapeOf(g);
     const params: Params = {};
-    const texts = g.map((q, i) => {
-      for (const [k, v] of Object.entries(q.params)) params[`w${i}_${k}`] = v;
-      return q.text.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, `@w${i}_$1`);
+    g.forEach((q, i) => {
+      for (const [from, to] of shape.names[i]!) if (from in q.params) params[to] = q.params[from];
     });
-    const last = texts.pop()!;
-    return { text: `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, params };
+    return { text: shape.text, params };
   });
+}
+
+/** A group's statement: its text, and for each write its parameters' names and their prefixed names in the text. */
+interface Shape {
+  text: string;
+  names: (readonly [string, string])[][];
+}
+interface ShapeNode {
+  next: Map<string, ShapeNode>;
+  shape?: Shape;
+}
+
+// Shapes by their writes' texts (a trie; the texts are the repositories' constants, a few shapes in all), so a
+// create does not rewrite its four texts' parameters and join them again (and its text is the same string
+// each time, whose hash the prepared-statement lookup (sql.ts named) has already computed).
+const shapes: ShapeNode = { next: new Map() };
+let shapeCount = 0;
+const MAX_SHAPES = 1_000;
+
+function shapeOf(g: readonly Queued[]): Shape {
+  let node = shapes;
+  for (const q of g) {
+    let child = node.next.get(q.text);
+    if (!child) {
+      // Past the bound (a bug that builds unbounded texts), shapes are built each time, not kept.
+      if (shapeCount >= MAX_SHAPES) return buildShape(g);
+      node.next.set(q.text, (child = { next: new Map() }));
+    }
+    node = child;
+  }
+  if (!node.shape) {
+    node.shape = buildShape(g);
+    shapeCount++;
+  }
+  return node.shape;
+}
+
+function buildShape(g: readonly Queued[]): Shape {
+  const names: (readonly [string, string])[][] = [];
+  const texts = g.map((q, i) => {
+    const mine = new Map<string, string>();
+    const text = q.text.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
+      const to = `w${i}_${name}`;
+      mine.set(name, to);
+      return `@${to}`;
+    });
+    names.push([...mine]);
+    return text;
+  });
+  const last = texts.pop()!;
+  return { text: `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(', ')} ${last}`, names };
 }
 
 /**
