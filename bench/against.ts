@@ -233,7 +233,9 @@ export async function benchAgainst(args: string[]): Promise<void> {
       // and in the kernel (sockets, stdout, file reads), and the other threads (GC helpers, libuv's pool).
       const part = (s: number, k: keyof CpuSplit) => median(splits[kind][s]!.map((p) => p[k]));
       const parts = (s: number) => `${Math.round(part(s, 'mainUser'))} / ${Math.round(part(s, 'mainSys'))} / ${Math.round(part(s, 'others'))} µs`;
-      lines.push(`| … main thread user / main thread system / other threads | ${parts(0)} | ${parts(1)} | ${(['mainUser', 'mainSys', 'others'] as const).map((k) => `${(part(1, k) / part(0, k)).toFixed(2)}×`).join(' / ')} |`);
+      // (A part under one clock tick, 10 ms, over a round reads 0: no ratio then.)
+      const ratio = (k: keyof CpuSplit) => (part(0, k) > 0 ? `${(part(1, k) / part(0, k)).toFixed(2)}×` : '–');
+      lines.push(`| … main thread user / main thread system / other threads | ${parts(0)} | ${parts(1)} | ${(['mainUser', 'mainSys', 'others'] as const).map(ratio).join(' / ')} |`);
     }
     const refStarts = startMs.filter((_, i) => i % 2 === 0);
     const hereStarts = startMs.filter((_, i) => i % 2 === 1);
