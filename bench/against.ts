@@ -8,7 +8,10 @@
 //   --together (load both servers at once in each round, for a busy machine: its other load then hits
 //   both alike; each still gets C in flight), --fresh (build the ref's checkout again rather than reuse it from an earlier run),
 //   --cpu-prof DIR (V8 CPU profiles of both servers; prints their self time per request by function and module),
-//   --cpu-prof-interval US (their sampling interval, default V8's 1000 µs: finer shows the small costs).
+//   --cpu-prof-interval US (their sampling interval, default V8's 1000 µs: finer shows the small costs),
+//   --starts S (1): S pairs of server processes one after the other, each warmed up and measured for R rounds;
+//   the same code measured ~10 % apart from one pair of processes to the next (JIT and heap layout differ by
+//   start), more than between rounds of one pair, so several starts give a fairer figure (no --cpu-prof then).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +31,7 @@ interface Options {
   cpuProfInterval: string | undefined;
   fresh: boolean;
   together: boolean;
+  starts: number;
 }
 
 function parse(args: string[]): Options {
@@ -56,6 +60,7 @@ function parse(args: string[]): Options {
     cpuProfInterval: value('cpu-prof-interval'),
     fresh: args.includes('--fresh'),
     together: args.includes('--together'),
+    starts: Number(value('starts') ?? 1),
   };
 }
 
@@ -163,46 +168,59 @@ export async function benchAgainst(args: string[]): Promise<void> {
     const fHere = seed(ROOT, join(dir, 'here.sqlite'), o.leads);
     if (o.cpuProf) for (const n of ['ref', 'here']) rmSync(join(o.cpuProf, n), { recursive: true, force: true });
 
-    const sides = [
-      { label: sha.slice(0, 7), server: await start('ref', at, fRef, o), f: fRef },
-      { label: here, server: await start('here', ROOT, fHere, o), f: fHere },
-    ];
-    servers.push(...sides.map((s) => s.server));
-    const specs = await Promise.all(
-      sides.map(async (s) => {
-        const ids = (await json(`${s.server.url}/v1/leads?limit=100`, s.f.token)).data.map((l) => l.id);
-        if (!ids.length) throw new Error(`${s.label}: no leads`);
-        const auth = { authorization: `Bearer ${s.f.token}` };
-        const get: RequestSpec = { path: (i) => `/v1/leads/${ids[i % ids.length]}`, headers: auth };
-        const post: RequestSpec = { method: 'POST', path: '/v1/leads', headers: auth, expectStatus: 201, body: (i) => JSON.stringify({ bot_id: s.f.botId, name: 'Bench Lead', email: `b${i}@example.com` }) };
-        return { get, post };
-      }),
-    );
-
+    if (o.cpuProf && o.starts > 1) throw new Error('--cpu-prof profiles one pair of processes: use --starts 1');
+    const labels = [sha.slice(0, 7), here];
     const kinds = o.only ? [o.only] : (['get', 'post'] as const);
     const cpu = { get: [[], []] as number[][], post: [[], []] as number[][] };
     const splits = { get: [[], []] as CpuSplit[][], post: [[], []] as CpuSplit[][] };
-    const measure = async (s: number, kind: 'get' | 'post') => {
-      const m = await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency);
-      cpu[kind][s]!.push(m.cpuMicros);
-      splits[kind][s]!.push(m.split);
-    };
-    for (const kind of kinds) {
-      log(`${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}: ${o.rounds} rounds of ${o.requests}, ${o.concurrency} in flight`);
-      // Warm-up, one round's worth each: after 1,000 requests the first measured round still cost both
-      // servers about 1.5× the later ones (JIT tiers, the heap's growth), in A/A runs too.
-      for (let s = 0; s < 2; s++) await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency);
-      for (let r = 0; r < o.rounds; r++) {
-        // Alternate who goes first, so neither always follows the other's load.
-        if (o.together) {
-          // Both loaded in the same window, so whatever else the machine runs hits both alike.
-          await Promise.all([0, 1].map((s) => measure(s, kind)));
-        } else for (const s of r % 2 ? [1, 0] : [0, 1]) await measure(s, kind);
-        log(`  round ${r + 1}/${o.rounds}: ${sides.map((x, s) => `${x.label} ${Math.round(cpu[kind][s]!.at(-1) ?? 0)} µs`).join(', ')}`);
+    // Each start's own ratio of medians (this tree ÷ the ref), to show how far apart the starts are.
+    const perStart = { get: [] as number[], post: [] as number[] };
+    let sides: { label: string; server: Server; f: Fixture }[] = [];
+    let startMs: number[] = [];
+    for (let st = 0; st < o.starts; st++) {
+      if (st > 0) {
+        await Promise.all(sides.map((x) => x.server.stop()));
+        servers.length = 0;
+      }
+      sides = [
+        { label: labels[0]!, server: await start('ref', at, fRef, o), f: fRef },
+        { label: labels[1]!, server: await start('here', ROOT, fHere, o), f: fHere },
+      ];
+      servers.push(...sides.map((x) => x.server));
+      if (st === 0) startMs = sides.map((x) => x.server.startMs);
+      const specs = await Promise.all(
+        sides.map(async (x) => {
+          const ids = (await json(`${x.server.url}/v1/leads?limit=100`, x.f.token)).data.map((l) => l.id);
+          if (!ids.length) throw new Error(`${x.label}: no leads`);
+          const auth = { authorization: `Bearer ${x.f.token}` };
+          const get: RequestSpec = { path: (i) => `/v1/leads/${ids[i % ids.length]}`, headers: auth };
+          const post: RequestSpec = { method: 'POST', path: '/v1/leads', headers: auth, expectStatus: 201, body: (i) => JSON.stringify({ bot_id: x.f.botId, name: 'Bench Lead', email: `b${st}-${i}@example.com` }) };
+          return { get, post };
+        }),
+      );
+      const measure = async (x: number, kind: 'get' | 'post') => {
+        const m = await cpuPerRequest(sides[x]!.server, specs[x]![kind], o.requests, o.concurrency);
+        cpu[kind][x]!.push(m.cpuMicros);
+        splits[kind][x]!.push(m.split);
+      };
+      for (const kind of kinds) {
+        log(`${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}${o.starts > 1 ? `, start ${st + 1}/${o.starts}` : ''}: ${o.rounds} rounds of ${o.requests}, ${o.concurrency} in flight`);
+        // Warm-up, one round's worth each: after 1,000 requests the first measured round still cost both
+        // servers about 1.5× the later ones (JIT tiers, the heap's growth), in A/A runs too.
+        for (let x = 0; x < 2; x++) await cpuPerRequest(sides[x]!.server, specs[x]![kind], o.requests, o.concurrency);
+        for (let r = 0; r < o.rounds; r++) {
+          // Alternate who goes first, so neither always follows the other's load.
+          if (o.together) {
+            // Both loaded in the same window, so whatever else the machine runs hits both alike.
+            await Promise.all([0, 1].map((x) => measure(x, kind)));
+          } else for (const x of r % 2 ? [1, 0] : [0, 1]) await measure(x, kind);
+          log(`  round ${r + 1}/${o.rounds}: ${sides.map((x, i) => `${x.label} ${Math.round(cpu[kind][i]!.at(-1) ?? 0)} µs`).join(', ')}`);
+        }
+        const mine = (x: number) => cpu[kind][x]!.slice(-o.rounds);
+        perStart[kind].push(median(mine(1)) / median(mine(0)));
       }
     }
     const rss = await Promise.all(sides.map(async (s) => (await s.server.stats()).rss / 1024 / 1024));
-    const startMs = sides.map((s) => s.server.startMs);
     await Promise.all(sides.map((s) => s.server.stop()));
     servers.length = 0;
     // Start-up: two more starts each, interleaved (the first one above included).
@@ -217,7 +235,7 @@ export async function benchAgainst(args: string[]): Promise<void> {
 
     const [a, b] = sides.map((s) => s.label);
     const lines = [
-      `Machine: ${machine()}. ${o.rounds} ${o.together ? 'rounds loading both at once' : 'interleaved rounds'} of ${o.requests} requests, ${o.concurrency} in flight; ${o.leads.toLocaleString('en')} leads per database; server CPU from /proc, medians (min–max).${Object.keys(o.env).length ? ` Env: ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(' ')}.` : ''}`,
+      `Machine: ${machine()}. ${o.starts > 1 ? `${o.starts} starts of both servers, each ` : ''}${o.rounds} ${o.together ? 'rounds loading both at once' : 'interleaved rounds'} of ${o.requests} requests, ${o.concurrency} in flight; ${o.leads.toLocaleString('en')} leads per database; server CPU from /proc, medians (min–max).${Object.keys(o.env).length ? ` Env: ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(' ')}.` : ''}`,
       '',
       `| case | ${a} (${o.ref}) | ${b} (this tree) | ratio |`,
       '| --- | ---: | ---: | ---: |',
@@ -228,7 +246,7 @@ export async function benchAgainst(args: string[]): Promise<void> {
       // Also the median of each round's own ratio (the two measured back to back): on a busy machine
       // the load changes between rounds more than within one.
       const perRound = y.map((v, i) => v / (x[i] ?? v));
-      lines.push(`| ${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}, CPU per request | ${cell(x)} | ${cell(y)} | **${(median(y) / median(x)).toFixed(2)}×** (per round: median ${median(perRound).toFixed(2)}×, ${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) |`);
+      lines.push(`| ${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}, CPU per request | ${cell(x)} | ${cell(y)} | **${(median(y) / median(x)).toFixed(2)}×** (per round: median ${median(perRound).toFixed(2)}×, ${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}${o.starts > 1 ? `; per start: ${perStart[kind].map((r) => `${r.toFixed(2)}×`).join(', ')}` : ''}) |`);
       // Where the CPU goes, medians over the rounds: the main thread in user space (JS, SQLite's own code)
       // and in the kernel (sockets, stdout, file reads), and the other threads (GC helpers, libuv's pool).
       const part = (s: number, k: keyof CpuSplit) => median(splits[kind][s]!.map((p) => p[k]));
