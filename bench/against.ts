@@ -189,7 +189,9 @@ export async function benchAgainst(args: string[]): Promise<void> {
     };
     for (const kind of kinds) {
       log(`${kind === 'get' ? 'GET /v1/leads/{id}' : 'POST /v1/leads'}: ${o.rounds} rounds of ${o.requests}, ${o.concurrency} in flight`);
-      for (let s = 0; s < 2; s++) await cpuPerRequest(sides[s]!.server, specs[s]![kind], Math.min(1000, o.requests), o.concurrency); // warm-up
+      // Warm-up, one round's worth each: after 1,000 requests the first measured round still cost both
+      // servers about 1.5× the later ones (JIT tiers, the heap's growth), in A/A runs too.
+      for (let s = 0; s < 2; s++) await cpuPerRequest(sides[s]!.server, specs[s]![kind], o.requests, o.concurrency);
       for (let r = 0; r < o.rounds; r++) {
         // Alternate who goes first, so neither always follows the other's load.
         if (o.together) {
@@ -231,7 +233,9 @@ export async function benchAgainst(args: string[]): Promise<void> {
       // and in the kernel (sockets, stdout, file reads), and the other threads (GC helpers, libuv's pool).
       const part = (s: number, k: keyof CpuSplit) => median(splits[kind][s]!.map((p) => p[k]));
       const parts = (s: number) => `${Math.round(part(s, 'mainUser'))} / ${Math.round(part(s, 'mainSys'))} / ${Math.round(part(s, 'others'))} µs`;
-      lines.push(`| … main thread user / main thread system / other threads | ${parts(0)} | ${parts(1)} | ${(['mainUser', 'mainSys', 'others'] as const).map((k) => `${(part(1, k) / part(0, k)).toFixed(2)}×`).join(' / ')} |`);
+      // (A part under one clock tick, 10 ms, over a round reads 0: no ratio then.)
+      const ratio = (k: keyof CpuSplit) => (part(0, k) > 0 ? `${(part(1, k) / part(0, k)).toFixed(2)}×` : '–');
+      lines.push(`| … main thread user / main thread system / other threads | ${parts(0)} | ${parts(1)} | ${(['mainUser', 'mainSys', 'others'] as const).map(ratio).join(' / ')} |`);
     }
     const refStarts = startMs.filter((_, i) => i % 2 === 0);
     const hereStarts = startMs.filter((_, i) => i % 2 === 1);
@@ -240,7 +244,7 @@ export async function benchAgainst(args: string[]): Promise<void> {
     process.stdout.write(`\n${lines.join('\n')}\n`);
 
     if (o.cpuProf) {
-      const requests = kinds.length * (o.rounds * o.requests + Math.min(1000, o.requests));
+      const requests = kinds.length * (o.rounds + 1) * o.requests;
       const profiles = ['ref', 'here'].map((name, s) => {
         const file = readdirSync(join(o.cpuProf ?? '', name)).find((f) => f.endsWith('.cpuprofile'));
         if (!file) throw new Error(`no CPU profile in ${join(o.cpuProf ?? '', name)}`);

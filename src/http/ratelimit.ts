@@ -249,7 +249,7 @@ if ttl == -1 then
 end
 return {consumed, ttl}`;
 
-const AUTH_EPOCH_KEY = 'ormiar:auth-epoch';
+export const AUTH_EPOCH_KEY = 'ormiar:auth-epoch';
 /** The epoch, made (ARGV[1]) when there is none. */
 const READ_EPOCH_LUA = `
 local epoch = redis.call('get', KEYS[1])
