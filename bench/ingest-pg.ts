@@ -2,7 +2,8 @@
 // 3,000) a round, 32 in flight, on a durable PostgreSQL with pg_stat_statements: leads/s, the API process's and the
 // PostgreSQL server's CPU per lead, the statements by time (last round), and pg_stat_wal.
 // ROUNDS=3 (rounds, targets interleaved); PROF=1 (a V8 CPU profile of the server to /tmp/prof-ingest); PERF=1 (Linux
-// perf samples of the server during the rounds, kernel included, to /tmp/perf-ingest.data); BASE=<dir> (a checkout with its dist/ built: its server on the same
+// perf samples of the server during the rounds, kernel included, to /tmp/perf-ingest.data); PG_SETTINGS='a=b c=d' (more
+// server settings, e.g. synchronous_commit=off: what commits that wait for no flush would give); BASE=<dir> (a checkout with its dist/ built: its server on the same
 // PostgreSQL and Redis too, in the same rounds, for a before/after of a change). Runs the built server
 // (dist/, `node scripts/build.mjs` first).
 import { spawn } from 'node:child_process';
@@ -26,7 +27,7 @@ const cpu = (root: number) => {
 const userSys = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8'); const x = f.slice(f.lastIndexOf(')') + 2).split(' '); return [+x[11]! * 10_000, +x[12]! * 10_000] as const; };
 const N = Number(process.env.N ?? 3000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const [postgres, redis] = await Promise.all([startPostgres({ durable: true, settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] }), startRedis()]);
+const [postgres, redis] = await Promise.all([startPostgres({ durable: true, settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', ...(process.env.PG_SETTINGS ?? '').split(' ').filter(Boolean)] }), startRedis()]);
 try {
   const dir = mkdtempSync(join(tmpdir(), 'scr-'));
   const small = await makeDb(dir, 'small', 10_000, () => undefined);

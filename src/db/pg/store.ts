@@ -82,7 +82,9 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     // `group` is SQLite's (src/db/groupCommit.ts): on PostgreSQL each create commits alone. Tried here
     // (one transaction per moment's creates, a savepoint each), it measured no gain in ingest (65 vs 63
     // leads/s, bench --only ingest) and a batch holding one bot's rollup row while a later item waited
-    // on another's made kill -9 restarts meet 5 s lock timeouts (test/crash.test.ts).
+    // on another's made kill -9 restarts meet 5 s lock timeouts (test/crash.test.ts). Measured again with
+    // a create at 2 statements: even synchronous_commit=off (no commit waits for a flush) left the server's
+    // CPU per lead as it was (570 vs 583 µs, bench/ingest-pg.ts PG_SETTINGS=), so sharing commits would not pay.
     transaction: <T>(fn: (tx: Store) => Promise<T>, _o?: TransactionOptions): Promise<T> => session((s) => fn(txStore(s))),
     ping: async () => {
       await rootConn.rows('SELECT 1');
