@@ -54,7 +54,9 @@ async function retrying<T>(pool: pg.Pool, run: (client: pg.PoolClient) => Promis
         await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
         continue;
       }
-      throw mapPgError(err);
+      // Still deadlocked or serialisation-failed after MAX_ATTEMPTS: contention that a later try gets
+      // through, not a bug — 503 with Retry-After, never a 500.
+      throw isRetryable(err) ? storeUnavailable(1, err) : mapPgError(err);
     } finally {
       client.release(broken);
     }
