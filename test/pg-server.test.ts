@@ -1,10 +1,12 @@
 // The server on PostgreSQL (DATABASE_URL), over real HTTP: one process in this test, then three server
 // processes on one database — limits exact across them, racing bookings (one 201, the rest 409, never a
-// 5xx), same-key creates once.
+// 5xx), same-key creates once — and a write meeting a concurrent delete of a row it refers to.
 import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPg } from '../src/db/pg/client';
 import { createPgStore } from '../src/db/pg/store';
+import { registry } from '../src/lib/metrics';
 import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
@@ -104,4 +106,51 @@ describe('three server processes on one PostgreSQL database', () => {
     await check.close();
     // Three processes start (8–16 s each on this shared machine) before the checks run.
   }, 300_000);
+});
+
+/** Transactions run again after a foreign-key violation, as ormiar_db_busy_retries_total counts them (this process's). */
+async function fkRetries(): Promise<number> {
+  const metric = await registry.getSingleMetric('ormiar_db_busy_retries_total')?.get();
+  return metric?.values.find((v) => v.labels.store === 'database' && v.labels.reason === 'foreign_key_violation')?.value ?? 0;
+}
+
+describe('a write that references a row another transaction deletes meanwhile (READ COMMITTED)', () => {
+  it('a create whose webhook endpoint is deleted while it writes answers 201 with no delivery to it — never a 500', async () => {
+    // SQLite runs one writer at a time, so there the delete comes wholly before or after the create. On
+    // PostgreSQL the create reads its endpoints, then the delete commits, then the create's delivery
+    // refers to a row that is gone (23503): the transaction is run again and sees the endpoint gone.
+    const url = await createTestDatabase();
+    const srv = await startTestServer({ DATABASE_URL: url });
+    servers.push(srv);
+    const t = await srv.tenant('enterprise');
+    const endpoint = await srv.call('POST', '/v1/webhooks/endpoints', { token: t.token, body: { url: 'https://8.8.8.8/hook' } });
+    expect(endpoint.status, endpoint.text).toBe(201);
+    const deleting = new pg.Client({ connectionString: url });
+    const watching = new pg.Client({ connectionString: url });
+    await Promise.all([deleting.connect(), watching.connect()]);
+    try {
+      await deleting.query('BEGIN');
+      await deleting.query('DELETE FROM webhook_endpoints WHERE id = $1', [endpoint.body.id]);
+      const creating = srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Racing', status: 'qualified', phone: '+14155550123' } });
+      // The create has read the endpoint and now waits on the uncommitted delete's row lock.
+      const deadline = Date.now() + 4_000;
+      const waiting = async () =>
+        (await watching.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'ormiar' AND wait_event_type = 'Lock'`)).rows[0]?.n ?? 0;
+      while ((await waiting()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await waiting()).toBe(1);
+      const retriesBefore = await fkRetries();
+      await deleting.query('COMMIT');
+      const created = await creating;
+      expect(created.status, created.text).toBe(201);
+      expect(await fkRetries()).toBe(retriesBefore + 1);
+      const rows = await watching.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE e.lead_id = $1',
+        [created.body.id],
+      );
+      expect(rows.rows[0]?.n).toBe(0);
+      expect((await watching.query('SELECT 1 FROM events WHERE lead_id = $1', [created.body.id])).rowCount).toBe(1);
+    } finally {
+      await Promise.all([deleting.end(), watching.end()]);
+    }
+  });
 });
