@@ -1,7 +1,7 @@
 // A /trpc batch's API-key charges in one limiter operation: the calls that ask for a charge wait until
 // every call of the batch has either asked or finished, then all of them are charged together, N points
-// in one upsert (SQLite, PostgreSQL) or one script (Redis) instead of N — each limiter write costs a
-// batch's call about as much as its own query. Each call still counts one point, and the answers are
+// in one upsert (SQLite, PostgreSQL) or one script (Redis) instead of N (a limiter write is a large part
+// of what a call costs: README, Performance). Each call still counts one point, and the answers are
 // the ones N charges in the batch's order would get: the window's count after the charge is C, so the
 // k-th of the N calls (0-based, in batch order) is the (C − N + k + 1)-th request of the window and
 // passes when that is within the limit. Exact across processes as a single charge is: the store adds N
