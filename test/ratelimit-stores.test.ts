@@ -55,6 +55,25 @@ describe.each(['sqlite', 'postgres', 'redis'] as const)('%s store', (kind) => {
       expect(decisions.filter((d) => !d.allowed).every((d) => d.remaining === 0 && d.resetSeconds >= 1)).toBe(true);
     }
   });
+
+  it('charges a /trpc batch of N calls as N points at once, exact across three processes: the counts handed out are 1…150, each once', async () => {
+    const limits = await threeProcesses(kind);
+    cleanups.push(() => Promise.all(limits.map((l) => l.close())));
+    await Promise.all(limits.map((l) => l.ping()));
+    for (let window = 0; window < 3; window++) {
+      const key = `b${window}-${Math.random()}`;
+      // 30 batches of 5 calls (src/http/context.ts charges a batch's calls in one chargeKey of N points).
+      const charges = await Promise.all(Array.from({ length: 30 }, (_, i) => (limits[i % 3] as Limits).chargeKey(key, '127.0.0.9', 5)));
+      const decisions = charges.map((c) => {
+        if (c.blocked) throw new Error('an address with no failed authentications was blocked');
+        return c.key;
+      });
+      // Each batch got the counts consumed − 4 … consumed: no two batches share one, none is skipped.
+      const counts = decisions.flatMap((d) => [0, 1, 2, 3, 4].map((k) => d.consumed - 4 + k)).sort((a, b) => a - b);
+      expect(counts).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+      for (const d of decisions) expect(d).toMatchObject({ allowed: d.consumed <= 120, remaining: Math.max(120 - d.consumed, 0) });
+    }
+  });
 });
 
 const servers: TestServer[] = [];

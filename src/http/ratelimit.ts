@@ -52,10 +52,11 @@ export interface Limits {
   signInPerAddress: RateLimiterStoreAbstract;
   /**
    * An API key's request: unless `address` is blocked for failed authentications (then nothing is
-   * charged), one point of the key's window. On Redis one script, so one round trip; elsewhere the two
-   * steps in turn (on SQLite synchronously, without the library's promises).
+   * charged), `points` points of the key's window (1 a call: a /trpc batch's calls are charged together,
+   * src/http/keyCharges.ts). On Redis one script, so one round trip; elsewhere the two steps in turn (on
+   * SQLite synchronously, without the library's promises).
    */
-  chargeKey(keyId: string, address: string): Promise<KeyCharge>;
+  chargeKey(keyId: string, address: string, points?: number): Promise<KeyCharge>;
   /**
    * Redis only: the authentication epoch, which lets a process cache authenticated keys (src/http/keyCache.ts).
    * Every change to what an authentication reads (a key revoked, a plan changed) sets a new epoch after it
@@ -75,22 +76,27 @@ export interface LimitDecision {
   resetSeconds: number;
 }
 
+/** A key's charge: `allowed` when all its points fit; `consumed`, the window's points counted with them. */
+export interface KeyDecision extends LimitDecision {
+  consumed: number;
+}
+
 export interface AuthEpoch {
   /** The current epoch (one is made when there is none, e.g. after Redis lost its data). Read before a key is. */
   read(): Promise<string>;
   /** A new epoch: every key cached under an earlier one is read again before its next use. */
   bump(): Promise<void>;
   /** chargeKey, unless the epoch is no longer `epoch`: then nothing is charged (`stale`). */
-  chargeIfCurrent(keyId: string, address: string, epoch: string): Promise<KeyCharge | { stale: true }>;
+  chargeIfCurrent(keyId: string, address: string, epoch: string, points?: number): Promise<KeyCharge | { stale: true }>;
 }
 
 /** chargeKey's answer: the address is blocked (its decision; the key spent nothing), or the key's decision. */
-export type KeyCharge = { blocked: LimitDecision; key?: undefined } | { blocked?: undefined; key: LimitDecision };
+export type KeyCharge = { blocked: LimitDecision; key?: undefined } | { blocked?: undefined; key: KeyDecision };
 
 /** The two steps of chargeKey in turn, on any store. */
-async function chargeInTurn(perKey: RateLimiterStoreAbstract, failedAuth: RateLimiterStoreAbstract, keyId: string, address: string): Promise<KeyCharge> {
+async function chargeInTurn(perKey: RateLimiterStoreAbstract, failedAuth: RateLimiterStoreAbstract, keyId: string, address: string, points: number): Promise<KeyCharge> {
   const blocked = await isExhausted(failedAuth, address);
-  return blocked ? { blocked } : { key: await consume(perKey, keyId) };
+  return blocked ? { blocked } : { key: await consume(perKey, keyId, points) };
 }
 
 /**
@@ -171,24 +177,24 @@ function sqliteLimits(databasePath: string, perMinute: number): Limits {
   const perKey = new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute });
   const failedAuth = new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
   // Synchronous, so an API key's request spends no promise on its limiter unless the file is busy.
-  const chargeNow = (keyId: string, address: string): KeyCharge => {
+  const chargeNow = (keyId: string, address: string, points: number): KeyCharge => {
     const now = Date.now();
     const failed = client.prepare(LIVE_ROW).get(failedAuth.getKey(address), now) as Row | undefined;
     if (failed && failed.points > FAILED_AUTH_PER_WINDOW) return { blocked: { allowed: false, remaining: 0, resetSeconds: resetOf(failed, now) } };
-    const row = client.prepare(CONSUME).get(perKey.getKey(keyId), 1, now + WINDOW_SECONDS * 1000, now, now) as Row;
-    return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now) } };
+    const row = client.prepare(CONSUME).get(perKey.getKey(keyId), points, now + WINDOW_SECONDS * 1000, now, now) as Row;
+    return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now), consumed: row.points } };
   };
   return {
     kind: 'sqlite',
     perMinute,
     perKey,
     failedAuth,
-    chargeKey: (keyId, address) => {
+    chargeKey: (keyId, address, points = 1) => {
       try {
-        return Promise.resolve(chargeNow(keyId, address));
+        return Promise.resolve(chargeNow(keyId, address, points));
       } catch (err) {
         if (!isBusy(err)) return Promise.reject(unavailable(err));
-        return unlessBusy(async () => chargeNow(keyId, address)).catch((e: unknown) => Promise.reject(unavailable(e)));
+        return unlessBusy(async () => chargeNow(keyId, address, points)).catch((e: unknown) => Promise.reject(unavailable(e)));
       }
     },
     signInPerEmail: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_EMAIL }),
@@ -215,7 +221,7 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
     perMinute,
     perKey,
     failedAuth,
-    chargeKey: (keyId, address) => chargeInTurn(perKey, failedAuth, keyId, address),
+    chargeKey: (keyId, address, points = 1) => chargeInTurn(perKey, failedAuth, keyId, address, points),
     signInPerEmail: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_ADDRESS }),
     ping: async () => {
@@ -232,7 +238,7 @@ const loadRedis = (): typeof RedisClient => (createRequire(import.meta.url)('ior
  * chargeKey on Redis, atomic: KEYS[1] the address's failed-authentication counter, KEYS[2] the key's.
  * Blocked (more than ARGV[1] failures counted): {-1, the address's ms left}. Else the key's counter as
  * rate-limiter-flexible's RateLimiterRedis consumes it (a fixed window of ARGV[2] seconds from the
- * first point): {points consumed, ms left}. The same keys and values its get() and consume() read.
+ * first point), ARGV[4] points: {points consumed, ms left}. The same keys and values its get() and consume() read.
  * With ARGV[3] (an epoch): when KEYS[3] (the authentication epoch) holds another value, {-2, 0} and nothing
  * is charged: the caller's cached key must be read again first.
  */
@@ -241,7 +247,7 @@ if ARGV[3] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[3] then return {-2, 0} e
 local failed = tonumber(redis.call('get', KEYS[1]))
 if failed ~= nil and failed > tonumber(ARGV[1]) then return {-1, redis.call('pttl', KEYS[1])} end
 redis.call('set', KEYS[2], 0, 'EX', ARGV[2], 'NX')
-local consumed = redis.call('incrby', KEYS[2], 1)
+local consumed = redis.call('incrby', KEYS[2], ARGV[4])
 local ttl = redis.call('pttl', KEYS[2])
 if ttl == -1 then
   redis.call('expire', KEYS[2], ARGV[2])
@@ -292,14 +298,14 @@ function redisLimits(url: string, perMinute: number): Limits {
       throw unavailable(err);
     }
   };
-  const charge = async (keyId: string, address: string, epoch: string): Promise<KeyCharge | { stale: true }> => {
+  const charge = async (keyId: string, address: string, epoch: string, points = 1): Promise<KeyCharge | { stale: true }> => {
     const [consumed, ttl] = await ready(() =>
-      commands.ormiarChargeKey(failedAuth.getKey(address), perKey.getKey(keyId), AUTH_EPOCH_KEY, FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS, epoch),
+      commands.ormiarChargeKey(failedAuth.getKey(address), perKey.getKey(keyId), AUTH_EPOCH_KEY, FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS, epoch, points),
     );
     if (consumed === -2) return { stale: true };
     const resetSeconds = Math.max(1, Math.ceil(ttl / 1000));
     if (consumed < 0) return { blocked: { allowed: false, remaining: 0, resetSeconds } };
-    return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds } };
+    return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds, consumed } };
   };
   let connecting: Promise<void> | undefined;
   return {
@@ -308,7 +314,7 @@ function redisLimits(url: string, perMinute: number): Limits {
     perKey,
     failedAuth,
     // '' checks no epoch: never stale.
-    chargeKey: (keyId, address) => charge(keyId, address, '') as Promise<KeyCharge>,
+    chargeKey: (keyId, address, points) => charge(keyId, address, '', points) as Promise<KeyCharge>,
     authEpoch: {
       read: () => ready(() => commands.ormiarReadEpoch(AUTH_EPOCH_KEY, randomUUID())),
       bump: async () => {
@@ -364,11 +370,12 @@ export function redactUrl(url: string): string {
   }
 }
 
-function decision(res: RateLimiterRes, allowed: boolean): LimitDecision {
+function decision(res: RateLimiterRes, allowed: boolean): KeyDecision {
   return {
     allowed,
     remaining: res.remainingPoints,
     resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    consumed: res.consumedPoints,
   };
 }
 
@@ -381,10 +388,10 @@ const unlessBusy = <T>(op: () => Promise<T>): Promise<T> => retryWhileBusy(op, B
 /** A store failure as the contract's 503 SERVER_ERROR with Retry-After (nothing counted for sure). */
 const unavailable = (err: unknown) => storeUnavailable(1, err);
 
-/** Consumes one point; a refusal is a decision, not an exception. A failing store is a 503. */
-export async function consume(limiter: RateLimiterStoreAbstract, key: string): Promise<LimitDecision> {
+/** Consumes `points` (one by default); a refusal is a decision, not an exception. A failing store is a 503. */
+export async function consume(limiter: RateLimiterStoreAbstract, key: string, points = 1): Promise<KeyDecision> {
   try {
-    return decision(await unlessBusy(() => limiter.consume(key)), true);
+    return decision(await unlessBusy(() => limiter.consume(key, points)), true);
   } catch (err) {
     if (err instanceof RateLimiterRes) return decision(err, false);
     throw unavailable(err);
