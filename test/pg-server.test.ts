@@ -1,7 +1,9 @@
 // The server on PostgreSQL (DATABASE_URL), over real HTTP: one process in this test, then three server
-// processes on one database — limits exact across them, racing bookings (one 201, the rest 409, never a
-// 5xx), same-key creates once — and a write meeting a concurrent delete of a row it refers to.
+// processes on one database and Redis — limits exact across them, racing bookings (one 201, the rest 409, never a
+// 5xx), same-key creates once —, a server whose PostgreSQL goes away and comes back (API.md §6), and a
+// write meeting a concurrent delete of a row it refers to.
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPg } from '../src/db/pg/client';
@@ -11,8 +13,9 @@ import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
 import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
-import { createTestDatabase } from './helpers/pg';
+import { createTestDatabase, redisUrl } from './helpers/pg';
 import { spawnServer, stopAll } from './helpers/child';
+import { startPostgres } from './helpers/stores';
 
 const servers: TestServer[] = [];
 const children: ChildProcess[] = [];
@@ -38,7 +41,8 @@ async function fire(urls: string[], n: number, request: (i: number) => { path: s
 describe('one server process on PostgreSQL', () => {
   it('serves the API from PostgreSQL: CRUD, limits in the UNLOGGED table (150 → exactly 120), /readyz', async () => {
     const url = await createTestDatabase();
-    const srv = await startTestServer({ DATABASE_URL: url, DATABASE_PATH: tempDbPath('unused.sqlite') });
+    const unused = tempDbPath('unused.sqlite');
+    const srv = await startTestServer({ DATABASE_URL: url, DATABASE_PATH: unused });
     servers.push(srv);
     expect((await srv.call('GET', '/readyz')).status).toBe(200);
     const t = await srv.tenant('business');
@@ -55,11 +59,14 @@ describe('one server process on PostgreSQL', () => {
     const answers = await fire([srv.url], 150, () => ({ path: '/v1/bots', init: { headers: { authorization: `Bearer ${other.token}` } } }));
     expect(answers.filter((r) => r.status === 200)).toHaveLength(120);
     expect(answers.filter((r) => r.status === 429)).toHaveLength(30);
+    // DATABASE_PATH is ignored (API.md §6): no SQLite file, no counter file beside it.
+    expect(existsSync(unused)).toBe(false);
+    expect(existsSync(`${unused}-ratelimit`)).toBe(false);
   });
 });
 
-describe('three server processes on one PostgreSQL database', () => {
-  it('exact limits across them, racing bookings one 201 and the rest 409 (0 × 5xx), same-key creates once', async () => {
+describe('three server processes on one PostgreSQL database (+ Redis)', () => {
+  it('exact limits across them (10 of 10 windows), racing bookings one 201 and the rest 409 (0 × 5xx), same-key creates once', async () => {
     const url = await createTestDatabase();
     const db = openPg(url, { max: 2 });
     const deps = { store: createPgStore(db.pool), clock: systemClock };
@@ -70,17 +77,23 @@ describe('three server processes on one PostgreSQL database', () => {
     for (let i = 0; i < 40; i++) leadIds.push((await createLead(deps, client.id, { bot_id: bot.id, name: `Racer ${i}`, phone: '+14155550123' }, 'api')).id);
     const second = await createApiKey(deps, { client_id: client.id });
     const third = await createApiKey(deps, { client_id: client.id });
+    // A key per window: a new key is a new window.
+    const windows = [token];
+    for (let i = 1; i < 10; i++) windows.push((await createApiKey(deps, { client_id: client.id })).token);
     await deps.store.close();
 
+    // As deployed to scale out: PostgreSQL + Redis (the limiter's counters, and each process's cache of keys).
     const path = tempDbPath('unused.sqlite');
-    const urls = await Promise.all([0, 1, 2].map(() => spawnServer(path, children, { DATABASE_URL: url })));
+    const urls = await Promise.all([0, 1, 2].map(() => spawnServer(path, children, { DATABASE_URL: url, REDIS_URL: redisUrl() })));
     expect(new Set(urls).size).toBe(3);
     const auth = (tok: string) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
 
-    // 150 on one key over the three: exactly 120.
-    const burst = await fire(urls, 150, () => ({ path: '/v1/bots', init: { headers: auth(token) } }));
-    expect(burst.filter((r) => r.status === 200)).toHaveLength(120);
-    expect(burst.filter((r) => r.status === 429)).toHaveLength(30);
+    // 150 on one key over the three: exactly 120, in 10 of 10 windows.
+    for (const key of windows) {
+      const burst = await fire(urls, 150, () => ({ path: '/v1/bots', init: { headers: auth(key) } }));
+      expect(burst.filter((r) => r.status === 200)).toHaveLength(120);
+      expect(burst.filter((r) => r.status === 429)).toHaveLength(30);
+    }
 
     // 40 different leads of one bot racing for overlapping slots.
     const day = Date.UTC(2031, 0, 6);
@@ -106,6 +119,57 @@ describe('three server processes on one PostgreSQL database', () => {
     await check.close();
     // Three processes start (8–16 s each on this shared machine) before the checks run.
   }, 300_000);
+});
+
+describe('a server whose PostgreSQL goes away', () => {
+  it('answers 503 SERVER_ERROR with Retry-After on /v1 and /trpc, /readyz 503; back by itself; nothing acknowledged lost', async () => {
+    // A PostgreSQL of its own (the suite's is shared), durable so that a crash keeps what was committed.
+    const db = await startPostgres({ durable: true });
+    try {
+      const srv = await startTestServer({ DATABASE_URL: db.url });
+      servers.push(srv);
+      const t = await srv.tenant('business');
+      const kept = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Acknowledged' } });
+      expect(kept.status, kept.text).toBe(201);
+      expect((await srv.call('GET', '/readyz')).status).toBe(200);
+
+      // Immediate shutdown: every connection of the pool dropped at once.
+      db.proc.kill('SIGQUIT');
+      await new Promise((r) => db.proc.once('exit', r));
+      const trpcInput = encodeURIComponent(JSON.stringify({ lead_id: String(kept.body.id) }));
+      for (const res of [
+        await srv.call('GET', `/v1/leads/${String(kept.body.id)}`, { token: t.token }),
+        await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Never stored' } }),
+        // No key: the failed-authentication counter lives in the database too (no REDIS_URL).
+        await srv.call('GET', '/v1/bots'),
+      ]) {
+        expectError(res, 503, 'SERVER_ERROR');
+        expect(Number(res.headers.get('retry-after')), res.text).toBeGreaterThanOrEqual(1);
+      }
+      const viaTrpc = await srv.call('GET', `/trpc/leads.get?input=${trpcInput}`, { token: t.token });
+      expect(viaTrpc.status, viaTrpc.text).toBe(503);
+      expect(Number(viaTrpc.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(viaTrpc.body.error.data.error.code).toBe('SERVER_ERROR');
+      const ready = await srv.call('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toEqual({ status: 'unavailable' });
+      expect((await srv.call('GET', '/healthz')).status).toBe(200);
+
+      // The database comes back on the same port: the server serves again without being touched.
+      await db.restart();
+      const deadline = Date.now() + 30_000;
+      while ((await srv.call('GET', '/readyz')).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect((await srv.call('GET', '/readyz')).status).toBe(200);
+      const read = await srv.call('GET', `/v1/leads/${String(kept.body.id)}`, { token: t.token });
+      expect(read.status, read.text).toBe(200);
+      expect(read.body).toMatchObject({ name: 'Acknowledged' });
+      const list = await srv.call('GET', '/v1/leads?limit=100', { token: t.token });
+      expect((list.body.data as { name: string }[]).map((l) => l.name)).toEqual(['Acknowledged']);
+    } finally {
+      await db.stop();
+    }
+    // Starts, kills and restarts a PostgreSQL server of its own.
+  }, 120_000);
 });
 
 /** Transactions run again after a foreign-key violation, as ormiar_db_busy_retries_total counts them (this process's). */
