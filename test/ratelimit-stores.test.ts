@@ -166,6 +166,16 @@ describe('start-up checks every store', () => {
     expect(run.stderr).toContain(`rate limiter's store (Redis at ${url}`);
   });
 
+  it('a PostgreSQL that does not answer: one line naming it (password hidden), exit 1, never listening', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const run = await runMainToExit({ DATABASE_URL: 'postgres://ormiar:s3cret-pw@127.0.0.1:1/ormiar', DATABASE_PATH: tempDbPath() });
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('listening');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('the database (PostgreSQL at postgres://ormiar:***@127.0.0.1:1/ormiar) does not answer');
+    expect(run.stderr).not.toContain('s3cret-pw');
+  });
+
   it('a folder where the SQLite counter file belongs: one line, exit 1', async () => {
     const path = tempDbPath();
     mkdirSync(`${path}-ratelimit`);
