@@ -3,7 +3,8 @@
 // - PostgreSQL (DATABASE_URL without REDIS_URL): RateLimiterPostgres, one atomic upsert per consume on an
 //   UNLOGGED table (drizzle/pg) — no WAL for a write that every request makes;
 // - SQLite (neither): RateLimiterSQLite in a file of its own beside the database.
-// A store that fails answers 503 SERVER_ERROR with Retry-After (never 500), and /readyz says so.
+// A store that fails answers 503 SERVER_ERROR with Retry-After (never 500), and /readyz says so. The SQL
+// of the two database stores is in their adapters (src/db/sqlite/limiter.ts, src/db/pg/limiter.ts).
 //
 // SQLite: every request writes its key's counter, so with several processes (WORKERS=N, or two
 // deployments on one file) those writes meet at SQLite's write lock. With busy_timeout, a process that
@@ -11,7 +12,6 @@
 // no more than one process did (1.00×, wrk, side by side). So the limiter's connection has
 // busy_timeout = 0: a busy write throws at once, and the request yields to the event loop and tries
 // again, while the process goes on serving others.
-import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis as RedisClient } from 'ioredis';
@@ -23,7 +23,9 @@ import {
   RateLimiterSQLite,
   type RateLimiterStoreAbstract,
 } from 'rate-limiter-flexible';
+import { touchPgCounter } from '../db/pg/limiter';
 import { BUSY_DEADLINE_MS, isBusy, retryWhileBusy } from '../db/sqlite/busy';
+import { limiterPath, sqliteCounters, type CounterRow } from '../db/sqlite/limiter';
 import { storeUnavailable } from '../lib/errors';
 import { countBusyRetry } from '../lib/metrics';
 
@@ -99,89 +101,33 @@ async function chargeInTurn(perKey: RateLimiterStoreAbstract, failedAuth: RateLi
   return blocked ? { blocked } : { key: await consume(perKey, keyId, points) };
 }
 
-/**
- * The store client handed to RateLimiterSQLite: the same connection, but statements are prepared
- * once (the library calls prepare() on every consume), and its one-statement upsert runs without a
- * BEGIN/COMMIT wrapper — a single INSERT … ON CONFLICT … RETURNING is atomic on its own in SQLite.
- */
-function storeClient(connection: () => Database.Database) {
-  const statements = new Map<string, Database.Statement>();
-  return {
-    prepare(source: string): Database.Statement {
-      let statement = statements.get(source);
-      if (!statement) {
-        statement = connection().prepare(source);
-        statements.set(source, statement);
-      }
-      return statement;
-    },
-    transaction<T>(fn: () => T): () => T {
-      return fn;
-    },
-  };
-}
-
-/** Where the counters of the database file at `path` live: a small file of their own beside it. */
-export const limiterPath = (path: string): string => `${path}-ratelimit`;
-
-/**
- * The SQLite store: a small file of its own beside the database (`<DATABASE_PATH>-ratelimit`), shared by
- * every process on that database, never sleeping on a busy lock. Kept out of the main file because every
- * request writes a counter: in the main file each of those commits appended a page to its WAL and every
- * thousandth ran a checkpoint (with an fsync) into a gigabyte file, on the request's event loop. Counters
- * are not business data, so this file runs with synchronous=OFF: an OS crash may lose the last counts (a
- * key gets a few requests back), never a lead. An in-memory database (tests, one process) gets in-memory
- * counters.
- */
-function sqliteLimiterFile(databasePath: string): Database.Database {
-  // Set-up waits for the lock like any connection (better-sqlite3's default 5 s timeout): processes
-  // that start together (WORKERS=N) may create the file at once.
-  const store = new Database(databasePath === ':memory:' ? ':memory:' : limiterPath(databasePath));
-  store.pragma('journal_mode = WAL');
-  store.pragma('synchronous = OFF');
-  // rate-limiter-flexible's RateLimiterSQLite table, created here (synchronously) rather than by the
-  // library (asynchronously, so an early consume() could reject with "Table is not created yet").
-  store.exec('CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, points INTEGER NOT NULL DEFAULT 0, expire INTEGER)');
-  store.pragma('busy_timeout = 0');
-  return store;
-}
+export { limiterPath };
 
 // A key no limiter uses (prefixes are `key` and `auth`): readiness writes it to prove the store takes writes.
 const PING_KEY = 'ping';
 const common = { tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS } as const;
 
-/**
- * chargeKey on SQLite, synchronously: the address's failed-authentication counter as
- * RateLimiterSQLite's get() reads it, then (unless it is over its points in a live window) one point of
- * the key's window by the library's own upsert. No promise is spent unless the file is busy. (One
- * `INSERT … SELECT … WHERE NOT EXISTS` doing both costs more than the two: SQLite copies a SELECT that
- * reads the table it inserts into through a temporary table.)
- */
-const LIVE_ROW = 'SELECT points, expire FROM rate_limits WHERE key = ? AND (expire > ? OR expire IS NULL)';
-const CONSUME = `INSERT INTO rate_limits (key, points, expire) VALUES (?, ?, ?)
-  ON CONFLICT(key) DO UPDATE SET
-    points = CASE WHEN expire IS NULL OR expire > ? THEN points + excluded.points ELSE excluded.points END,
-    expire = CASE WHEN expire IS NULL OR expire > ? THEN expire ELSE excluded.expire END
-  RETURNING points, expire`;
-
-type Row = { points: number; expire: number | null };
 /** The library's msBeforeNext (-1 for a window without expiry) as the decision's seconds. */
-const resetOf = (row: Row, now: number) => Math.max(1, Math.ceil((row.expire === null ? -1 : Math.max(row.expire - now, 0)) / 1000));
+const resetOf = (row: CounterRow, now: number) => Math.max(1, Math.ceil((row.expire === null ? -1 : Math.max(row.expire - now, 0)) / 1000));
 
 function sqliteLimits(databasePath: string, perMinute: number): Limits {
-  // Opened on first use, so processes that never limit (the admin CLI) leave no file behind.
-  let file: Database.Database | undefined;
-  const connection = () => (file ??= sqliteLimiterFile(databasePath));
-  const client = storeClient(connection);
-  const options = { ...common, storeClient: client, storeType: 'better-sqlite3' as const };
+  // The counters' file is opened on first use, so processes that never limit (the admin CLI) leave no file behind.
+  const counters = sqliteCounters(databasePath);
+  const options = { ...common, storeClient: counters.storeClient, storeType: 'better-sqlite3' as const };
   const perKey = new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute });
   const failedAuth = new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
-  // Synchronous, so an API key's request spends no promise on its limiter unless the file is busy.
+  /**
+   * chargeKey on SQLite, synchronously, so an API key's request spends no promise on its limiter unless the
+   * file is busy: the address's failed-authentication counter as RateLimiterSQLite's get() reads it, then
+   * (unless it is over its points in a live window) `points` of the key's window by the library's own
+   * upsert. (One `INSERT … SELECT … WHERE NOT EXISTS` doing both costs more than the two: SQLite copies a
+   * SELECT that reads the table it inserts into through a temporary table.)
+   */
   const chargeNow = (keyId: string, address: string, points: number): KeyCharge => {
     const now = Date.now();
-    const failed = client.prepare(LIVE_ROW).get(failedAuth.getKey(address), now) as Row | undefined;
+    const failed = counters.liveRow(failedAuth.getKey(address), now);
     if (failed && failed.points > FAILED_AUTH_PER_WINDOW) return { blocked: { allowed: false, remaining: 0, resetSeconds: resetOf(failed, now) } };
-    const row = client.prepare(CONSUME).get(perKey.getKey(keyId), points, now + WINDOW_SECONDS * 1000, now, now) as Row;
+    const row = counters.consume(perKey.getKey(keyId), points, now + WINDOW_SECONDS * 1000, now);
     return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now), consumed: row.points } };
   };
   return {
@@ -199,15 +145,8 @@ function sqliteLimits(databasePath: string, perMinute: number): Limits {
     },
     signInPerEmail: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_ADDRESS }),
-    ping: () =>
-      unlessBusy(async () => {
-        connection()
-          .prepare('INSERT INTO rate_limits (key, points, expire) VALUES (?, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0')
-          .run(PING_KEY);
-      }),
-    close: async () => {
-      file?.close();
-    },
+    ping: () => unlessBusy(async () => counters.touch(PING_KEY)),
+    close: async () => counters.close(),
   };
 }
 
@@ -224,9 +163,7 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
     chargeKey: (keyId, address, points = 1) => chargeInTurn(perKey, failedAuth, keyId, address, points),
     signInPerEmail: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_ADDRESS }),
-    ping: async () => {
-      await pool.query('INSERT INTO rate_limits (key, points, expire) VALUES ($1, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0', [PING_KEY]);
-    },
+    ping: () => touchPgCounter(pool, PING_KEY),
     close: async () => undefined,
   };
 }
