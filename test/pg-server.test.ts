@@ -150,6 +150,12 @@ describe('a server whose PostgreSQL goes away', () => {
       expect(viaTrpc.status, viaTrpc.text).toBe(503);
       expect(Number(viaTrpc.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(viaTrpc.body.error.data.error.code).toBe('SERVER_ERROR');
+      // The body is the one the OpenAPI document shows for 503.
+      const documented = (await srv.call('GET', '/v1/openapi.json')).body.paths['/v1/leads/{lead_id}'].get.responses['503'];
+      const answered = await srv.call('GET', `/v1/leads/${String(kept.body.id)}`, { token: t.token });
+      expect(Object.values(documented.content['application/json'].examples as Record<string, { value: { error: { message: string } } }>)[0]?.value.error.message).toBe(
+        answered.body.error.message,
+      );
       const ready = await srv.call('GET', '/readyz');
       expect(ready.status).toBe(503);
       expect(ready.body).toEqual({ status: 'unavailable' });
