@@ -1,13 +1,14 @@
 // The admin CLI as users run it: a child process (the CLI bundled from src/cli/main.ts, test/helpers/entry.ts) on a temp database file that a
 // real server shares, so what the CLI writes is checked through /v1 over real HTTP.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
 import { dbAll, dbCount, dbGet } from './helpers/db';
 import { onPostgres, sharedDatabase } from './helpers/engine';
-import { expectError, startTestServer, type TestServer } from './helpers/harness';
+import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
 import { cliArgs } from './helpers/entry';
 
 /** How many rows match `cond`, as an aggregate both engines read alike (0 when none). */
@@ -28,11 +29,16 @@ let file: string;
 let srv: TestServer;
 
 function cli(...args: string[]): Promise<Run> {
+  return cliWith([...args, '--db', file], {});
+}
+
+/** The CLI with exactly these arguments (no --db added), `env` over the test's environment. */
+function cliWith(args: string[], env: Record<string, string | undefined>): Promise<Run> {
   return new Promise((done, fail) => {
     // LOG_LEVEL=trace: whatever the CLI logs must still stay off stdout.
-    const child = spawn(process.execPath, [...cliArgs(), ...args, '--db', file], {
+    const child = spawn(process.execPath, [...cliArgs(), ...args], {
       cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'trace' },
+      env: { ...process.env, LOG_LEVEL: 'trace', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -118,6 +124,17 @@ describe('admin CLI', () => {
     const refused = await srv.call('GET', '/v1/bots', { token: key.token });
     expectError(refused, 401, 'UNAUTHORIZED');
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  }, SLOW);
+
+  it('without --db opens DATABASE_URL when it is set (DATABASE_PATH ignored), else DATABASE_PATH', async () => {
+    const elsewhere = tempDbPath('not-this.sqlite');
+    // API.md §6: --db defaults to DATABASE_URL, else DATABASE_PATH.
+    const env = onPostgres() ? { DATABASE_URL: file, DATABASE_PATH: elsewhere } : { DATABASE_URL: undefined, DATABASE_PATH: file };
+    const run = await cliWith(['clients', 'create', '--name', 'By default', '--plan', 'business', '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const { id } = JSON.parse(run.stdout) as { id: string };
+    expect(await dbGet(srv, 'SELECT name FROM clients WHERE id = ?', id)).toEqual({ name: 'By default' });
+    expect(existsSync(elsewhere)).toBe(false);
   }, SLOW);
 
   it('fails with exit code 1 and one line on stderr', async () => {

@@ -132,6 +132,49 @@ describe('unpaired surrogates (defect 6)', () => {
   });
 });
 
+describe('NUL characters (U+0000)', () => {
+  // PostgreSQL's text cannot hold U+0000: there the driver's error was a 500 while SQLite stored it.
+  // Refused alike on both engines, wherever a string comes in.
+  const raw = (json: string, path = '/v1/leads', method = 'POST', token = t.token) =>
+    srv.call(method, path, { token, rawBody: json, headers: { 'content-type': 'application/json' } });
+
+  it('are refused with 400 and the path in bodies, path ids and query filters, on /v1 and /trpc, and nothing is stored', async () => {
+    const before = await count('leads');
+    const cases: [string, string][] = [
+      [`{"bot_id":"${t.botId}","name":"A\\u0000B"}`, 'name'],
+      [`{"bot_id":"${t.botId}","name":"ok","interest":"\\u0000"}`, 'interest'],
+      [`{"bot_id":"${t.botId}","name":"ok","metadata":{"k":"v\\u0000"}}`, 'metadata.k'],
+      [`{"bot_id":"${t.botId}","name":"ok","metadata":{"k\\u0000":"v"}}`, 'metadata.k\u0000'],
+      [`{"bot_id":"${t.botId}\\u0000","name":"ok"}`, 'bot_id'],
+    ];
+    for (const [body, path] of cases) {
+      const res = await raw(body);
+      expectError(res, 400, 'BAD_REQUEST');
+      expect(res.body.error.issues?.[0]?.path, res.text).toBe(path);
+    }
+    const trpc = await raw(`{"bot_id":"${t.botId}","name":"A\\u0000B"}`, '/trpc/leads.create');
+    expect(trpc.status, trpc.text).toBe(400);
+    expect(trpc.body.error.data.error.issues[0].path).toBe('name');
+    expect(await count('leads')).toBe(before);
+
+    const lead = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Clean' } });
+    expect(lead.status, lead.text).toBe(201);
+    expectError(await raw('{"name":"x\\u0000"}', `/v1/leads/${lead.body.id}`, 'PATCH'), 400, 'BAD_REQUEST');
+    expect((await srv.call('GET', `/v1/leads/${lead.body.id}`, { token: t.token })).body.name).toBe('Clean');
+    // Ids and filters reach the database as text too.
+    for (const path of [`/v1/leads/${lead.body.id}%00`, `/v1/leads?bot_id=${t.botId}%00`, '/v1/calendar/appointments/appt_%00', '/v1/webhooks/endpoints/we_%00']) {
+      const res = await srv.call('GET', path, { token: t.token });
+      expectError(res, 400, 'BAD_REQUEST');
+    }
+    expectError(await raw('{"url":"https://8.8.8.8/hook","description":"x\\u0000"}', '/v1/webhooks/endpoints'), 400, 'BAD_REQUEST');
+    const appointment = await raw(`{"lead_id":"${String(lead.body.id)}","starts_at":"2031-01-06T10:00:00Z","ends_at":"2031-01-06T11:00:00Z","notes":"\\u0000"}`, '/v1/calendar/appointments');
+    expectError(appointment, 400, 'BAD_REQUEST');
+    // The internal admin procedures go through the same check.
+    const admin = await raw('{"name":"a\\u0000","plan":"starter"}', '/trpc/admin.clients.create', 'POST', INTERNAL_TOKEN);
+    expect(admin.status, admin.text).toBe(400);
+  });
+});
+
 describe('metadata keys (defect 6)', () => {
   it('keys that name Object.prototype members are stored and returned exactly; merged and removed by PATCH', async () => {
     const metadata = { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v', 'a.b': 'dot', '': undefined };

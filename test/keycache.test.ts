@@ -53,6 +53,32 @@ describe('cached API keys on Redis', () => {
     expect((await bots(t.token)).status).toBe(200);
   });
 
+  it('a /trpc batch on a key cached under an old epoch: read again once per call, then charged once per call', async () => {
+    const t = await srv.tenant('business');
+    const consumed = async () => (await srv.deps.limits.perKey.get(t.keyId))?.consumedPoints;
+    const input = encodeURIComponent(JSON.stringify({ 0: {}, 1: {}, 2: {} }));
+    const batch = async () => {
+      const res = await srv.call('GET', `/trpc/bots.list,bots.list,bots.list?batch=1&input=${input}`, { token: t.token });
+      return { res, calls: (res.body as { error?: { data: { httpStatus: number } } }[]).map((r) => r.error?.data.httpStatus ?? 200) };
+    };
+    expect((await batch()).calls).toEqual([200, 200, 200]);
+    expect(await consumed()).toBe(3);
+    // A new epoch, nothing else changed: the charge finds it out of date (nothing charged), each call reads
+    // the key again, and the three are charged again together.
+    await redis.set(AUTH_EPOCH_KEY, `test-${Date.now()}`);
+    const again = await batch();
+    expect(again.calls).toEqual([200, 200, 200]);
+    expect(again.res.headers.get('x-ratelimit-remaining')).toBe('114');
+    expect(await consumed()).toBe(6);
+    // Downgraded elsewhere: every call 403, with no rate-limit fields, and nothing charged.
+    await srv.deps.store.clients.setPlan(t.clientId, 'starter');
+    await redis.set(AUTH_EPOCH_KEY, `test-${Date.now()}`);
+    const refused = await batch();
+    expect(refused.calls).toEqual([403, 403, 403]);
+    expect(refused.res.headers.get('ratelimit')).toBeNull();
+    expect(await consumed()).toBe(6);
+  });
+
   it('a cached key is read again before a 403: an upgrade is never refused from the cache', async () => {
     const t = await srv.tenant('business');
     expect((await bots(t.token)).status).toBe(200);

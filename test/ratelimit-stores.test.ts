@@ -55,6 +55,25 @@ describe.each(['sqlite', 'postgres', 'redis'] as const)('%s store', (kind) => {
       expect(decisions.filter((d) => !d.allowed).every((d) => d.remaining === 0 && d.resetSeconds >= 1)).toBe(true);
     }
   });
+
+  it('charges a /trpc batch of N calls as N points at once, exact across three processes: the counts handed out are 1…150, each once', async () => {
+    const limits = await threeProcesses(kind);
+    cleanups.push(() => Promise.all(limits.map((l) => l.close())));
+    await Promise.all(limits.map((l) => l.ping()));
+    for (let window = 0; window < 3; window++) {
+      const key = `b${window}-${Math.random()}`;
+      // 30 batches of 5 calls (src/http/context.ts charges a batch's calls in one chargeKey of N points).
+      const charges = await Promise.all(Array.from({ length: 30 }, (_, i) => (limits[i % 3] as Limits).chargeKey(key, '127.0.0.9', 5)));
+      const decisions = charges.map((c) => {
+        if (c.blocked) throw new Error('an address with no failed authentications was blocked');
+        return c.key;
+      });
+      // Each batch got the counts consumed − 4 … consumed: no two batches share one, none is skipped.
+      const counts = decisions.flatMap((d) => [0, 1, 2, 3, 4].map((k) => d.consumed - 4 + k)).sort((a, b) => a - b);
+      expect(counts).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+      for (const d of decisions) expect(d).toMatchObject({ allowed: d.consumed <= 120, remaining: Math.max(120 - d.consumed, 0) });
+    }
+  });
 });
 
 const servers: TestServer[] = [];
@@ -145,6 +164,16 @@ describe('start-up checks every store', () => {
     expect(run.stdout).not.toContain('listening');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain(`rate limiter's store (Redis at ${url}`);
+  });
+
+  it('a PostgreSQL that does not answer: one line naming it (password hidden), exit 1, never listening', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const run = await runMainToExit({ DATABASE_URL: 'postgres://ormiar:s3cret-pw@127.0.0.1:1/ormiar', DATABASE_PATH: tempDbPath() });
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('listening');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('the database (PostgreSQL at postgres://ormiar:***@127.0.0.1:1/ormiar) does not answer');
+    expect(run.stderr).not.toContain('s3cret-pw');
   });
 
   it('a folder where the SQLite counter file belongs: one line, exit 1', async () => {

@@ -13,9 +13,10 @@ import { systemClock } from '../src/lib/time';
 import { createApiKey, createBot, createClient, TOKEN_PREFIX } from '../src/services/clients';
 import { dbCount } from './helpers/db';
 import { sharedDatabase } from './helpers/engine';
-import { expectError, startTestServer, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
+import { expectError, INTERNAL_TOKEN, startTestServer, untypedTrpcClient, trpcOutcome, type ApiResponse, type TestServer } from './helpers/harness';
 import { spawnServer, stopAll } from './helpers/child';
 import { randomId } from './helpers/operations';
+import { redisUrl } from './helpers/pg';
 import { startRedis } from './helpers/stores';
 
 const servers: TestServer[] = [];
@@ -132,6 +133,56 @@ describe('per key', () => {
   });
 });
 
+/** A GET batch of /trpc calls (httpBatchLink's request): `calls` are [path, input] in batch order. */
+function batchPath(calls: [string, unknown][]): string {
+  const input = Object.fromEntries(calls.map(([, value], i) => [String(i), value]));
+  return `/trpc/${calls.map(([path]) => path).join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
+}
+
+/** Each call's outcome in a batch's body: its data, or its HTTP status and contract code. */
+const outcomes = (body: unknown) =>
+  (body as { result?: unknown; error?: { data: { httpStatus: number; error: { code: string } } } }[]).map((r) =>
+    r.error ? `${r.error.data.httpStatus} ${r.error.data.error.code}` : 'ok',
+  );
+
+// A batch's calls are charged in one limiter operation (src/http/keyCharges.ts); each still counts one
+// point, in batch order, and calls refused before their charge (no such procedure, ill-formed input)
+// count none. On the data engine's store and on Redis (one script there, with the key cache's epoch).
+describe.each(['the data engine', 'Redis'] as const)('a /trpc batch on an API key, counters on %s', (store) => {
+  it('counts each charged call once: with 4 of 6 left, 5 charged calls of 7 → the first 4 answered, the 5th 429; the counter exact', async () => {
+    const srv = await server({ ORMIAR_RATE_LIMIT_PER_MINUTE: '6', ...(store === 'Redis' ? { REDIS_URL: redisUrl() } : {}) });
+    expect(srv.deps.limits.kind).toBe(store === 'Redis' ? 'redis' : srv.engine);
+    const t = await srv.tenant('business');
+    const consumed = async () => (await srv.deps.limits.perKey.get(t.keyId))?.consumedPoints;
+    const list: [string, unknown] = ['bots.list', {}];
+    // Two calls in one batch: two points; the headers as after the second of two requests.
+    const first = await srv.call('GET', batchPath([list, list]), { token: t.token });
+    expect(first.status).toBe(200);
+    expect(outcomes(first.body)).toEqual(['ok', 'ok']);
+    expect(rateHeaders(first, 6).remaining).toBe(4);
+    expect(first.headers.has('retry-after')).toBe(false);
+    expect(await consumed()).toBe(2);
+
+    const answer = await srv.call('GET', batchPath([list, ['nope.nothing', {}], list, ['bots.list', JSON.parse('{"__proto__": 1}')], list, list, list]), { token: t.token });
+    expect(answer.status).toBe(207);
+    expect(outcomes(answer.body)).toEqual(['ok', '404 NOT_FOUND', 'ok', '400 BAD_REQUEST', 'ok', 'ok', '429 RATE_LIMITED']);
+    expect(rateHeaders(answer, 6).remaining).toBe(0);
+    const retry = Number(answer.headers.get('retry-after'));
+    expect(retry >= 1 && retry <= 60, `Retry-After ${String(answer.headers.get('retry-after'))}`).toBe(true);
+    // 2 + the five charged calls (the refused one counts, as a refused request does).
+    expect(await consumed()).toBe(7);
+
+    const over = await srv.call('GET', '/v1/bots', { token: t.token });
+    expectError(over, 429, 'RATE_LIMITED');
+    expect(await consumed()).toBe(8);
+    // A batch with no point left: every charged call 429, each counted.
+    const none = await srv.call('GET', batchPath([list, list, list]), { token: t.token });
+    expect(none.status).toBe(429);
+    expect(outcomes(none.body)).toEqual(['429 RATE_LIMITED', '429 RATE_LIMITED', '429 RATE_LIMITED']);
+    expect(await consumed()).toBe(11);
+  });
+});
+
 /** A GET from a chosen loopback address (the server listens on 127.0.0.1; Linux routes all of 127/8 to lo). */
 function getFrom(localAddress: string, url: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -204,16 +255,19 @@ afterAll(async () => {
 
 
 describe('two server processes sharing one database', () => {
-  it('count one budget: a burst of 150 split across both gets exactly 120 successes', async () => {
+  it('count one budget: a burst of 150 split across both gets exactly 120 successes, and so do 15 /trpc batches of 10', async () => {
     const shared = await sharedDatabase({ name: 'shared.sqlite' });
     const opened = await openStore(shared.db);
     const deps = { store: opened.store, clock: systemClock };
     const client = await createClient(deps, { name: 'Shared', plan: 'business' });
     await createBot(deps, { client_id: client.id, name: 'Desk' });
     const { token } = await createApiKey(deps, { client_id: client.id });
+    const batchKey = await createApiKey(deps, { client_id: client.id, name: 'batches' });
     await opened.store.close();
 
-    const urls = await Promise.all([spawnServer(shared.db, children), spawnServer(shared.db, children)]);
+    // The service token only turns /trpc on (unset, it refuses every call); the batches below use an API key.
+    const env = { ORMIAR_INTERNAL_TOKEN: INTERNAL_TOKEN };
+    const urls = await Promise.all([spawnServer(shared.db, children, env), spawnServer(shared.db, children, env)]);
     expect(new Set(urls).size).toBe(2);
     const answers = await burst(urls, token);
     expectExactBurst(answers, 120);
@@ -243,6 +297,20 @@ describe('two server processes sharing one database', () => {
       `two processes: ${answers.filter((r) => r.status === 200).length} × 200, ${answers.filter((r) => r.status === 429).length} × 429 ` +
         `(per process: ${byServer.map((p) => `${p.filter((r) => r.status === 200).length}/${p.length}`).join(', ')})`,
     );
+
+    // Another key, in /trpc batches of 10 (each charged in one operation of 10 points): 15 concurrent
+    // batches across both processes, 150 calls, get exactly 120 answers.
+    const path = batchPath(Array.from({ length: 10 }, (): [string, unknown] => ['bots.list', {}]));
+    const batches = await Promise.all(
+      Array.from({ length: 15 }, async (_, i) => {
+        const res = await fetch(`${urls[i % 2]}${path}`, { headers: { authorization: `Bearer ${batchKey.token}` } });
+        return outcomes(await res.json());
+      }),
+    );
+    const calls = batches.flat();
+    expect({ ok: calls.filter((o) => o === 'ok').length, limited: calls.filter((o) => o === '429 RATE_LIMITED').length }).toEqual({ ok: 120, limited: 30 });
+    // Within a batch the calls past the limit are its last ones.
+    for (const b of batches) expect(b).toEqual([...b].sort((x, y) => (x === 'ok' ? 0 : 1) - (y === 'ok' ? 0 : 1)));
     // Two server processes start first (8–16 s each on a shared machine).
   }, 150_000);
 });

@@ -11,8 +11,9 @@ import type { Context, Principal, TransportHooks } from '../trpc/context';
 import { CLIENT_HEADER } from '../trpc/procedures';
 import { dashboardHooks, isDashboardCall, sessionPrincipal } from './dashboardSession';
 import { keyAuthenticator, type AuthenticatedKey } from './keyCache';
+import { chargeGate, type ChargeAsk } from './keyCharges';
 import { clientAddress, noteCaller } from './observe';
-import { consume, isExhausted, type LimitDecision } from './ratelimit';
+import { consume, isExhausted, type KeyCharge, type LimitDecision } from './ratelimit';
 import { requestIdOf } from './requestId';
 
 /** rest: /v1 (API keys only) · trpc: /trpc (API keys, the service token, dashboard sessions). */
@@ -24,6 +25,11 @@ export interface HttpContextInput {
   surface: Surface;
   /** Input the adapter could not read (a malformed REST body); raised after authentication. */
   inputError?: AppError | undefined;
+  /**
+   * /trpc: the number of calls of a batch, when more than one; their API-key charges are then made
+   * together (src/http/keyCharges.ts) and the dispatcher reports each call's end (transport.callFinished).
+   */
+  calls?: number | undefined;
 }
 
 export type HttpContextFactory = (input: HttpContextInput) => Promise<Context>;
@@ -101,7 +107,7 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
     return { kind: 'apiKey', clientId: found.clientId, keyId: found.keyId, plan: found.plan };
   }
 
-  return async ({ req, res, surface, inputError }) => {
+  return async ({ req, res, surface, inputError, calls }) => {
     const idempotencyKey = req.headers['idempotency-key'];
     /** The 429 of an address blocked for failed authentications (no rate-limit fields: nothing was charged). */
     const blockedAddress = (d: LimitDecision) => {
@@ -117,29 +123,62 @@ export function createHttpContextFactory(deps: AppDeps): HttpContextFactory {
       if (seen.key) seen.key = { ...seen.key, epoch: undefined };
       return fresh;
     };
+    /**
+     * Charges the calls of `asks` (one call, or a batch's calls in batch order) to the key, one point
+     * each, in one limiter operation; settles each ask as its own charge would have: undefined (charged,
+     * allowed), the 429 (over the limit, or the address blocked: nothing charged), or the principal
+     * read again (the key came from an out-of-date cache: nothing charged, decided again).
+     */
+    async function charge(asks: ChargeAsk<Principal | undefined>[]): Promise<void> {
+      const n = asks.length;
+      const keyId = asks[0]?.keyId ?? '';
+      // One principal per request, so one key; a batch's calls all name it.
+      if (asks.some((a) => a.keyId !== keyId)) {
+        for (const a of asks) chargeAll([a]);
+        return;
+      }
+      let result: KeyCharge | { stale: true };
+      try {
+        const epoch = seen.key?.epoch;
+        result = epoch !== undefined && limits.authEpoch ? await limits.authEpoch.chargeIfCurrent(keyId, clientAddress(req), epoch, n) : await limits.chargeKey(keyId, clientAddress(req), n);
+      } catch (err) {
+        for (const a of asks) a.reject(err);
+        return;
+      }
+      // The key was read before a change to keys or plans: nothing charged; each call reads it again and
+      // decides on that.
+      if ('stale' in result) {
+        for (const a of asks) {
+          gate?.reopen(a.index);
+          a.resolve(readAgain(seen.key));
+        }
+        return;
+      }
+      if (result.blocked) {
+        for (const a of asks) a.reject(blockedAddress(result.blocked));
+        return;
+      }
+      // The headers the last of n single charges would have set: what remains after all of them.
+      const decision = result.key;
+      setRateLimitHeaders(res, limits.perMinute, decision);
+      for (const [k, a] of asks.entries()) {
+        // This call is the window's (consumed − n + k + 1)-th request.
+        if (decision.consumed - n + k + 1 <= limits.perMinute) {
+          a.resolve(undefined);
+          continue;
+        }
+        countLimiterRefusal('key');
+        res.setHeader('Retry-After', String(decision.resetSeconds));
+        a.reject(new AppError('RATE_LIMITED', `Rate limit exceeded: ${limits.perMinute} requests per minute per key`));
+      }
+    }
+    /** Whatever goes wrong while charging is each waiting call's error (settled calls stay as they are). */
+    const chargeAll = (asks: ChargeAsk<Principal | undefined>[]) => void charge(asks).catch((err: unknown) => asks.forEach((a) => a.reject(err)));
+    const gate = calls !== undefined && calls > 1 ? chargeGate(calls, chargeAll) : undefined;
     const transport: TransportHooks = {
       setHeader: (name, value) => res.setHeader(name, value),
-      async chargeKey(keyId) {
-        const epoch = seen.key?.epoch;
-        let charge;
-        if (epoch !== undefined && limits.authEpoch) {
-          charge = await limits.authEpoch.chargeIfCurrent(keyId, clientAddress(req), epoch);
-          // The key was read before a change to keys or plans: nothing charged; read it again and let
-          // the caller decide on that.
-          if ('stale' in charge) return readAgain(seen.key);
-        } else {
-          charge = await limits.chargeKey(keyId, clientAddress(req));
-        }
-        if (charge.blocked) throw blockedAddress(charge.blocked);
-        const decision = charge.key;
-        setRateLimitHeaders(res, limits.perMinute, decision);
-        if (!decision.allowed) {
-          countLimiterRefusal('key');
-          res.setHeader('Retry-After', String(decision.resetSeconds));
-          throw new AppError('RATE_LIMITED', `Rate limit exceeded: ${limits.perMinute} requests per minute per key`);
-        }
-        return undefined;
-      },
+      chargeKey: (keyId, call) => (gate && call !== undefined ? gate.ask(call, keyId) : new Promise((resolve, reject) => chargeAll([{ index: 0, keyId, resolve, reject }]))),
+      callFinished: gate ? (call) => gate.finished(call) : undefined,
       recheck: () => (seen.key?.epoch === undefined ? Promise.resolve(undefined) : readAgain(seen.key)),
       async refuseIfBlocked() {
         const blocked = await isExhausted(limits.failedAuth, clientAddress(req));

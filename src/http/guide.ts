@@ -29,6 +29,13 @@ export const ERROR_WHEN: Record<ErrorCode, string> = {
   SERVER_ERROR: 'Anything unexpected; logged with its request id',
 };
 
+/**
+ * 503: the same code as 500, a temporary refusal rather than a failure (src/lib/errors.ts storeUnavailable).
+ * Every operation can answer it; the document lists it beside 500.
+ */
+export const UNAVAILABLE_WHEN =
+  'Temporarily unavailable: the database or the rate limiter’s store does not answer, or another process holds the database’s write lock past 5 s. Retry after `Retry-After` seconds; retry a create with the same `Idempotency-Key`: a connection lost during its commit may have made it, and the key makes it once';
+
 /** One example message per error code, as the server writes it (test/openapi.test.ts checks them). */
 export const ERROR_MESSAGE: Record<ErrorCode, string> = {
   BAD_REQUEST: 'Invalid request: see issues',
@@ -58,9 +65,10 @@ const duration = (s: number) => (s < 60 ? `${s} s` : s < 3600 ? `${s / 60} min` 
  */
 export function guideMarkdown(opts: { baseUrl: string; rateLimitPerMinute: number; exampleBotId: string; trpcProcedures: string }): string {
   const { baseUrl, rateLimitPerMinute: limit } = opts;
-  const errorRows = (Object.keys(HTTP_STATUS) as ErrorCode[])
-    .map((code) => `| ${HTTP_STATUS[code]} | \`${code}\` | ${ERROR_WHEN[code]} |`)
-    .join('\n');
+  const errorRows = [
+    ...(Object.keys(HTTP_STATUS) as ErrorCode[]).map((code) => `| ${HTTP_STATUS[code]} | \`${code}\` | ${ERROR_WHEN[code]} |`),
+    `| 503 | \`SERVER_ERROR\` | ${UNAVAILABLE_WHEN} |`,
+  ].join('\n');
   return `Leads, the calendar, statistics and webhooks of the Ormiar platform, over HTTPS and JSON.
 Base URL: \`${baseUrl}\`. Every field is \`snake_case\`, every time ISO 8601 UTC with \`Z\`, every id an opaque prefixed string (\`lead_…\`).
 

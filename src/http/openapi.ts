@@ -6,13 +6,13 @@
 import type { AnyRouter } from '@trpc/server';
 import { forEachOpenApiProcedure, generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import type { z } from 'zod';
-import { HTTP_STATUS, issuesFromZod, type ErrorCode } from '../lib/errors';
+import { HTTP_STATUS, UNAVAILABLE_MESSAGE, issuesFromZod, type ErrorCode } from '../lib/errors';
 import { DEMO_BOT_ID } from '../lib/ids';
 import { errorSchema } from '../schemas/common';
 import { pingEvent, webhookEvent } from '../schemas/webhooks';
 import type { ErrorStatus, Meta } from '../trpc/meta';
 import { MAX_BODY_BYTES } from './body';
-import { ERROR_MESSAGE, ERROR_WHEN, guideMarkdown } from './guide';
+import { ERROR_MESSAGE, ERROR_WHEN, UNAVAILABLE_WHEN, guideMarkdown } from './guide';
 
 export interface OpenApiOptions {
   version: string;
@@ -234,6 +234,20 @@ function errorResponse(status: ErrorStatus, op: DocumentedOperation, example: Js
   };
 }
 
+/** 503 beside every 500: a store that does not answer (API.md §6), with Retry-After; no rate-limit headers (the limiter may be what failed). */
+function unavailableResponse() {
+  return {
+    description: `\`SERVER_ERROR\`: ${UNAVAILABLE_WHEN}`,
+    headers: headerRefs(['X-Request-Id', 'Retry-After']),
+    content: {
+      'application/json': {
+        schema: { $ref: '#/components/schemas/Error' },
+        examples: { unavailable: { summary: 'Temporarily unavailable', value: errorExample('SERVER_ERROR', UNAVAILABLE_MESSAGE) } },
+      },
+    },
+  };
+}
+
 // --- code samples ---
 
 function codeSamples(serverUrl: string, method: string, path: string, example: Json, op: Operation) {
@@ -406,6 +420,7 @@ export function buildOpenApiDocument(router: AnyRouter, opts: OpenApiOptions): O
         };
       }
       for (const s of [...meta.errors].sort()) responses[String(s)] = errorResponse(s, documented, example, opts.rateLimitPerMinute);
+      if (meta.errors.includes(500)) responses['503'] = unavailableResponse();
       op.responses = responses;
       if (meta.idempotent) {
         op.parameters = [

@@ -3,7 +3,8 @@
 // - PostgreSQL (DATABASE_URL without REDIS_URL): RateLimiterPostgres, one atomic upsert per consume on an
 //   UNLOGGED table (drizzle/pg) — no WAL for a write that every request makes;
 // - SQLite (neither): RateLimiterSQLite in a file of its own beside the database.
-// A store that fails answers 503 SERVER_ERROR with Retry-After (never 500), and /readyz says so.
+// A store that fails answers 503 SERVER_ERROR with Retry-After (never 500), and /readyz says so. The SQL
+// of the two database stores is in their adapters (src/db/sqlite/limiter.ts, src/db/pg/limiter.ts).
 //
 // SQLite: every request writes its key's counter, so with several processes (WORKERS=N, or two
 // deployments on one file) those writes meet at SQLite's write lock. With busy_timeout, a process that
@@ -11,7 +12,6 @@
 // no more than one process did (1.00×, wrk, side by side). So the limiter's connection has
 // busy_timeout = 0: a busy write throws at once, and the request yields to the event loop and tries
 // again, while the process goes on serving others.
-import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis as RedisClient } from 'ioredis';
@@ -23,7 +23,9 @@ import {
   RateLimiterSQLite,
   type RateLimiterStoreAbstract,
 } from 'rate-limiter-flexible';
+import { touchPgCounter } from '../db/pg/limiter';
 import { BUSY_DEADLINE_MS, isBusy, retryWhileBusy } from '../db/sqlite/busy';
+import { limiterPath, sqliteCounters, type CounterRow } from '../db/sqlite/limiter';
 import { storeUnavailable } from '../lib/errors';
 import { countBusyRetry } from '../lib/metrics';
 
@@ -52,10 +54,11 @@ export interface Limits {
   signInPerAddress: RateLimiterStoreAbstract;
   /**
    * An API key's request: unless `address` is blocked for failed authentications (then nothing is
-   * charged), one point of the key's window. On Redis one script, so one round trip; elsewhere the two
-   * steps in turn (on SQLite synchronously, without the library's promises).
+   * charged), `points` points of the key's window (1 a call: a /trpc batch's calls are charged together,
+   * src/http/keyCharges.ts). On Redis one script, so one round trip; elsewhere the two steps in turn (on
+   * SQLite synchronously, without the library's promises).
    */
-  chargeKey(keyId: string, address: string): Promise<KeyCharge>;
+  chargeKey(keyId: string, address: string, points?: number): Promise<KeyCharge>;
   /**
    * Redis only: the authentication epoch, which lets a process cache authenticated keys (src/http/keyCache.ts).
    * Every change to what an authentication reads (a key revoked, a plan changed) sets a new epoch after it
@@ -75,133 +78,75 @@ export interface LimitDecision {
   resetSeconds: number;
 }
 
+/** A key's charge: `allowed` when all its points fit; `consumed`, the window's points counted with them. */
+export interface KeyDecision extends LimitDecision {
+  consumed: number;
+}
+
 export interface AuthEpoch {
   /** The current epoch (one is made when there is none, e.g. after Redis lost its data). Read before a key is. */
   read(): Promise<string>;
   /** A new epoch: every key cached under an earlier one is read again before its next use. */
   bump(): Promise<void>;
   /** chargeKey, unless the epoch is no longer `epoch`: then nothing is charged (`stale`). */
-  chargeIfCurrent(keyId: string, address: string, epoch: string): Promise<KeyCharge | { stale: true }>;
+  chargeIfCurrent(keyId: string, address: string, epoch: string, points?: number): Promise<KeyCharge | { stale: true }>;
 }
 
 /** chargeKey's answer: the address is blocked (its decision; the key spent nothing), or the key's decision. */
-export type KeyCharge = { blocked: LimitDecision; key?: undefined } | { blocked?: undefined; key: LimitDecision };
+export type KeyCharge = { blocked: LimitDecision; key?: undefined } | { blocked?: undefined; key: KeyDecision };
 
 /** The two steps of chargeKey in turn, on any store. */
-async function chargeInTurn(perKey: RateLimiterStoreAbstract, failedAuth: RateLimiterStoreAbstract, keyId: string, address: string): Promise<KeyCharge> {
+async function chargeInTurn(perKey: RateLimiterStoreAbstract, failedAuth: RateLimiterStoreAbstract, keyId: string, address: string, points: number): Promise<KeyCharge> {
   const blocked = await isExhausted(failedAuth, address);
-  return blocked ? { blocked } : { key: await consume(perKey, keyId) };
+  return blocked ? { blocked } : { key: await consume(perKey, keyId, points) };
 }
 
-/**
- * The store client handed to RateLimiterSQLite: the same connection, but statements are prepared
- * once (the library calls prepare() on every consume), and its one-statement upsert runs without a
- * BEGIN/COMMIT wrapper — a single INSERT … ON CONFLICT … RETURNING is atomic on its own in SQLite.
- */
-function storeClient(connection: () => Database.Database) {
-  const statements = new Map<string, Database.Statement>();
-  return {
-    prepare(source: string): Database.Statement {
-      let statement = statements.get(source);
-      if (!statement) {
-        statement = connection().prepare(source);
-        statements.set(source, statement);
-      }
-      return statement;
-    },
-    transaction<T>(fn: () => T): () => T {
-      return fn;
-    },
-  };
-}
-
-/** Where the counters of the database file at `path` live: a small file of their own beside it. */
-export const limiterPath = (path: string): string => `${path}-ratelimit`;
-
-/**
- * The SQLite store: a small file of its own beside the database (`<DATABASE_PATH>-ratelimit`), shared by
- * every process on that database, never sleeping on a busy lock. Kept out of the main file because every
- * request writes a counter: in the main file each of those commits appended a page to its WAL and every
- * thousandth ran a checkpoint (with an fsync) into a gigabyte file, on the request's event loop. Counters
- * are not business data, so this file runs with synchronous=OFF: an OS crash may lose the last counts (a
- * key gets a few requests back), never a lead. An in-memory database (tests, one process) gets in-memory
- * counters.
- */
-function sqliteLimiterFile(databasePath: string): Database.Database {
-  // Set-up waits for the lock like any connection (better-sqlite3's default 5 s timeout): processes
-  // that start together (WORKERS=N) may create the file at once.
-  const store = new Database(databasePath === ':memory:' ? ':memory:' : limiterPath(databasePath));
-  store.pragma('journal_mode = WAL');
-  store.pragma('synchronous = OFF');
-  // rate-limiter-flexible's RateLimiterSQLite table, created here (synchronously) rather than by the
-  // library (asynchronously, so an early consume() could reject with "Table is not created yet").
-  store.exec('CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, points INTEGER NOT NULL DEFAULT 0, expire INTEGER)');
-  store.pragma('busy_timeout = 0');
-  return store;
-}
+export { limiterPath };
 
 // A key no limiter uses (prefixes are `key` and `auth`): readiness writes it to prove the store takes writes.
 const PING_KEY = 'ping';
 const common = { tableName: 'rate_limits', tableCreated: true, duration: WINDOW_SECONDS } as const;
 
-/**
- * chargeKey on SQLite, synchronously: the address's failed-authentication counter as
- * RateLimiterSQLite's get() reads it, then (unless it is over its points in a live window) one point of
- * the key's window by the library's own upsert. No promise is spent unless the file is busy. (One
- * `INSERT … SELECT … WHERE NOT EXISTS` doing both costs more than the two: SQLite copies a SELECT that
- * reads the table it inserts into through a temporary table.)
- */
-const LIVE_ROW = 'SELECT points, expire FROM rate_limits WHERE key = ? AND (expire > ? OR expire IS NULL)';
-const CONSUME = `INSERT INTO rate_limits (key, points, expire) VALUES (?, ?, ?)
-  ON CONFLICT(key) DO UPDATE SET
-    points = CASE WHEN expire IS NULL OR expire > ? THEN points + excluded.points ELSE excluded.points END,
-    expire = CASE WHEN expire IS NULL OR expire > ? THEN expire ELSE excluded.expire END
-  RETURNING points, expire`;
-
-type Row = { points: number; expire: number | null };
 /** The library's msBeforeNext (-1 for a window without expiry) as the decision's seconds. */
-const resetOf = (row: Row, now: number) => Math.max(1, Math.ceil((row.expire === null ? -1 : Math.max(row.expire - now, 0)) / 1000));
+const resetOf = (row: CounterRow, now: number) => Math.max(1, Math.ceil((row.expire === null ? -1 : Math.max(row.expire - now, 0)) / 1000));
 
 function sqliteLimits(databasePath: string, perMinute: number): Limits {
-  // Opened on first use, so processes that never limit (the admin CLI) leave no file behind.
-  let file: Database.Database | undefined;
-  const connection = () => (file ??= sqliteLimiterFile(databasePath));
-  const client = storeClient(connection);
-  const options = { ...common, storeClient: client, storeType: 'better-sqlite3' as const };
+  // The counters' file is opened on first use, so processes that never limit (the admin CLI) leave no file behind.
+  const counters = sqliteCounters(databasePath);
+  const options = { ...common, storeClient: counters.storeClient, storeType: 'better-sqlite3' as const };
   const perKey = new RateLimiterSQLite({ ...options, keyPrefix: 'key', points: perMinute });
   const failedAuth = new RateLimiterSQLite({ ...options, keyPrefix: 'auth', points: FAILED_AUTH_PER_WINDOW });
-  // Synchronous, so an API key's request spends no promise on its limiter unless the file is busy.
-  const chargeNow = (keyId: string, address: string): KeyCharge => {
+  /**
+   * chargeKey on SQLite, synchronously, so an API key's request spends no promise on its limiter unless the
+   * file is busy: the address's failed-authentication counter as RateLimiterSQLite's get() reads it, then
+   * (unless it is over its points in a live window) `points` of the key's window by the library's own
+   * upsert. (One `INSERT … SELECT … WHERE NOT EXISTS` doing both costs more than the two: SQLite copies a
+   * SELECT that reads the table it inserts into through a temporary table.)
+   */
+  const chargeNow = (keyId: string, address: string, points: number): KeyCharge => {
     const now = Date.now();
-    const failed = client.prepare(LIVE_ROW).get(failedAuth.getKey(address), now) as Row | undefined;
+    const failed = counters.liveRow(failedAuth.getKey(address), now);
     if (failed && failed.points > FAILED_AUTH_PER_WINDOW) return { blocked: { allowed: false, remaining: 0, resetSeconds: resetOf(failed, now) } };
-    const row = client.prepare(CONSUME).get(perKey.getKey(keyId), 1, now + WINDOW_SECONDS * 1000, now, now) as Row;
-    return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now) } };
+    const row = counters.consume(perKey.getKey(keyId), points, now + WINDOW_SECONDS * 1000, now);
+    return { key: { allowed: row.points <= perMinute, remaining: Math.max(perMinute - row.points, 0), resetSeconds: resetOf(row, now), consumed: row.points } };
   };
   return {
     kind: 'sqlite',
     perMinute,
     perKey,
     failedAuth,
-    chargeKey: (keyId, address) => {
+    chargeKey: (keyId, address, points = 1) => {
       try {
-        return Promise.resolve(chargeNow(keyId, address));
+        return Promise.resolve(chargeNow(keyId, address, points));
       } catch (err) {
         if (!isBusy(err)) return Promise.reject(unavailable(err));
-        return unlessBusy(async () => chargeNow(keyId, address)).catch((e: unknown) => Promise.reject(unavailable(e)));
+        return unlessBusy(async () => chargeNow(keyId, address, points)).catch((e: unknown) => Promise.reject(unavailable(e)));
       }
     },
     signInPerEmail: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterSQLite({ ...options, ...SIGN_IN_PER_ADDRESS }),
-    ping: () =>
-      unlessBusy(async () => {
-        connection()
-          .prepare('INSERT INTO rate_limits (key, points, expire) VALUES (?, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0')
-          .run(PING_KEY);
-      }),
-    close: async () => {
-      file?.close();
-    },
+    ping: () => unlessBusy(async () => counters.touch(PING_KEY)),
+    close: async () => counters.close(),
   };
 }
 
@@ -215,12 +160,10 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
     perMinute,
     perKey,
     failedAuth,
-    chargeKey: (keyId, address) => chargeInTurn(perKey, failedAuth, keyId, address),
+    chargeKey: (keyId, address, points = 1) => chargeInTurn(perKey, failedAuth, keyId, address, points),
     signInPerEmail: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_EMAIL }),
     signInPerAddress: new RateLimiterPostgres({ ...options, ...SIGN_IN_PER_ADDRESS }),
-    ping: async () => {
-      await pool.query('INSERT INTO rate_limits (key, points, expire) VALUES ($1, 0, 0) ON CONFLICT (key) DO UPDATE SET expire = 0', [PING_KEY]);
-    },
+    ping: () => touchPgCounter(pool, PING_KEY),
     close: async () => undefined,
   };
 }
@@ -232,7 +175,7 @@ const loadRedis = (): typeof RedisClient => (createRequire(import.meta.url)('ior
  * chargeKey on Redis, atomic: KEYS[1] the address's failed-authentication counter, KEYS[2] the key's.
  * Blocked (more than ARGV[1] failures counted): {-1, the address's ms left}. Else the key's counter as
  * rate-limiter-flexible's RateLimiterRedis consumes it (a fixed window of ARGV[2] seconds from the
- * first point): {points consumed, ms left}. The same keys and values its get() and consume() read.
+ * first point), ARGV[4] points: {points consumed, ms left}. The same keys and values its get() and consume() read.
  * With ARGV[3] (an epoch): when KEYS[3] (the authentication epoch) holds another value, {-2, 0} and nothing
  * is charged: the caller's cached key must be read again first.
  */
@@ -241,7 +184,7 @@ if ARGV[3] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[3] then return {-2, 0} e
 local failed = tonumber(redis.call('get', KEYS[1]))
 if failed ~= nil and failed > tonumber(ARGV[1]) then return {-1, redis.call('pttl', KEYS[1])} end
 redis.call('set', KEYS[2], 0, 'EX', ARGV[2], 'NX')
-local consumed = redis.call('incrby', KEYS[2], 1)
+local consumed = redis.call('incrby', KEYS[2], ARGV[4])
 local ttl = redis.call('pttl', KEYS[2])
 if ttl == -1 then
   redis.call('expire', KEYS[2], ARGV[2])
@@ -292,14 +235,14 @@ function redisLimits(url: string, perMinute: number): Limits {
       throw unavailable(err);
     }
   };
-  const charge = async (keyId: string, address: string, epoch: string): Promise<KeyCharge | { stale: true }> => {
+  const charge = async (keyId: string, address: string, epoch: string, points = 1): Promise<KeyCharge | { stale: true }> => {
     const [consumed, ttl] = await ready(() =>
-      commands.ormiarChargeKey(failedAuth.getKey(address), perKey.getKey(keyId), AUTH_EPOCH_KEY, FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS, epoch),
+      commands.ormiarChargeKey(failedAuth.getKey(address), perKey.getKey(keyId), AUTH_EPOCH_KEY, FAILED_AUTH_PER_WINDOW, WINDOW_SECONDS, epoch, points),
     );
     if (consumed === -2) return { stale: true };
     const resetSeconds = Math.max(1, Math.ceil(ttl / 1000));
     if (consumed < 0) return { blocked: { allowed: false, remaining: 0, resetSeconds } };
-    return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds } };
+    return { key: { allowed: consumed <= perMinute, remaining: Math.max(perMinute - consumed, 0), resetSeconds, consumed } };
   };
   let connecting: Promise<void> | undefined;
   return {
@@ -308,7 +251,7 @@ function redisLimits(url: string, perMinute: number): Limits {
     perKey,
     failedAuth,
     // '' checks no epoch: never stale.
-    chargeKey: (keyId, address) => charge(keyId, address, '') as Promise<KeyCharge>,
+    chargeKey: (keyId, address, points) => charge(keyId, address, '', points) as Promise<KeyCharge>,
     authEpoch: {
       read: () => ready(() => commands.ormiarReadEpoch(AUTH_EPOCH_KEY, randomUUID())),
       bump: async () => {
@@ -364,11 +307,12 @@ export function redactUrl(url: string): string {
   }
 }
 
-function decision(res: RateLimiterRes, allowed: boolean): LimitDecision {
+function decision(res: RateLimiterRes, allowed: boolean): KeyDecision {
   return {
     allowed,
     remaining: res.remainingPoints,
     resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    consumed: res.consumedPoints,
   };
 }
 
@@ -381,10 +325,10 @@ const unlessBusy = <T>(op: () => Promise<T>): Promise<T> => retryWhileBusy(op, B
 /** A store failure as the contract's 503 SERVER_ERROR with Retry-After (nothing counted for sure). */
 const unavailable = (err: unknown) => storeUnavailable(1, err);
 
-/** Consumes one point; a refusal is a decision, not an exception. A failing store is a 503. */
-export async function consume(limiter: RateLimiterStoreAbstract, key: string): Promise<LimitDecision> {
+/** Consumes `points` (one by default); a refusal is a decision, not an exception. A failing store is a 503. */
+export async function consume(limiter: RateLimiterStoreAbstract, key: string, points = 1): Promise<KeyDecision> {
   try {
-    return decision(await unlessBusy(() => limiter.consume(key)), true);
+    return decision(await unlessBusy(() => limiter.consume(key, points)), true);
   } catch (err) {
     if (err instanceof RateLimiterRes) return decision(err, false);
     throw unavailable(err);

@@ -123,7 +123,8 @@ export function createTrpcHandler({ router, createContext, logger, fallback, onE
       };
       const inputForError = (index: number): unknown => (parsed && 'inputs' in parsed ? parsed.inputs[index] : undefined);
 
-      const ctx = await createContext({ req, res, surface: 'trpc' });
+      // A batch's API-key charges are made together once each call has asked or finished (http/keyCharges.ts).
+      const ctx = await createContext({ req, res, surface: 'trpc', calls: calls.length > 1 ? calls.length : undefined });
       const results = await Promise.all(
         calls.map(async (call, index): Promise<TRPCResponse> => {
           try {
@@ -147,6 +148,8 @@ export function createTrpcHandler({ router, createContext, logger, fallback, onE
             const error = getTRPCErrorFromUnknown(cause);
             report(res, error, call);
             return { error: shapeOf(error, call, ctx, inputForError(index)) };
+          } finally {
+            ctx.transport?.callFinished?.(index);
           }
         }),
       );

@@ -186,12 +186,15 @@ export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not
 export const badRequest = (message: string, issues?: Issue[]) =>
   new AppError('BAD_REQUEST', message, issues ? { issues } : {});
 
+/** The message of storeUnavailable's 503 (the OpenAPI document's example shows it). */
+export const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; retry later';
+
 /**
  * The store could not take the request now (another process holds the write lock past the bounded
  * wait, the database connection is lost): 503 SERVER_ERROR with Retry-After. Nothing was written.
  */
 export const storeUnavailable = (retryAfterSeconds = 1, cause?: unknown) =>
-  new AppError('SERVER_ERROR', 'The service is temporarily unavailable; retry later', { retryAfterSeconds, cause });
+  new AppError('SERVER_ERROR', UNAVAILABLE_MESSAGE, { retryAfterSeconds, cause });
 
 /** A storeUnavailable() refusal (503 with Retry-After), as opposed to an answer. */
 export const isStoreUnavailable = (err: unknown): boolean => err instanceof AppError && err.appCode === 'SERVER_ERROR' && err.retryAfterSeconds !== undefined;

@@ -56,7 +56,7 @@ const deliverySeconds = new Histogram({
 });
 const busyRetries = new Counter({
   name: 'ormiar_db_busy_retries_total',
-  help: 'Database work retried: SQLite statements that met another connection\'s write lock (busy), PostgreSQL transactions run again after a deadlock or a serialization failure; by store and reason',
+  help: 'Database work retried: SQLite statements that met another connection\'s write lock (busy), PostgreSQL transactions run again after a deadlock, a serialization failure or a referenced row deleted meanwhile; by store and reason',
   labelNames: ['store', 'reason'] as const,
   registers: [registry],
 });
@@ -101,7 +101,7 @@ export const countAborted = (route: string, method: string): void => aborted.inc
 export const countLimiterRefusal = (limiter: 'key' | 'auth'): void => limiterRefusals.inc({ limiter });
 export const countAuthFailure = (reason: string): void => authFailures.inc({ reason });
 /** Why database work was retried: SQLite's lock held by another connection, or PostgreSQL's 40P01 / 40001. */
-export type RetryReason = 'busy' | 'deadlock' | 'serialization_failure';
+export type RetryReason = 'busy' | 'deadlock' | 'serialization_failure' | 'foreign_key_violation';
 export const countBusyRetry = (store: 'database' | 'ratelimit', reason: RetryReason = 'busy'): void => busyRetries.inc({ store, reason });
 
 /** One webhook attempt and how long it took. */

@@ -35,8 +35,11 @@ export interface TransportHooks {
    * From an address blocked for failed authentications it charges nothing and throws that 429 instead.
    * When the key was authenticated from a cache that a change to keys or plans has made out of date, it
    * charges nothing and returns the principal as read again: the caller decides again with that one.
+   * `call`: the call's index in a /trpc batch, whose calls are charged together (src/http/keyCharges.ts).
    */
-  chargeKey(keyId: string): Promise<Principal | undefined>;
+  chargeKey(keyId: string, call?: number): Promise<Principal | undefined>;
+  /** /trpc batches: the dispatcher reports that call `call` has finished (see chargeKey). */
+  callFinished?: ((call: number) => void) | undefined;
   /**
    * Before an API key is refused for its plan: when the key came from a cache, it is read again and the
    * principal returned (the caller decides again with it), so a plan change is never missed by a 403.

@@ -45,7 +45,7 @@ async function actingClient(ctx: Context, principal: Principal): Promise<ActingC
 
 /** `checkInput`: also checkWellFormed first, for a base procedure built without publicProcedure's check. */
 const actingForClient = (checkInput: boolean) =>
-  middleware(async ({ ctx, meta, getRawInput, next }) => {
+  middleware(async ({ ctx, meta, getRawInput, batchIndex, next }) => {
     if (checkInput) await checkWellFormed(getRawInput);
     let { principal } = ctx;
     for (;;) {
@@ -76,7 +76,7 @@ const actingForClient = (checkInput: boolean) =>
       // from a blocked address: chargeKey answers that 429 itself). A key read from an out-of-date cache
       // comes back read again, charged nothing: decided again (at most once more: that read is current).
       if (principal.kind === 'apiKey') {
-        const fresh = await ctx.transport?.chargeKey(principal.keyId);
+        const fresh = await ctx.transport?.chargeKey(principal.keyId, batchIndex);
         if (fresh !== undefined) {
           principal = fresh;
           continue;

@@ -153,6 +153,26 @@ export const pgCode = (err: unknown): string | undefined => {
 export const isRetryable = (err: unknown): boolean => ['40001', '40P01'].includes(pgCode(err) ?? '');
 
 /**
+ * Why a failed transaction may be run again, or undefined. Besides a deadlock or a serialisation failure:
+ * a foreign-key violation (23503). The services check what they refer to before writing, so one means a
+ * concurrent transaction deleted the row after this one read it (at READ COMMITTED a create reads a
+ * client's webhook endpoints, then a delete of one commits, then the create's delivery refers to it);
+ * run again, the transaction reads what is there now. SQLite, one writer at a time, never meets it.
+ */
+export function retryReason(err: unknown): 'deadlock' | 'serialization_failure' | 'foreign_key_violation' | undefined {
+  switch (pgCode(err)) {
+    case '40P01':
+      return 'deadlock';
+    case '40001':
+      return 'serialization_failure';
+    case '23503':
+      return 'foreign_key_violation';
+    default:
+      return undefined;
+  }
+}
+
+/**
  * The database is not answering (lost connection, server shutting down or starting, no connection to be
  * had from the pool within its bound, a lock another session holds too long): a temporary refusal (503),
  * not a bug (500).

@@ -1,9 +1,10 @@
-// Store transactions on PostgreSQL: one pooled connection each, run again on a deadlock or a
-// serialisation failure; a database that does not answer is 503 SERVER_ERROR with Retry-After.
+// Store transactions on PostgreSQL: one pooled connection each, run again on a deadlock, a
+// serialisation failure or a referenced row deleted meanwhile (sql.ts retryReason); a database that does
+// not answer is 503 SERVER_ERROR with Retry-After.
 import type pg from 'pg';
 import { AppError, storeUnavailable } from '../../lib/errors';
 import { countBusyRetry } from '../../lib/metrics';
-import { isRetryable, isUnavailable, pgCode } from './sql';
+import { isUnavailable, retryReason } from './sql';
 
 const MAX_ATTEMPTS = 5;
 
@@ -13,7 +14,7 @@ export function mapPgError(err: unknown): unknown {
   return isUnavailable(err) ? storeUnavailable(1, err) : err;
 }
 
-/** Runs `fn` in one transaction on one pooled connection; again on a deadlock or serialisation failure. */
+/** Runs `fn` in one transaction on one pooled connection; again when sql.ts retryReason says so. */
 export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return retrying(
     pool,
@@ -29,7 +30,7 @@ export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => P
 
 /**
  * `run` on one pooled connection; after a failure `rollback`, then `run` again (on a fresh connection) if
- * it was a deadlock or a serialisation failure.
+ * it was a deadlock, a serialisation failure or a referenced row deleted meanwhile.
  */
 async function retrying<T>(pool: pg.Pool, run: (client: pg.PoolClient) => Promise<T>, rollback: (client: pg.PoolClient) => Promise<void>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -49,8 +50,9 @@ async function retrying<T>(pool: pg.Pool, run: (client: pg.PoolClient) => Promis
         // The connection itself is gone: do not hand it back to the pool.
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
       }
-      if (isRetryable(err) && attempt < MAX_ATTEMPTS) {
-        countBusyRetry('database', pgCode(err) === '40P01' ? 'deadlock' : 'serialization_failure');
+      const reason = retryReason(err);
+      if (reason && attempt < MAX_ATTEMPTS) {
+        countBusyRetry('database', reason);
         await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
         continue;
       }
