@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { AppError, storeUnavailable } from '../../lib/errors';
 import { countBusyRetry } from '../../lib/metrics';
-import { isUnavailable, retryReason } from './sql';
+import { isRetryable, isUnavailable, retryReason } from './sql';
 
 const MAX_ATTEMPTS = 5;
 
