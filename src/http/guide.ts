@@ -34,7 +34,7 @@ export const ERROR_WHEN: Record<ErrorCode, string> = {
  * Every operation can answer it; the document lists it beside 500.
  */
 export const UNAVAILABLE_WHEN =
-  'Temporarily unavailable: the database or the rate limiter’s store does not answer, or another process holds the database’s write lock past 5 s. Nothing was written; retry after `Retry-After` seconds';
+  'Temporarily unavailable: the database or the rate limiter’s store does not answer, or another process holds the database’s write lock past 5 s. Retry after `Retry-After` seconds; retry a create with the same `Idempotency-Key`: a connection lost during its commit may have made it, and the key makes it once';
 
 /** One example message per error code, as the server writes it (test/openapi.test.ts checks them). */
 export const ERROR_MESSAGE: Record<ErrorCode, string> = {

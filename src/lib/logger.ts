@@ -3,14 +3,16 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 export type { Logger };
 
 // Tokens and personal data never reach the log: authorization headers and lead fields are redacted
-// wherever they appear, and request logs carry ids, routes, statuses and timings only.
+// wherever they appear, and request logs carry ids, routes, statuses and timings only. A PostgreSQL
+// error's `detail` is redacted too: a NOT NULL or CHECK violation's "Failing row contains (…)" is the
+// whole row (name, phone, email), a unique violation's "Key (email)=(…)" the value.
 // `destination` defaults to stdout (below); the CLI passes stderr so stdout carries only its results.
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {
     level,
     base: undefined,
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token', 'phone', 'email', '*.phone', '*.email'],
+      paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token', 'phone', 'email', '*.phone', '*.email', 'err.detail', 'err.cause.detail'],
       censor: '[redacted]',
     },
   };
