@@ -20,6 +20,7 @@ const SQLITE_ONLY = [
   'test/time.test.ts', // pure clock/time helpers
   'test/trpc-catalog.test.ts', // the procedure catalog generated from the router; no database
   'test/webhooks-policy.test.ts', // the pure retry/disable policy
+  'test/layout.test.ts', // reads the source files: SQL only in the adapters
   'test/e2e/docs.test.ts', // the /docs page in a browser; reads only the OpenAPI document
   // Choose their engines themselves (they start or compare both): running them twice would repeat them.
   'test/schema.test.ts', // compares the SQLite and PostgreSQL schemas

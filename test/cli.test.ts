@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBot, createClient } from '../src/services/clients';
 import { seedLeads } from '../src/services/seed';
+import { SET_PASSWORD_PATH, setPasswordWithToken } from '../src/services/users';
 import { dbAll, dbCount, dbGet } from './helpers/db';
 import { onPostgres, sharedDatabase } from './helpers/engine';
 import { expectError, startTestServer, tempDbPath, type TestServer } from './helpers/harness';
@@ -135,6 +136,24 @@ describe('admin CLI', () => {
     const { id } = JSON.parse(run.stdout) as { id: string };
     expect(await dbGet(srv, 'SELECT name FROM clients WHERE id = ?', id)).toEqual({ name: 'By default' });
     expect(existsSync(elsewhere)).toBe(false);
+  }, SLOW);
+
+  it('users invite, list, reset-password and remove (API.md §7): the printed links set a password once each', async () => {
+    const t = await srv.tenant('enterprise');
+    const email = `cli-person-${Date.now()}@example.com`;
+    const invited = await json('users', 'invite', '--client', t.clientId, '--email', email);
+    expect(invited).toMatchObject({ email, client_id: t.clientId });
+    const inviteUrl = new URL(String(invited.invite_url));
+    expect(inviteUrl.pathname).toBe(SET_PASSWORD_PATH);
+    const firstToken = inviteUrl.hash.replace(/^#token=/, '');
+    const [listed, reset] = await Promise.all([json('users', 'list', '--client', t.clientId), json('users', 'reset-password', String(invited.id))]);
+    expect((listed.data as { id: string; email: string }[]).map((u) => [u.id, u.email])).toEqual([[invited.id, email]]);
+    // The new link replaces the invitation's: the old one no longer works, the new one does.
+    const secondToken = new URL(String(reset.reset_url)).hash.replace(/^#token=/, '');
+    await expect(setPasswordWithToken(srv.deps, { token: firstToken, password: 'a long enough password' })).rejects.toThrow();
+    expect((await setPasswordWithToken(srv.deps, { token: secondToken, password: 'a long enough password' })).id).toBe(invited.id);
+    await json('users', 'remove', String(invited.id));
+    expect((await json('users', 'list', '--client', t.clientId)).data).toEqual([]);
   }, SLOW);
 
   it('fails with exit code 1 and one line on stderr', async () => {
