@@ -1,9 +1,10 @@
 // An outside write lock, over HTTP (issue 13, #2): another process holds `BEGIN IMMEDIATE` on the
 // server's SQLite file for 30 s — on PostgreSQL, another session holds `LOCK TABLE leads IN EXCLUSIVE
 // MODE` (reads allowed, writes not) as long. Throughout, /healthz and reads answer 2xx; every write answers either
-// 201 or, after its bounded wait, 503 SERVER_ERROR with Retry-After (and then changed nothing); while a
-// write waits, other requests are answered (nothing waits on the lock on the event loop). After the lock
-// is released every acknowledged write is there, and a key whose write was refused creates once.
+// 201 or, after its bounded wait, 503 SERVER_ERROR with Retry-After (and then changed nothing; logged at warn
+// with the store's code); while a write waits, other requests are answered (nothing waits on the lock on the
+// event loop). After the lock is released every acknowledged write is there, and a key whose write was
+// refused creates once.
 // No timing is asserted: the latency under the lock is `npx tsx bench/lock.ts`'s figure.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +17,13 @@ const HOLD_MS = 30_000;
 let srv: TestServer;
 let t: Tenant;
 let database: SharedDatabase;
+const logLines: string[] = [];
 beforeAll(async () => {
   database = await sharedDatabase({ name: 'lock.sqlite' });
-  srv = await startTestServer({ ...database.env, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000' });
+  srv = await startTestServer(
+    { ...database.env, ORMIAR_RATE_LIMIT_PER_MINUTE: '1000000', LOG_LEVEL: 'warn' },
+    { logDestination: { write: (line: string) => void logLines.push(line) } },
+  );
   t = await srv.tenant('business');
 });
 afterAll(async () => {
@@ -94,6 +99,13 @@ describe('another process holds the write lock for 30 s', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(readsDuringWait.every((k) => k > 0), `reads answered while each refused write waited: ${readsDuringWait.join(', ')}`).toBe(true);
     expect(keyedAnswer.status).toBe(503);
+    // Each refusal is logged at warn with what the store said: the lock wait's bound, not a guess.
+    const logged = logLines.map((l) => JSON.parse(l) as { msg: string; level: number; cause?: { code?: string } }).filter((l) => l.msg === 'store unavailable');
+    expect(logged).toHaveLength(refused.length + 1);
+    for (const line of logged) {
+      expect(line.level).toBe(40);
+      expect(line.cause?.code).toMatch(onPostgres() ? /^55P03$/ : /^SQLITE_BUSY/);
+    }
 
     // Released: what was acknowledged is there, what was refused is not, and writes go through again.
     const list = await srv.call('GET', '/v1/leads?limit=100', { token: t.token });

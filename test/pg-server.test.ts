@@ -205,7 +205,7 @@ describe('a write that references a row another transaction deletes meanwhile (R
       // The create has read the endpoint and now waits on the uncommitted delete's row lock.
       const deadline = Date.now() + 4_000;
       const waiting = async () =>
-        (await watching.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'ormiar' AND wait_event_type = 'Lock'`)).rows[0]?.n ?? 0;
+        (await watching.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ormiar' AND wait_event_type = 'Lock'`)).rows[0]?.n ?? 0;
       while ((await waiting()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(await waiting()).toBe(1);
       const retriesBefore = await fkRetries();

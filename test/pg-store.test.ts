@@ -14,8 +14,9 @@ import { newId } from '../src/lib/ids';
 import { systemClock } from '../src/lib/time';
 import { createBot, createClient } from '../src/services/clients';
 import { createLead } from '../src/services/leads';
-import { AppError } from '../src/lib/errors';
-import { createTestDatabase } from './helpers/pg';
+import { AppError, isStoreUnavailable, refusalCause } from '../src/lib/errors';
+import { createAppointment } from '../src/services/calendar';
+import { ALWAYS_DEADLOCKED, createTestDatabase, holdLeadRow } from './helpers/pg';
 import { startPostgres } from './helpers/stores';
 
 const opened: PgDatabase[] = [];
@@ -252,6 +253,97 @@ describe('a lost database connection', () => {
     }
     // Starts, kills and restarts a PostgreSQL server of its own: slow on a shared machine.
   }, 120_000);
+});
+
+describe('racing bookings wait for their turn, not in the database (src/db/turns.ts)', () => {
+  /** A store on a pool of its own, with a client, a bot and a lead that can be booked (it has a phone). */
+  async function bookable(url: string, pool: Parameters<typeof openPg>[1], storeOpts: Parameters<typeof createPgStore>[1] = {}) {
+    const db = openPg(url, pool);
+    const store = createPgStore(db.pool, storeOpts);
+    stores.push(store);
+    const deps = { store, clock: systemClock };
+    const client = await createClient(deps, { name: 'Racing', plan: 'business' });
+    const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
+    const lead = await createLead(deps, client.id, { bot_id: bot.id, name: 'Racer', phone: '+14155550123' }, 'api');
+    return { deps, clientId: client.id, leadId: lead.id };
+  }
+  const slot = (leadId: string) => ({ lead_id: leadId, starts_at: Date.UTC(2031, 0, 7, 10), ends_at: Date.UTC(2031, 0, 7, 11) });
+  const outcome = (r: PromiseSettledResult<unknown>) =>
+    r.status === 'fulfilled' ? 'booked' : r.reason instanceof AppError ? (isStoreUnavailable(r.reason) ? 'unavailable' : r.reason.appCode) : String(r.reason);
+
+  // The queue of racers longer than a bound meant for a database that does not answer, made certain: 20
+  // racers, 2 connections whose wait is bounded at 300 ms, and the transactions ahead (here another
+  // session holding the lead's row) taking 1 s. Before turns, 18 racers waited for a connection held by
+  // a racer waiting on the row, and were refused 503 after 300 ms. About 1.2 s.
+  it('20 racers for one slot of one lead, 2 connections with a 300 ms bound, the lead held 1 s: one books, 19 CONFLICT, none refused', async () => {
+    const url = await createTestDatabase();
+    const { deps, clientId, leadId } = await bookable(url, { max: 2, connectionTimeoutMillis: 300 });
+    const hold = await holdLeadRow(url, leadId, 1_000);
+    const settled = await Promise.allSettled(Array.from({ length: 20 }, () => createAppointment(deps, clientId, slot(leadId))));
+    await hold.released;
+    const outcomes = settled.map(outcome);
+    expect(outcomes.filter((o) => o === 'booked')).toHaveLength(1);
+    expect(outcomes.filter((o) => o !== 'booked')).toEqual(Array.from({ length: 19 }, () => 'CONFLICT'));
+  });
+
+  // A database that does not answer is still a 503, and soon: the lead's row held past lock_timeout
+  // (300 ms here) refuses the racer in turn, and those queued behind it are refused with it instead of
+  // each waiting out the bound in turn (20 × 300 ms, past the 2 s hold). About 2 s.
+  it('the lead held past lock_timeout: every racer is refused 503 while it is still held', async () => {
+    const url = await createTestDatabase();
+    const { deps, clientId, leadId } = await bookable(url, { lockTimeoutMs: 300 }, { lockTimeoutMs: 300 });
+    const hold = await holdLeadRow(url, leadId, 2_000);
+    let held = true;
+    void hold.released.then(() => (held = false));
+    const answeredWhileHeld: boolean[] = [];
+    const settled = await Promise.allSettled(
+      Array.from({ length: 20 }, () => createAppointment(deps, clientId, slot(leadId)).finally(() => answeredWhileHeld.push(held))),
+    );
+    await hold.released;
+    expect(settled.map(outcome)).toEqual(Array.from({ length: 20 }, () => 'unavailable'));
+    expect(answeredWhileHeld.every(Boolean)).toBe(true);
+  });
+
+  // What made the 503s on a busy machine: racers for overlapping slots inserting at once wait on one
+  // another's exclusion checks and deadlock, PostgreSQL breaks one cycle per deadlock_timeout (1 s), and a
+  // racer waiting behind several rounds passed lock_timeout (55P03, 503). With turns (one booking of a bot
+  // at a time: per process in line, across processes on an advisory lock) none inserts at once, so none
+  // deadlocks; before, 20 such racers in one process deadlocked in every run seen. About 1 s.
+  it('40 racers for staggered, overlapping slots of one bot over 3 pools: none deadlocks, the winners never overlap, the rest CONFLICT', async () => {
+    const url = await createTestDatabase();
+    const three = [0, 1, 2].map(() => {
+      const store = createPgStore(openPg(url, { max: 10 }).pool);
+      stores.push(store);
+      return { store, clock: systemClock };
+    });
+    const deps = three[0]!;
+    const client = await createClient(deps, { name: 'Racing', plan: 'business' });
+    const bot = await createBot(deps, { client_id: client.id, name: 'Desk' });
+    const leadIds: string[] = [];
+    for (let i = 0; i < 40; i++) leadIds.push((await createLead(deps, client.id, { bot_id: bot.id, name: `Racer ${i}`, phone: '+14155550123' }, 'api')).id);
+    // Every connection open before the race, so that the racers arrive together.
+    await Promise.all(three.flatMap((d) => Array.from({ length: 10 }, () => d.store.ping())));
+    // One hour each, 20 minutes apart: each overlaps two neighbours either side.
+    const day = Date.UTC(2031, 0, 8);
+    const settled = await Promise.allSettled(
+      leadIds.map((lead_id, i) => createAppointment(three[i % 3]!, client.id, { lead_id, starts_at: day + i * 20 * 60_000, ends_at: day + i * 20 * 60_000 + HOUR })),
+    );
+    const deadlocked = settled.filter((r) => r.status === 'rejected' && refusalCause(r.reason).code === '40P01');
+    expect(deadlocked).toEqual([]);
+    const outcomes = settled.map(outcome);
+    expect(outcomes.filter((o) => o !== 'booked' && o !== 'CONFLICT')).toEqual([]);
+    const rows = await deps.store.calendar.scheduledBetween(bot.id, day - HOUR, day + 2 * 24 * HOUR);
+    expect(rows).toHaveLength(outcomes.filter((o) => o === 'booked').length);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.startsAt).toBeGreaterThanOrEqual(rows[i - 1]!.endsAt);
+  });
+
+  it('a transaction still deadlocked after its retries is refused 503 with Retry-After, not a 500', async () => {
+    const db = openPg(await createTestDatabase(), { max: 2 });
+    const err = await inSession(db.pool, (client) => new TxSession(queryOn(client), client), (s) => s.run(ALWAYS_DEADLOCKED)).catch((e: unknown) => e);
+    await db.close();
+    expect(isStoreUnavailable(err)).toBe(true);
+    expect(refusalCause(err)).toMatchObject({ code: '40P01' });
+  });
 });
 
 describe('PostgreSQL store transactions: queued writes (src/db/pg/tx.ts TxSession)', () => {

@@ -1,6 +1,6 @@
 // Writing responses outside tRPC: JSON, and the contract's error body from any layer.
 import type { ServerResponse } from 'node:http';
-import { AppError, errorBody, normalizeError, type NormalizedError } from '../lib/errors';
+import { AppError, errorBody, normalizeError, refusalCause, type NormalizedError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { requestIdOf } from './requestId';
 
@@ -23,6 +23,8 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, ext
     return normalized;
   }
   if (normalized.unexpected) logger.error({ err, request_id: requestId, ...extra }, 'unexpected error');
+  // A refusal is not a bug, but an operator needs to see why the store did not answer.
+  else if (normalized.status === 503) logger.warn({ request_id: requestId, ...extra, cause: refusalCause(err) }, 'store unavailable');
   if (res.headersSent) {
     res.destroy();
     return normalized;

@@ -9,7 +9,7 @@ import { callTRPCProcedure, getTRPCErrorFromUnknown, transformTRPCResponse, TRPC
 import { getHTTPStatusCode } from '@trpc/server/http';
 import type { TRPCResponse } from '@trpc/server/rpc';
 import { getErrorShape, getProcedureAtPath, type AnyProcedure } from '@trpc/server/unstable-core-do-not-import';
-import { AppError, normalizeError } from '../lib/errors';
+import { AppError, normalizeError, refusalCause } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { Context } from '../trpc/context';
 import { decodeUtf8, MAX_BODY_BYTES, NOT_UTF8, readBody } from './body';
@@ -66,6 +66,7 @@ export function createTrpcHandler({ router, createContext, logger, fallback, onE
     onError?.(error, requestId);
     const normalized = normalizeError(error);
     if (normalized.unexpected) logger.error({ err: error.cause ?? error, request_id: requestId, procedure: call?.path }, 'unexpected error');
+    else if (normalized.status === 503) logger.warn({ request_id: requestId, procedure: call?.path, cause: refusalCause(error) }, 'store unavailable');
     if (normalized.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(normalized.retryAfterSeconds));
   }
 

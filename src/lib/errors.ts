@@ -195,3 +195,18 @@ export const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; retr
  */
 export const storeUnavailable = (retryAfterSeconds = 1, cause?: unknown) =>
   new AppError('SERVER_ERROR', UNAVAILABLE_MESSAGE, { retryAfterSeconds, cause });
+
+/** A storeUnavailable() refusal (503 with Retry-After), as opposed to an answer. */
+export const isStoreUnavailable = (err: unknown): boolean => err instanceof AppError && err.appCode === 'SERVER_ERROR' && err.retryAfterSeconds !== undefined;
+
+/**
+ * What a 503 refusal was caused by, for its log line: the driver's code (55P03 a lock wait past
+ * lock_timeout, 40P01 a deadlock past the retries, SQLITE_BUSY, ECONNREFUSED…) and message of the
+ * innermost cause. Logged, never sent: a driver's message may name tables or values.
+ */
+export function refusalCause(err: unknown): { code?: string; message: string } {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error && e.cause !== undefined; depth++) e = e.cause;
+  const code = (e as { code?: unknown } | null)?.code;
+  return { ...(typeof code === 'string' ? { code } : {}), message: e instanceof Error ? e.message : String(e) };
+}

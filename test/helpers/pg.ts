@@ -47,3 +47,22 @@ export async function dropTestDatabase(url: string): Promise<void> {
     await admin.end();
   }
 }
+
+/**
+ * Another session holds a lead's row lock (as a transaction that changes the lead would) for `holdMs`;
+ * resolves once it holds it. `released` resolves after its COMMIT.
+ */
+export async function holdLeadRow(url: string, leadId: string, holdMs: number): Promise<{ released: Promise<void> }> {
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  await other.query('BEGIN');
+  await other.query('SELECT 1 FROM leads WHERE id = $1 FOR UPDATE', [leadId]);
+  const released = new Promise<void>((done) => setTimeout(done, holdMs)).then(async () => {
+    await other.query('COMMIT');
+    await other.end();
+  });
+  return { released };
+}
+
+/** A statement that fails as a deadlock every time it runs. */
+export const ALWAYS_DEADLOCKED = `DO $$ BEGIN RAISE EXCEPTION 'deadlocked on purpose' USING ERRCODE = 'deadlock_detected'; END $$`;

@@ -19,6 +19,8 @@ export const ADVISORY = {
   webhookRetention: 0x6f726d02,
   deliveryClaims: 0x6f726d03,
   statsFold: 0x6f726d04,
+  /** The first key of the two-key locks of transactions that take turns (store.ts): the second is the turn's hash. */
+  turns: 0x6f726d05,
 } as const;
 
 const INT8 = 20;
@@ -36,6 +38,8 @@ export interface PgOptions {
   max?: number;
   /** Bound on waiting for a connection, so a lost database fails requests instead of queueing them forever. */
   connectionTimeoutMillis?: number;
+  /** How long a statement waits for another session's lock (default LOCK_TIMEOUT_MS; tests shorten it). */
+  lockTimeoutMs?: number;
 }
 
 export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
@@ -48,7 +52,7 @@ export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
     keepAlive: true,
     // No wait on another session's lock (an operator's long transaction, a table lock) longer than a
     // SQLite write waits for the file's lock: then 55P03, answered 503 with Retry-After (sql.ts).
-    options: `-c lock_timeout=${LOCK_TIMEOUT_MS}`,
+    options: `-c lock_timeout=${opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS}`,
     types,
     application_name: 'ormiar',
   });

@@ -11,10 +11,14 @@ import { pgDeliveries } from './deliveries';
 import { queryOn, type Conn } from './sql';
 import { TxSession, inSession, mapPgError } from './tx';
 import { pgUsers } from './users';
+import { keyedTurns } from '../turns';
+import { ADVISORY, LOCK_TIMEOUT_MS } from './client';
 
 export interface PgStoreOptions {
   /** How soon noted key uses are written (default 200 ms). */
   keyUseFlushMs?: number;
+  /** The pool's lock_timeout (openPg's lockTimeoutMs): also how long waiters for a turn wait without progress. */
+  lockTimeoutMs?: number;
 }
 
 export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
@@ -52,6 +56,7 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
   );
 
   const workerSide = pgDeliveries(pool);
+  const turns = keyedTurns(opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
 
   const repositories = (c: Conn) => ({
     leads: pgLeads(c),
@@ -85,7 +90,18 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     // on another's made kill -9 restarts meet 5 s lock timeouts (test/crash.test.ts). Measured again with
     // a create at 2 statements: even synchronous_commit=off (no commit waits for a flush) left the server's
     // CPU per lead as it was (570 vs 583 µs, bench/ingest-pg.ts PG_SETTINGS=), so sharing commits would not pay.
-    transaction: <T>(fn: (tx: Store) => Promise<T>, _o?: TransactionOptions): Promise<T> => session((s) => fn(txStore(s))),
+    transaction: <T>(fn: (tx: Store) => Promise<T>, o?: TransactionOptions): Promise<T> => {
+      const turn = o?.turn;
+      if (turn === undefined) return session((s) => fn(txStore(s)));
+      // One transaction of a turn at a time: in this process in line without a connection (turns.ts), across
+      // processes on a transaction advisory lock taken first, while it holds nothing another booking waits for.
+      return turns.run(turn, () =>
+        session(async (s) => {
+          await s.rows('SELECT pg_advisory_xact_lock(@space, hashtext(@turn))', { space: ADVISORY.turns, turn });
+          return fn(txStore(s));
+        }),
+      );
+    },
     ping: async () => {
       await rootConn.rows('SELECT 1');
     },

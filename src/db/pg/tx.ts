@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { AppError, storeUnavailable } from '../../lib/errors';
 import { countBusyRetry } from '../../lib/metrics';
-import { isUnavailable, retryReason } from './sql';
+import { isRetryable, isUnavailable, retryReason } from './sql';
 
 const MAX_ATTEMPTS = 5;
 
@@ -56,7 +56,9 @@ async function retrying<T>(pool: pg.Pool, run: (client: pg.PoolClient) => Promis
         await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
         continue;
       }
-      throw mapPgError(err);
+      // Still deadlocked or serialisation-failed after MAX_ATTEMPTS: contention that a later try gets
+      // through, not a bug — 503 with Retry-After, never a 500.
+      throw isRetryable(err) ? storeUnavailable(1, err) : mapPgError(err);
     } finally {
       client.release(broken);
     }

@@ -32,6 +32,11 @@ export interface TransactionOptions {
    * settles only after the shared COMMIT.
    */
   group?: boolean;
+  /**
+   * Transactions of the same `turn` run one at a time in this process, waiting without a connection or a
+   * lock (PostgreSQL, src/db/turns.ts: the bookings of one bot). SQLite's transactions take turns anyway.
+   */
+  turn?: string;
 }
 
 export interface Store {

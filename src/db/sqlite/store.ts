@@ -47,7 +47,10 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
 
   /** Takes the in-process lock and SQLite's write lock; never waits inside SQLite (and never holds our lock while retrying). */
   async function begin(): Promise<void> {
-    const deadline = Date.now() + busyDeadlineMs;
+    // The bound is on another process's lock, from the first time this write meets it: time spent behind
+    // this process's own transactions (the async lock) is a queue, not a lock held too long, and it once
+    // counted, so that a write queued behind others for 5 s on a busy machine was refused at its first busy.
+    let deadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       if (!lock.tryAcquire()) await lock.acquire();
       try {
@@ -57,6 +60,7 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
       } catch (err) {
         lock.release();
         if (!isBusy(err)) throw err;
+        deadline ??= Date.now() + busyDeadlineMs;
         if (Date.now() > deadline) throw storeUnavailable(1, err);
         countBusyRetry('database');
         await pause(attempt);
@@ -130,13 +134,15 @@ export function createSqliteStore(sqlite: Database.Database, opts: SqliteStoreOp
     for (const [name, method] of Object.entries(repo) as [string, unknown][]) {
       if (typeof method !== 'function') continue;
       out[name] = async (...args: unknown[]) => {
-        const deadline = Date.now() + busyDeadlineMs;
+        // As begin(): bounded from the first busy, not from joining this process's queue.
+        let deadline: number | undefined;
         for (let attempt = 0; ; attempt++) {
           if (!lock.tryAcquire()) await lock.acquire();
           try {
             return await (method as (...a: unknown[]) => Promise<unknown>).apply(repo, args);
           } catch (err) {
             if (!isBusy(err)) throw err;
+            deadline ??= Date.now() + busyDeadlineMs;
             if (Date.now() > deadline) throw storeUnavailable(1, err);
           } finally {
             lock.release();
