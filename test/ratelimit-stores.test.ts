@@ -134,6 +134,31 @@ describe('REDIS_URL', () => {
   });
 });
 
+describe('a Redis that stops answering (frozen: SIGSTOP, the connection left open)', () => {
+  it('answers 503 SERVER_ERROR with Retry-After within the command bound, /readyz 503; back when it answers again', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const srv = await startTestServer({ REDIS_URL: redis.url });
+    servers.push(srv);
+    const t = await srv.tenant('business');
+    expect((await srv.call('GET', '/v1/bots', { token: t.token })).status).toBe(200);
+    redis.proc.kill('SIGSTOP');
+    try {
+      // Before the bound, a request would wait for as long as Redis stayed frozen.
+      const [keyed, ready] = await Promise.all([srv.call('GET', '/v1/bots', { token: t.token }), srv.call('GET', '/readyz')]);
+      expectError(keyed, 503, 'SERVER_ERROR');
+      expect(Number(keyed.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(ready.status).toBe(503);
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    const deadline = Date.now() + 15_000;
+    while ((await srv.call('GET', '/readyz')).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await srv.call('GET', '/v1/bots', { token: t.token })).status).toBe(200);
+    // The bound is REDIS_COMMAND_TIMEOUT_MS (5 s): the requests above waited that long.
+  }, 60_000);
+});
+
 /** Runs src/main.ts until it exits; resolves with its exit code and stderr. */
 function runMainToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolveRun) => {

