@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 import { createApp } from './app';
 import type pg from 'pg';
 import { openStore } from './db/open';
+import type { PgOptions } from './db/pg/client';
 import { createDeps, type AppDeps } from './deps';
 import { startShardFolding } from './services/rollup';
 import { EnvError, type Env } from './env';
@@ -57,6 +58,8 @@ export interface ServerOverrides {
    * (default: the keep-alive timeout and a second). In-process tests that close at once pass 0.
    */
   drainIdleMs?: number;
+  /** The PostgreSQL pool's bounds (tests shorten the wait for a frozen server's answer). */
+  pg?: PgOptions;
 }
 
 /** Where the limiter's counters live: Redis when REDIS_URL is set, else in the database (PostgreSQL's pool, or a file beside SQLite's). */
@@ -73,7 +76,7 @@ export async function startServer(env: Env, overrides: ServerOverrides = {}): Pr
   const tlsFiles = readTls(env);
   // Every store is opened and checked before the server listens: a missing or broken one is one clear
   // line and exit 1 (main.ts).
-  const opened = await openStore(env.DATABASE_URL ?? env.DATABASE_PATH);
+  const opened = await openStore(env.DATABASE_URL ?? env.DATABASE_PATH, overrides.pg);
   const limiter = limiterStore(env, opened.engine === 'pg' ? opened.pool : undefined);
   const deps = createDeps({
     ...(opened.engine === 'sqlite' ? { database: opened.database } : {}),

@@ -2,7 +2,7 @@
 // processes on one database and Redis — limits exact across them, racing bookings (one 201, the rest 409, never a
 // 5xx), same-key creates once —, a server whose PostgreSQL goes away and comes back (API.md §6), and a
 // write meeting a concurrent delete of a row it refers to.
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -175,6 +175,64 @@ describe('a server whose PostgreSQL goes away', () => {
       await db.stop();
     }
     // Starts, kills and restarts a PostgreSQL server of its own.
+  }, 120_000);
+});
+
+describe('a server whose PostgreSQL freezes (stopped, not gone: its connections open, nothing answered)', () => {
+  it('answers 503 SERVER_ERROR with Retry-After once a statement has waited its bound, /readyz 503; serves again when it thaws', async () => {
+    const db = await startPostgres();
+    const pid = db.proc.pid ?? 0;
+    // The postmaster and every process it started (backends, checkpointer, WAL writer…): SIGSTOP keeps
+    // each connection open and answers nothing, as a hung host or a partition that drops no packet's
+    // connection would. Without the driver's bound on an answer (client.ts QUERY_TIMEOUT_MS), every request
+    // would wait as long as it stays so.
+    const processes = () => [pid, ...execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)];
+    let stopped: number[] = [];
+    const thaw = () => {
+      for (const p of stopped) {
+        try {
+          process.kill(p, 'SIGCONT');
+        } catch {
+          // gone already
+        }
+      }
+      stopped = [];
+    };
+    try {
+      const srv = await startTestServer({ DATABASE_URL: db.url }, { pg: { queryTimeoutMs: 1_000 } });
+      servers.push(srv);
+      const t = await srv.tenant('business');
+      const kept = await srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'Before the freeze' } });
+      expect(kept.status, kept.text).toBe(201);
+      stopped = processes();
+      for (const p of stopped) process.kill(p, 'SIGSTOP');
+      try {
+        const input = encodeURIComponent(JSON.stringify({ lead_id: String(kept.body.id) }));
+        const [read, create, viaTrpc] = await Promise.all([
+          srv.call('GET', `/v1/leads/${String(kept.body.id)}`, { token: t.token }),
+          srv.call('POST', '/v1/leads', { token: t.token, body: { bot_id: t.botId, name: 'During the freeze' } }),
+          srv.call('GET', `/trpc/leads.get?input=${input}`, { token: t.token }),
+        ]);
+        for (const res of [read, create]) {
+          expectError(res, 503, 'SERVER_ERROR');
+          expect(Number(res.headers.get('retry-after')), res.text).toBeGreaterThanOrEqual(1);
+        }
+        expect(viaTrpc.status, viaTrpc.text).toBe(503);
+        expect((await srv.call('GET', '/readyz')).status).toBe(503);
+      } finally {
+        thaw();
+      }
+      // Thawed: the pool dropped the connections that never answered and opens new ones by itself.
+      const deadline = Date.now() + 30_000;
+      while ((await srv.call('GET', '/readyz')).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect((await srv.call('GET', '/readyz')).status).toBe(200);
+      const read = await srv.call('GET', `/v1/leads/${String(kept.body.id)}`, { token: t.token });
+      expect(read.status, read.text).toBe(200);
+    } finally {
+      thaw();
+      await db.stop();
+    }
+    // Starts a PostgreSQL server of its own; waits about a second per request in the freeze.
   }, 120_000);
 });
 

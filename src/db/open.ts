@@ -6,6 +6,7 @@ import { redactUrl } from '../http/ratelimit';
 import { migrateDatabase, openDatabase, type SqliteDatabase } from './sqlite/connection';
 import { createSqliteStore } from './sqlite/store';
 import type pg from 'pg';
+import type { PgOptions } from './pg/client';
 
 export type OpenedStore =
   | { engine: 'sqlite'; store: Store; database: SqliteDatabase; describe: string }
@@ -14,14 +15,17 @@ export type OpenedStore =
 /** True for a `postgres://` (or `postgresql://`) URL: the CLI's `--db` and DATABASE_URL. */
 export const isPostgresUrl = (value: string): boolean => /^postgres(ql)?:\/\//i.test(value);
 
-/** `target`: a postgres:// URL or an SQLite path (the CLI's --db, or DATABASE_URL ?? DATABASE_PATH). */
-export async function openStore(target: string): Promise<OpenedStore> {
+/**
+ * `target`: a postgres:// URL or an SQLite path (the CLI's --db, or DATABASE_URL ?? DATABASE_PATH).
+ * `pgOptions`: the pool's bounds on PostgreSQL (tests shorten them).
+ */
+export async function openStore(target: string, pgOptions: PgOptions = {}): Promise<OpenedStore> {
   if (isPostgresUrl(target)) {
     const describe = `PostgreSQL at ${redactUrl(target)}`;
     // Loaded only on PostgreSQL: the driver and the adapter cost every SQLite start-up time for nothing.
     const { migratePg, openPg } = await import('./pg/client');
     const { createPgStore } = await import('./pg/store');
-    const { pool } = openPg(target);
+    const { pool } = openPg(target, pgOptions);
     try {
       await migratePg(pool);
     } catch (err) {

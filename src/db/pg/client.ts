@@ -40,7 +40,20 @@ export interface PgOptions {
   connectionTimeoutMillis?: number;
   /** How long a statement waits for another session's lock (default LOCK_TIMEOUT_MS; tests shorten it). */
   lockTimeoutMs?: number;
+  /** How long the driver waits for a statement's answer (default QUERY_TIMEOUT_MS; tests shorten it). */
+  queryTimeoutMs?: number;
 }
+
+/**
+ * How long the driver waits for any statement's answer before it gives the connection up. A server that
+ * is frozen rather than gone (stopped, its host swapping, a partition that drops no connection) answers
+ * nothing and closes nothing: without this bound a request would wait as long as it stays so. Then the
+ * request is a 503 with Retry-After (sql.ts) and the connection is dropped (tx.ts). Three times
+ * LOCK_TIMEOUT_MS, so a statement that waits its full bound on a lock still gets PostgreSQL's own answer;
+ * the app's statements are all bounded (keyset pages, rollups, batches), none runs near it. Migrations
+ * run on a connection of their own without it (migratePg).
+ */
+export const QUERY_TIMEOUT_MS = 15_000;
 
 export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
   const pool = new pg.Pool({
@@ -53,6 +66,7 @@ export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
     // No wait on another session's lock (an operator's long transaction, a table lock) longer than a
     // SQLite write waits for the file's lock: then 55P03, answered 503 with Retry-After (sql.ts).
     options: `-c lock_timeout=${opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS}`,
+    query_timeout: opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
     types,
     application_name: 'ormiar',
   });
@@ -68,7 +82,11 @@ export function openPg(url: string, opts: PgOptions = {}): PgDatabase {
  * once: the first applies them, the others wait for the lock and then find nothing to do.
  */
 export async function migratePg(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
+  // A connection of its own, like the pool's but with no bound on a statement's answer: a migration, or
+  // the wait for another process's, takes as long as it takes.
+  const client = new pg.Client({ ...(pool.options as pg.ClientConfig), query_timeout: undefined });
+  client.on('error', () => undefined);
+  await client.connect();
   try {
     // Processes that start together wait here for the first one's migrations, however long they take.
     await client.query('SET lock_timeout = 0');
@@ -77,10 +95,9 @@ export async function migratePg(pool: pg.Pool): Promise<void> {
       await migrate(drizzle(client), { migrationsFolder: migrationsFolder('pg'), migrationsSchema: 'public' });
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY.migrations]);
-      await client.query('RESET lock_timeout');
     }
   } finally {
-    client.release();
+    await client.end();
   }
 }
 

@@ -174,7 +174,8 @@ export function retryReason(err: unknown): 'deadlock' | 'serialization_failure' 
 
 /**
  * The database is not answering (lost connection, server shutting down or starting, no connection to be
- * had from the pool within its bound, a lock another session holds too long): a temporary refusal (503),
+ * had from the pool within its bound, no answer to a statement within QUERY_TIMEOUT_MS, a lock another
+ * session holds too long): a temporary refusal (503),
  * not a bug (500).
  */
 export function isUnavailable(err: unknown): boolean {
@@ -184,5 +185,8 @@ export function isUnavailable(err: unknown): boolean {
     return true;
   }
   const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i.test(message);
+  return /Connection terminated|Query read timeout|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i.test(message);
 }
+
+/** The driver gave up waiting for a statement's answer (client.ts QUERY_TIMEOUT_MS): the connection is unusable. */
+export const isQueryTimeout = (err: unknown): boolean => err instanceof Error && err.message === 'Query read timeout';

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { AppError, storeUnavailable } from '../../lib/errors';
 import { countBusyRetry } from '../../lib/metrics';
-import { isRetryable, isUnavailable, retryReason } from './sql';
+import { isQueryTimeout, isRetryable, isUnavailable, retryReason } from './sql';
 
 const MAX_ATTEMPTS = 5;
 
@@ -44,11 +44,17 @@ async function retrying<T>(pool: pg.Pool, run: (client: pg.PoolClient) => Promis
     try {
       return await run(client);
     } catch (err) {
-      try {
-        await rollback(client);
-      } catch (rollbackErr) {
-        // The connection itself is gone: do not hand it back to the pool.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      if (isQueryTimeout(err)) {
+        // The server did not answer a statement: a ROLLBACK would wait as long again. The connection is
+        // dropped (its server ends the transaction when it notices, or is gone).
+        broken = err as Error;
+      } else {
+        try {
+          await rollback(client);
+        } catch (rollbackErr) {
+          // The connection itself is gone: do not hand it back to the pool.
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
       }
       const reason = retryReason(err);
       if (reason && attempt < MAX_ATTEMPTS) {
