@@ -100,12 +100,7 @@ describe('REDIS_URL', () => {
   });
 
   it('a Redis that goes away: 503 SERVER_ERROR with Retry-After (with a key and without), /readyz 503; back by itself', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const srv = await startTestServer({ REDIS_URL: redis.url });
-    servers.push(srv);
-    const t = await srv.tenant('business');
-    expect((await srv.call('GET', '/v1/bots', { token: t.token })).status).toBe(200);
+    const { redis, srv, t } = await serverOnItsOwnRedis();
     expect((await srv.call('GET', '/readyz')).status).toBe(200);
 
     redis.proc.kill('SIGKILL');
@@ -134,14 +129,20 @@ describe('REDIS_URL', () => {
   });
 });
 
+/** A server whose limiter is on a Redis of its own (to stop and start), with a tenant it has served once. */
+async function serverOnItsOwnRedis() {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const srv = await startTestServer({ REDIS_URL: redis.url });
+  servers.push(srv);
+  const t = await srv.tenant('business');
+  expect((await srv.call('GET', '/v1/bots', { token: t.token })).status).toBe(200);
+  return { redis, srv, t };
+}
+
 describe('a Redis that stops answering (frozen: SIGSTOP, the connection left open)', () => {
   it('answers 503 SERVER_ERROR with Retry-After within the command bound, /readyz 503; back when it answers again', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const srv = await startTestServer({ REDIS_URL: redis.url });
-    servers.push(srv);
-    const t = await srv.tenant('business');
-    expect((await srv.call('GET', '/v1/bots', { token: t.token })).status).toBe(200);
+    const { redis, srv, t } = await serverOnItsOwnRedis();
     redis.proc.kill('SIGSTOP');
     try {
       // Before the bound, a request would wait for as long as Redis stayed frozen.

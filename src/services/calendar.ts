@@ -98,8 +98,8 @@ async function book(deps: ServiceDeps, clientId: string, b: Booking, admit?: Adm
   checkTimes(b.startsAt, b.endsAt, now);
   // The bookings of one bot take turns (TransactionOptions.turn; on PostgreSQL src/db/turns.ts and an
   // advisory lock): racers for one slot never insert at once, and each in turn sees the slot the one
-  // before took. The turn is the lead's bot, so the lead is read first (a lead never changes bot).
-  const { botId } = await requireLead(deps.store, clientId, b.leadId);
+  // before took. The turn is the lead's bot, so there the lead is read first (a lead never changes bot).
+  const turn = async () => `bookings:${(await requireLead(deps.store, clientId, b.leadId)).botId}`;
   return deps.store.transaction(async (tx) => {
     const lead = await requireLead(tx, clientId, b.leadId);
     // `lost` is a person's decision (set by hand in the CRM): a booking does not silently undo it.
@@ -130,7 +130,7 @@ async function book(deps: ServiceDeps, clientId: string, b: Booking, admit?: Adm
     await markLeadBooked(tx, lead, view, now);
     await alsoInTransaction?.(tx, view);
     return view;
-  }, { turn: `bookings:${botId}` });
+  }, { turn });
 }
 
 /** POST /v1/calendar/appointments: any time (a person can book outside working hours), for any of the client's leads. */

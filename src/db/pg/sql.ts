@@ -149,8 +149,11 @@ export const pgCode = (err: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
-/** Deadlock or serialisation failure: the transaction may be run again. */
-export const isRetryable = (err: unknown): boolean => ['40001', '40P01'].includes(pgCode(err) ?? '');
+/** Deadlock or serialisation failure (contention, never a bug: a later try gets through). */
+export const isRetryable = (err: unknown): boolean => {
+  const reason = retryReason(err);
+  return reason === 'deadlock' || reason === 'serialization_failure';
+};
 
 /**
  * Why a failed transaction may be run again, or undefined. Besides a deadlock or a serialisation failure:
@@ -175,8 +178,7 @@ export function retryReason(err: unknown): 'deadlock' | 'serialization_failure' 
 /**
  * The database is not answering (lost connection, server shutting down or starting, no connection to be
  * had from the pool within its bound, no answer to a statement within QUERY_TIMEOUT_MS, a lock another
- * session holds too long): a temporary refusal (503),
- * not a bug (500).
+ * session holds too long): a temporary refusal (503), not a bug (500).
  */
 export function isUnavailable(err: unknown): boolean {
   const code = pgCode(err) ?? '';
@@ -184,8 +186,9 @@ export function isUnavailable(err: unknown): boolean {
   if (code.startsWith('08') || ['55P03', '57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) {
     return true;
   }
+  if (isQueryTimeout(err)) return true;
   const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|Query read timeout|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i.test(message);
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i.test(message);
 }
 
 /** The driver gave up waiting for a statement's answer (client.ts QUERY_TIMEOUT_MS): the connection is unusable. */

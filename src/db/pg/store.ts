@@ -90,11 +90,11 @@ export function createPgStore(pool: pg.Pool, opts: PgStoreOptions = {}): Store {
     // on another's made kill -9 restarts meet 5 s lock timeouts (test/crash.test.ts). Measured again with
     // a create at 2 statements: even synchronous_commit=off (no commit waits for a flush) left the server's
     // CPU per lead as it was (570 vs 583 µs, bench/ingest-pg.ts PG_SETTINGS=), so sharing commits would not pay.
-    transaction: <T>(fn: (tx: Store) => Promise<T>, o?: TransactionOptions): Promise<T> => {
-      const turn = o?.turn;
-      if (turn === undefined) return session((s) => fn(txStore(s)));
+    transaction: async <T>(fn: (tx: Store) => Promise<T>, o?: TransactionOptions): Promise<T> => {
+      if (o?.turn === undefined) return session((s) => fn(txStore(s)));
       // One transaction of a turn at a time: in this process in line without a connection (turns.ts), across
       // processes on a transaction advisory lock taken first, while it holds nothing another booking waits for.
+      const turn = await o.turn();
       return turns.run(turn, () =>
         session(async (s) => {
           await s.rows('SELECT pg_advisory_xact_lock(@space, hashtext(@turn))', { space: ADVISORY.turns, turn });

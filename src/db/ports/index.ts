@@ -34,9 +34,10 @@ export interface TransactionOptions {
   group?: boolean;
   /**
    * Transactions of the same `turn` run one at a time in this process, waiting without a connection or a
-   * lock (PostgreSQL, src/db/turns.ts: the bookings of one bot). SQLite's transactions take turns anyway.
+   * lock (PostgreSQL, src/db/turns.ts: the bookings of one bot). The key is asked for only by an engine
+   * that takes turns: SQLite's transactions take turns anyway, so there it is never read.
    */
-  turn?: string;
+  turn?: () => Promise<string>;
 }
 
 export interface Store {
